@@ -1,0 +1,34 @@
+/*
+ * Private helpers shared by the ehal_ops sources. Not installed; the
+ * symbols are prefixed ehal_ops_ and are not part of any API.
+ */
+#ifndef EHAL_OPS_INTERNAL_H
+#define EHAL_OPS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edgehal/ops.h"
+
+/* The node at sg->nodes[node], or NULL if sg, the index or the pointer is
+ * unusable. Checks only what is needed to dereference safely. */
+const ehal_node_desc *ehal_ops_node(const ehal_subgraph *sg, uint32_t node);
+
+/* Input i of the node, or NULL if the node, index or pointer is unusable. */
+const ehal_tensor_desc *ehal_ops_input(const ehal_subgraph *sg, uint32_t node, uint32_t i);
+
+/* Element i of one row in dtype (F32, F16, Q8_0, Q4_0, I32) as float;
+ * the same value ehal_convert_row to F32 would produce. */
+float ehal_ops_load(uint32_t dtype, const void *row, int64_t i);
+
+/* Start of row r (counting rows of ne[0] values across all outer dims). */
+static inline const uint8_t *ehal_ops_row(const ehal_tensor_desc *t, const void *data,
+                                          int64_t r) {
+    return (const uint8_t *)data + (uint64_t)r * ehal_row_bytes(t->dtype, t->ne[0]);
+}
+
+/* Common entry checks of a reference kernel: args, subgraph, descs and data
+ * pointers present for n_in inputs and the output. */
+ehal_status_t ehal_ops_kernel_check(const ehal_kernel_args *a, uint32_t n_in);
+
+#endif
