@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Behaviour of the `edgehal` command, checked from outside: exit codes,
+# where usage goes, --help on every command, `info --json` against the op
+# catalog, and a broken plugin on EHAL_BACKEND_PATH.
+#
+# usage: cli_test.sh <check>   with the environment set by tests/cli/CMakeLists.txt:
+#   EDGEHAL           the binary          EHAL_CMD_LIST   file, one command per line
+#   EHAL_ABI_HEADER   backend_abi.h       EHAL_TEST_PLUGINS dir of broken test plugins
+#   EHAL_HAVE_CPU     1 if the cpu plugin is built     PYTHON  python3 or empty
+# Exit 0 pass, 1 fail, 77 skipped (with the reason printed).
+set -u
+
+check=${1:?usage: cli_test.sh <check>}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok: $*"; }
+skip() { echo "SKIP: $*"; exit 77; }
+
+# run NAME ARGS...: runs the binary with ARGS, stdout/stderr to $tmp/NAME.out/.err,
+# the status in $rc. The user's plugin selection must not leak in.
+run() {
+    local name=$1
+    shift
+    env -u EHAL_BACKENDS -u EHAL_BACKEND_PATH -u EHAL_LOG "$EDGEHAL" "$@" \
+        >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
+    rc=$?
+}
+
+expect_rc() { # expect_rc NAME WANT DESCRIPTION
+    if [ "$rc" -eq "$2" ]; then pass "$3: exit $rc"; else
+        fail "$3: exit $rc, want $2"; sed 's/^/  stderr: /' "$tmp/$1.err" | head -20; fi
+}
+
+expect_grep() { # expect_grep FILE PATTERN DESCRIPTION  (fixed string)
+    if grep -qF -- "$2" "$1"; then pass "$3"; else
+        fail "$3: '$2' not in $(basename "$1")"; sed 's/^/  | /' "$1" | head -20; fi
+}
+
+commands() { grep -v '^[[:space:]]*$' "$EHAL_CMD_LIST"; }
+
+case $check in
+help)
+    run top --help
+    expect_rc top 0 "edgehal --help"
+    expect_grep "$tmp/top.out" "usage: edgehal" "edgehal --help prints usage on stdout"
+    for c in $(commands); do
+        expect_grep "$tmp/top.out" "  $c " "edgehal --help lists '$c'"
+        run "$c" "$c" --help
+        expect_rc "$c" 0 "edgehal $c --help"
+        expect_grep "$tmp/$c.out" "usage: edgehal $c" "edgehal $c --help prints its usage"
+        run "$c-h" help "$c"
+        expect_rc "$c-h" 0 "edgehal help $c"
+        expect_grep "$tmp/$c-h.out" "usage: edgehal $c" "edgehal help $c prints its usage"
+    done
+    run version --version
+    expect_rc version 0 "edgehal --version"
+    expect_grep "$tmp/version.out" "edgehal " "edgehal --version names itself"
+    ;;
+unknown-flag)
+    for c in $(commands); do
+        run "$c" "$c" --no-such-flag
+        expect_rc "$c" 2 "edgehal $c --no-such-flag"
+        expect_grep "$tmp/$c.err" "edgehal $c: unknown option '--no-such-flag'" \
+            "edgehal $c names the unknown flag on stderr"
+        expect_grep "$tmp/$c.err" "usage: edgehal $c" "edgehal $c prints usage on stderr"
+        if [ -s "$tmp/$c.out" ]; then fail "edgehal $c --no-such-flag wrote to stdout"; fi
+    done
+    ;;
+unknown-command)
+    run none frobnicate --json
+    expect_rc none 2 "edgehal frobnicate"
+    expect_grep "$tmp/none.err" "unknown command 'frobnicate'" "the unknown command is named"
+    expect_grep "$tmp/none.err" "usage: edgehal" "usage goes to stderr"
+    run empty
+    expect_rc empty 2 "edgehal with no command"
+    expect_grep "$tmp/empty.err" "usage: edgehal" "usage goes to stderr"
+    run flag --frobnicate
+    expect_rc flag 2 "edgehal --frobnicate"
+    expect_grep "$tmp/flag.err" "unknown option '--frobnicate'" "the unknown option is named"
+    ;;
+info-json)
+    [ "${EHAL_HAVE_CPU:-0}" = 1 ] || skip "the cpu backend plugin is not built"
+    [ -n "${PYTHON:-}" ] || skip "python3 not found at configure time"
+    run info info --json
+    expect_rc info 0 "edgehal info --json"
+    if "$PYTHON" -m json.tool "$tmp/info.out" >/dev/null 2>"$tmp/jsontool.err"; then
+        pass "python3 -m json.tool parses the document"
+    else
+        fail "python3 -m json.tool: $(head -1 "$tmp/jsontool.err")"
+    fi
+    if "$PYTHON" "$here/check_info_json.py" "$tmp/info.out" "$EHAL_ABI_HEADER" --backend cpu; then
+        pass "cpu is listed with every catalog op"
+    else
+        fail "check_info_json.py"
+    fi
+    run text info
+    expect_rc text 0 "edgehal info"
+    expect_grep "$tmp/text.out" "Op support: P preferred, S supported" "the matrix has a legend"
+    ops=$("$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); import check_info_json as c; print(" ".join(c.catalog(sys.argv[2])[0]))' "$here" "$EHAL_ABI_HEADER")
+    [ -n "$ops" ] || fail "no op names read from $EHAL_ABI_HEADER"
+    for op in $ops; do
+        expect_grep "$tmp/text.out" "  $op " "the text matrix has a row for $op"
+    done
+    ;;
+broken-plugin)
+    [ "${EHAL_HAVE_CPU:-0}" = 1 ] || skip "the cpu backend plugin is not built"
+    [ -n "${PYTHON:-}" ] || skip "python3 not found at configure time"
+    junk="$tmp/libedgehal-junk.so"
+    printf 'this is not an ELF file\n' >"$junk"
+    path=$junk
+    # The loader tests' deliberately broken plugins, when they are built.
+    for so in "${EHAL_TEST_PLUGINS:-/nonexistent}"/*.so; do
+        [ -f "$so" ] && path="$path:$so"
+    done
+    echo "EHAL_BACKEND_PATH=$path"
+    env -u EHAL_BACKENDS EHAL_BACKEND_PATH="$path" "$EDGEHAL" info --json \
+        >"$tmp/json.out" 2>"$tmp/json.err" </dev/null
+    rc=$?
+    expect_rc json 0 "info --json with a broken plugin"
+    expect_grep "$tmp/json.err" "edgehal: skipped $junk: " "the junk file's reason is on stderr"
+    if "$PYTHON" "$here/check_info_json.py" "$tmp/json.out" "$EHAL_ABI_HEADER" \
+        --backend cpu --skipped "$junk"; then
+        pass "cpu still listed; the junk file is in skipped[] with a reason"
+    else
+        fail "check_info_json.py"
+    fi
+    env -u EHAL_BACKENDS EHAL_BACKEND_PATH="$path" "$EDGEHAL" info \
+        >"$tmp/text.out" 2>"$tmp/text.err" </dev/null
+    rc=$?
+    expect_rc text 0 "info with a broken plugin"
+    expect_grep "$tmp/text.out" "Skipped plugins:" "the text report lists skipped plugins"
+    expect_grep "$tmp/text.out" "  $junk: " "the text report gives the junk file's reason"
+    expect_grep "$tmp/text.out" "cpu (ABI " "the text report still lists cpu"
+    ;;
+*)
+    echo "cli_test.sh: unknown check '$check'"
+    exit 1
+    ;;
+esac
+
+if [ "$failures" -gt 0 ]; then
+    echo "$check: $failures check(s) failed"
+    exit 1
+fi
+echo "$check: all checks passed"
