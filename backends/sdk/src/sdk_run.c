@@ -55,8 +55,11 @@ ehal_status_t ehal_sdk_check_subgraph(const ehal_host_services *host, const ehal
         char msg[256] = "";
         st = ehal_op_validate(sg, i, msg, sizeof msg);
         if (st != EHAL_STATUS_OK) {
-            ehal_sdk_log(host, EHAL_LOG_ERROR, "node %u: %s", i,
-                         msg[0] != '\0' ? msg : status_name(st));
+            /* The catalog's message already names the node and op. */
+            if (msg[0] != '\0')
+                ehal_sdk_log(host, EHAL_LOG_ERROR, "%s", msg);
+            else
+                ehal_sdk_log(host, EHAL_LOG_ERROR, "node %u: %s", i, status_name(st));
             return st;
         }
         uint32_t op = sg->nodes[i]->op;
