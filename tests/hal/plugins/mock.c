@@ -28,6 +28,7 @@
 struct ehal_backend_impl {
     const ehal_host_services *host;
     char tag[32];
+    int claim_all; /* option claim_all=1: query_op says SUPPORTED to every node */
 };
 
 struct ehal_buffer_impl {
@@ -71,6 +72,8 @@ static ehal_status_t m_init(const ehal_host_services *host, const ehal_option *o
     for (uint32_t i = 0; i < n_opts; i++) {
         if (strcmp(opts[i].key, "tag") == 0)
             snprintf(be->tag, sizeof be->tag, "%s", opts[i].value);
+        else if (strcmp(opts[i].key, "claim_all") == 0)
+            be->claim_all = strcmp(opts[i].value, "1") == 0;
         else
             logf_(host, EHAL_LOG_DEBUG, "ignoring unknown option %s", opts[i].key);
     }
@@ -120,10 +123,10 @@ static uint64_t nelem(const ehal_tensor_desc *t) {
 
 static ehal_status_t m_query_op(ehal_backend_impl *be, const ehal_subgraph *sg, uint32_t node,
                                 ehal_op_support *out) {
-    (void)be;
     const ehal_node_desc *n = sg->nodes[node];
-    out->level = is_f32_elementwise(sg, n) ? EHAL_SUPPORT_SUPPORTED : EHAL_SUPPORT_UNSUPPORTED;
-    out->cost_ns = out->level ? nelem(sg->tensors[n->outputs[0]]) : 0;
+    out->level = is_f32_elementwise(sg, n) || be->claim_all ? EHAL_SUPPORT_SUPPORTED
+                                                            : EHAL_SUPPORT_UNSUPPORTED;
+    out->cost_ns = is_f32_elementwise(sg, n) ? nelem(sg->tensors[n->outputs[0]]) : 0;
     return EHAL_STATUS_OK;
 }
 
