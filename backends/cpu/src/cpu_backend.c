@@ -23,7 +23,7 @@ static ehal_status_t check_threads(const ehal_host_services *host, const char *s
                                    uint64_t threads)
 {
     if (threads > CPU_MAX_THREADS) {
-        ehal_sdk_log(host, EHAL_LOG_ERROR, "cpu: %s %llu exceeds the maximum of %u threads",
+        ehal_sdk_log(host, EHAL_LOG_ERROR, "%s %llu exceeds the maximum of %u threads",
                      source, (unsigned long long)threads, CPU_MAX_THREADS);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
@@ -37,9 +37,14 @@ static ehal_status_t parse_threads(const ehal_host_services *host, const ehal_op
     const char *env = getenv(CPU_THREADS_ENV);
     if (env != NULL && env[0] != '\0') {
         ehal_option e = {CPU_THREADS_ENV, env};
-        ehal_status_t st = ehal_sdk_option_u64(host, &e, 1, CPU_THREADS_ENV, threads);
-        if (st == EHAL_STATUS_OK)
-            st = check_threads(host, CPU_THREADS_ENV, *threads);
+        /* parsed silently: the message names the variable, not an option */
+        if (ehal_sdk_option_u64(NULL, &e, 1, CPU_THREADS_ENV, threads) != EHAL_STATUS_OK) {
+            ehal_sdk_log(host, EHAL_LOG_ERROR,
+                         "environment %s='%s' is not a non-negative integer", CPU_THREADS_ENV,
+                         env);
+            return EHAL_STATUS_INVALID_ARGUMENT;
+        }
+        ehal_status_t st = check_threads(host, CPU_THREADS_ENV, *threads);
         if (st != EHAL_STATUS_OK)
             return st;
     }
@@ -57,7 +62,7 @@ static void log_unknown_options(const ehal_host_services *host, const ehal_optio
         for (size_t k = 0; k < sizeof known_options / sizeof known_options[0]; k++)
             known |= opts[i].key != NULL && strcmp(opts[i].key, known_options[k]) == 0;
         if (!known)
-            ehal_sdk_log(host, EHAL_LOG_DEBUG, "cpu: ignoring unknown option '%s'",
+            ehal_sdk_log(host, EHAL_LOG_DEBUG, "ignoring unknown option '%s'",
                          opts[i].key != NULL ? opts[i].key : "(null)");
     }
 }
@@ -66,13 +71,13 @@ ehal_status_t cpu_init(const ehal_host_services *host, const ehal_option *opts, 
                        ehal_backend_impl **out)
 {
     if (host == NULL || out == NULL) {
-        ehal_sdk_log(host, EHAL_LOG_ERROR, "cpu: init: %s is NULL",
+        ehal_sdk_log(host, EHAL_LOG_ERROR, "init: %s is NULL",
                      host == NULL ? "host services" : "out");
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     *out = NULL;
     if (opts == NULL && n_opts != 0) {
-        ehal_sdk_log(host, EHAL_LOG_ERROR, "cpu: init: options array is NULL with %u entries",
+        ehal_sdk_log(host, EHAL_LOG_ERROR, "init: options array is NULL with %u entries",
                      n_opts);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
@@ -84,7 +89,7 @@ ehal_status_t cpu_init(const ehal_host_services *host, const ehal_option *opts, 
 
     ehal_backend_impl *be = ehal_sdk_calloc(host, 1, sizeof *be);
     if (be == NULL) {
-        ehal_sdk_log(host, EHAL_LOG_ERROR, "cpu: init: out of memory for the backend (%zu bytes)",
+        ehal_sdk_log(host, EHAL_LOG_ERROR, "init: out of memory for the backend (%zu bytes)",
                      sizeof *be);
         return EHAL_STATUS_OUT_OF_MEMORY;
     }
@@ -92,7 +97,7 @@ ehal_status_t cpu_init(const ehal_host_services *host, const ehal_option *opts, 
     be->host = host;
     be->threads = threads;
     cpu_kernels_select(be);
-    ehal_sdk_log(host, EHAL_LOG_DEBUG, "cpu: threads=%llu%s (scalar kernels, no pool yet)",
+    ehal_sdk_log(host, EHAL_LOG_DEBUG, "threads=%llu%s (scalar kernels, no pool yet)",
                  (unsigned long long)threads, threads == 0 ? " (one per online CPU)" : "");
     *out = be;
     return EHAL_STATUS_OK;

@@ -44,18 +44,18 @@ ehal_status_t cpu_check_buffer(const ehal_backend_impl *be, const ehal_buffer_im
                                const char *what)
 {
     if (buf == NULL) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "cpu: %s: buffer is NULL", what);
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "%s: buffer is NULL", what);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     if (buf->magic != CPU_BUFFER_MAGIC) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     "cpu: %s: buffer %p is not a live cpu buffer (tag 0x%08x)", what,
+                     "%s: buffer %p is not a live cpu buffer (tag 0x%08x)", what,
                      (const void *)buf, buf->magic);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     if (buf->owner != be) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     "cpu: %s: buffer %p belongs to another cpu backend instance", what,
+                     "%s: buffer %p belongs to another cpu backend instance", what,
                      (const void *)buf);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
@@ -65,7 +65,7 @@ ehal_status_t cpu_check_buffer(const ehal_backend_impl *be, const ehal_buffer_im
 static ehal_status_t check_flags(const ehal_backend_impl *be, const char *what, uint32_t flags)
 {
     if ((flags & ~CPU_BUFFER_KNOWN_FLAGS) != 0) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "cpu: %s: unknown buffer flags 0x%x", what,
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "%s: unknown buffer flags 0x%x", what,
                      flags & ~CPU_BUFFER_KNOWN_FLAGS);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
@@ -89,12 +89,12 @@ ehal_status_t cpu_buffer_alloc(ehal_backend_impl *be, uint64_t size, uint32_t fl
     if (!cpu_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (out == NULL) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "cpu: buffer_alloc: out is NULL");
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "buffer_alloc: out is NULL");
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     *out = NULL;
     if (size == 0) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "cpu: buffer_alloc: size is 0");
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "buffer_alloc: size is 0");
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     ehal_status_t st = check_flags(be, "buffer_alloc", flags);
@@ -103,7 +103,7 @@ ehal_status_t cpu_buffer_alloc(ehal_backend_impl *be, uint64_t size, uint32_t fl
     ehal_buffer_impl *buf = new_wrapper(be, flags);
     void *data = buf != NULL ? data_alloc(be->host, size) : NULL;
     if (data == NULL) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "cpu: buffer_alloc: out of memory for %llu bytes",
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "buffer_alloc: out of memory for %llu bytes",
                      (unsigned long long)size);
         ehal_sdk_free(be->host, buf);
         return EHAL_STATUS_OUT_OF_MEMORY;
@@ -123,14 +123,14 @@ ehal_status_t cpu_buffer_import_host(ehal_backend_impl *be, void *ptr, uint64_t 
     if (!cpu_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (out == NULL || ptr == NULL || size == 0) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "cpu: buffer_import_host: %s",
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "buffer_import_host: %s",
                      out == NULL ? "out is NULL" : ptr == NULL ? "ptr is NULL" : "size is 0");
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     *out = NULL;
     if ((uintptr_t)ptr > UINTPTR_MAX - size) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     "cpu: buffer_import_host: %p + %llu bytes wraps the address space", ptr,
+                     "buffer_import_host: %p + %llu bytes wraps the address space", ptr,
                      (unsigned long long)size);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
@@ -139,7 +139,7 @@ ehal_status_t cpu_buffer_import_host(ehal_backend_impl *be, void *ptr, uint64_t 
         return st;
     ehal_buffer_impl *buf = new_wrapper(be, flags);
     if (buf == NULL) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "cpu: buffer_import_host: out of memory");
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "buffer_import_host: out of memory");
         return EHAL_STATUS_OUT_OF_MEMORY;
     }
     buf->data = ptr;
@@ -171,13 +171,13 @@ static ehal_status_t check_range(const ehal_backend_impl *be, const ehal_buffer_
         return st;
     if (offset > buf->size || size > buf->size - offset) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     "cpu: %s: range [%llu, +%llu) is outside the buffer of %llu bytes", what,
+                     "%s: range [%llu, +%llu) is outside the buffer of %llu bytes", what,
                      (unsigned long long)offset, (unsigned long long)size,
                      (unsigned long long)buf->size);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     if (ptr == NULL && size != 0) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "cpu: %s: host pointer is NULL for %llu bytes",
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "%s: host pointer is NULL for %llu bytes",
                      what, (unsigned long long)size);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
@@ -214,7 +214,7 @@ ehal_status_t cpu_buffer_map(ehal_backend_impl *be, ehal_buffer_impl *buf, void 
     if (!cpu_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (ptr == NULL) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "cpu: buffer_map: ptr is NULL");
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "buffer_map: ptr is NULL");
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     *ptr = NULL;

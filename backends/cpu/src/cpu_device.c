@@ -75,13 +75,13 @@ ehal_status_t cpu_device_info(ehal_backend_impl *be, ehal_device_info *info)
     if (!cpu_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (info == NULL) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "cpu: device_info: info is NULL");
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "device_info: info is NULL");
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     size_t need = offsetof(ehal_device_info, kind) + sizeof info->kind;
     if (info->struct_size < need) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     "cpu: device_info: struct_size %u is smaller than %zu bytes", info->struct_size,
+                     "device_info: struct_size %u is smaller than %zu bytes", info->struct_size,
                      need);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }

@@ -27,7 +27,7 @@ static ehal_status_t check_tensor(const ehal_backend_impl *be, const ehal_subgra
     const ehal_tensor_desc *t = sg->tensors[index];
     const ehal_buffer_impl *buf = t->buffer;
     if (buf == NULL) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "cpu: prepare: node %u (%s): tensor %u has no buffer",
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "prepare: node %u (%s): tensor %u has no buffer",
                      node, ehal_op_name(sg->nodes[node]->op), index);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
@@ -37,7 +37,7 @@ static ehal_status_t check_tensor(const ehal_backend_impl *be, const ehal_subgra
     uint64_t nbytes = ehal_tensor_nbytes(t);
     if (nbytes == 0 || t->offset > buf->size || nbytes > buf->size - t->offset) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     "cpu: prepare: tensor %u: bytes [%llu, +%llu) do not fit its buffer of %llu "
+                     "prepare: tensor %u: bytes [%llu, +%llu) do not fit its buffer of %llu "
                      "bytes",
                      index, (unsigned long long)t->offset, (unsigned long long)nbytes,
                      (unsigned long long)buf->size);
@@ -46,7 +46,7 @@ static ehal_status_t check_tensor(const ehal_backend_impl *be, const ehal_subgra
     uint64_t align = dtype_align(t->dtype);
     if ((uintptr_t)(buf->data + t->offset) % align != 0) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     "cpu: prepare: tensor %u (%s) at offset %llu is not %llu-byte aligned", index,
+                     "prepare: tensor %u (%s) at offset %llu is not %llu-byte aligned", index,
                      ehal_dtype_name(t->dtype), (unsigned long long)t->offset,
                      (unsigned long long)align);
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -80,7 +80,7 @@ ehal_status_t cpu_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
     if (!cpu_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (sg == NULL || out == NULL) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "cpu: prepare: %s is NULL",
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "prepare: %s is NULL",
                      sg == NULL ? "subgraph" : "out");
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
@@ -101,7 +101,7 @@ ehal_status_t cpu_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
     }
     ehal_executable_impl *exe = ehal_sdk_calloc(be->host, 1, sizeof *exe);
     if (exe == NULL) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "cpu: prepare: out of memory for the executable");
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "prepare: out of memory for the executable");
         ehal_sdk_graph_free(be->host, g);
         return EHAL_STATUS_OUT_OF_MEMORY;
     }
@@ -117,7 +117,7 @@ static ehal_status_t check_exe(const ehal_backend_impl *be, const ehal_executabl
                                const char *what)
 {
     if (exe == NULL || exe->magic != CPU_EXE_MAGIC || exe->owner != be) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "cpu: %s: executable %p is %s", what,
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "%s: executable %p is %s", what,
                      (const void *)exe,
                      exe == NULL                 ? "NULL"
                      : exe->magic != CPU_EXE_MAGIC ? "not a live cpu executable"
@@ -147,7 +147,7 @@ ehal_status_t cpu_execute(ehal_backend_impl *be, ehal_executable_impl *exe,
      * are defined in revision 1; unknown ones are ignored. */
     if (args != NULL && args->struct_size >= offsetof(ehal_execute_args, flags) + sizeof args->flags &&
         args->flags != 0)
-        ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "cpu: execute: ignoring unknown flags 0x%x",
+        ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "execute: ignoring unknown flags 0x%x",
                      args->flags);
     exe->status = ehal_sdk_run_nodes(be->host, ehal_sdk_graph_view(exe->graph), be->kernels,
                                      EHAL_OP_ID_LIMIT_, resolve, NULL);

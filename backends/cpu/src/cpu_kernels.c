@@ -14,6 +14,8 @@
  * (one weight dtype, say) is entered as a per-op dispatcher that picks among
  * its own sub-table and falls back to the reference kernel.
  */
+#include <stdio.h>
+
 #include "cpu_internal.h"
 
 typedef struct cpu_kernel_variant {
@@ -35,6 +37,8 @@ static const cpu_kernel_variant variants[] = {
 
 void cpu_kernels_select(ehal_backend_impl *be)
 {
+    char chosen[480] = "";
+    size_t len = 0;
     for (uint32_t op = 0; op < EHAL_OP_ID_LIMIT_; op++)
         be->kernels[op] = NULL;
     for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
@@ -44,7 +48,10 @@ void cpu_kernels_select(ehal_backend_impl *be)
         if (v->available != NULL && !v->available())
             continue;
         be->kernels[v->op] = v->fn;
-        ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "cpu: op %s uses kernel %s", ehal_op_name(v->op),
-                     v->name);
+        if (len < sizeof chosen) {
+            int w = snprintf(chosen + len, sizeof chosen - len, "%s%s", len ? " " : "", v->name);
+            len += w > 0 ? (size_t)w : 0;
+        }
     }
+    ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "kernels: %s", chosen);
 }

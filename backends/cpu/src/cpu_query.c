@@ -155,21 +155,21 @@ ehal_status_t cpu_query_op(ehal_backend_impl *be, const ehal_subgraph *sg, uint3
     if (!cpu_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (sg == NULL || out == NULL) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "cpu: query_op: %s is NULL",
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "query_op: %s is NULL",
                      sg == NULL ? "subgraph" : "out");
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     size_t need = offsetof(ehal_op_support, level) + sizeof out->level;
     if (out->struct_size < need) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     "cpu: query_op: op_support struct_size %u is smaller than %zu bytes",
+                     "query_op: op_support struct_size %u is smaller than %zu bytes",
                      out->struct_size, need);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     if (sg->struct_size < offsetof(ehal_subgraph, nodes) + sizeof sg->nodes ||
         node >= sg->n_nodes || sg->nodes == NULL || sg->nodes[node] == NULL) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     "cpu: query_op: node %u is not in the subgraph (%u nodes, struct_size %u)",
+                     "query_op: node %u is not in the subgraph (%u nodes, struct_size %u)",
                      node, sg->n_nodes, sg->struct_size);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
@@ -180,9 +180,9 @@ ehal_status_t cpu_query_op(ehal_backend_impl *be, const ehal_subgraph *sg, uint3
     char msg[256] = "";
     const ehal_node_desc *n = sg->nodes[node];
     if (ehal_op_validate(sg, node, msg, sizeof msg) != EHAL_STATUS_OK) {
-        ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "cpu: query_op: unsupported: %s", msg);
+        ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "query_op: unsupported: %s", msg);
     } else if (n->op >= EHAL_OP_ID_LIMIT_ || be->kernels[n->op] == NULL) {
-        ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "cpu: query_op: no kernel for op %s",
+        ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "query_op: no kernel for op %s",
                      ehal_op_name(n->op));
     } else {
         s.level = EHAL_SUPPORT_SUPPORTED;
