@@ -23,6 +23,8 @@
 
 static char last_log[1024];
 static long live_allocs;
+/* When > 0, the fail_at-th allocation from now fails (a failure sweep). */
+static long fail_at;
 
 static void host_log(void *user, int32_t level, const char *msg)
 {
@@ -36,6 +38,8 @@ static void host_log(void *user, int32_t level, const char *msg)
 static void *host_alloc(void *user, size_t size, size_t align)
 {
     (void)user;
+    if (fail_at > 0 && --fail_at == 0)
+        return NULL;
     if (align == 0)
         align = 16;
     size_t rounded = (size + align - 1) / align * align;
@@ -888,6 +892,58 @@ static void test_query_answers_unsupported_for_invalid_nodes(void **state)
     assert_int_equal(fx.iface->query_op(fx.be, &g.sg, 1, &s), EHAL_STATUS_INVALID_ARGUMENT);
 }
 
+/* ---- allocation failures ------------------------------------------------------------------ */
+
+/* Fails the N-th host allocation for N = 1, 2, ... across init, buffer
+ * allocation, import and prepare, until a run needs no failure: every
+ * failure is OUT_OF_MEMORY, and nothing leaks. */
+static void test_every_allocation_failure_is_reported_without_leaks(void **state)
+{
+    (void)state;
+    ehal_status_t st;
+    uint32_t ver;
+    const ehal_backend_iface *it = negotiate(1, 1, &st, &ver);
+    float mem[8] = {0};
+    int completed = 0;
+    for (long n = 1; n < 64 && !completed; n++) {
+        live_allocs = 0;
+        fail_at = n;
+        ehal_backend_impl *be = NULL;
+        ehal_buffer_impl *buf = NULL, *imp = NULL;
+        ehal_executable_impl *exe = NULL;
+        st = it->init(&host, NULL, 0, &be);
+        if (st == EHAL_STATUS_OK)
+            st = it->buffer_alloc(be, 256, 0, &buf);
+        if (st == EHAL_STATUS_OK)
+            st = it->buffer_import_host(be, mem, sizeof mem, 0, &imp);
+        graph g;
+        g_init(&g);
+        uint32_t a = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1), b = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1);
+        uint32_t y = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1);
+        ehal_params_softmax p = {1.0f};
+        g_node(&g, EHAL_OP_ADD, 2, (uint32_t[]){a, b}, y, NULL, 0);
+        g_node(&g, EHAL_OP_SOFTMAX, 1, (uint32_t[]){y}, a, &p, sizeof p);
+        for (uint32_t i = 0; i < 3; i++)
+            g.t[i].buffer = buf;
+        if (st == EHAL_STATUS_OK)
+            st = it->prepare(be, &g.sg, &exe);
+        if (st == EHAL_STATUS_OK)
+            st = it->execute(be, exe, NULL);
+        completed = st == EHAL_STATUS_OK;
+        if (!completed)
+            assert_int_equal(st, EHAL_STATUS_OUT_OF_MEMORY);
+        fail_at = 0;
+        if (be != NULL) {
+            it->release(be, exe);
+            it->buffer_free(be, imp);
+            it->buffer_free(be, buf);
+            it->destroy(be);
+        }
+        assert_int_equal(live_allocs, 0);
+    }
+    assert_true(completed); /* the sweep reached a run with no failure */
+}
+
 /* ---- robustness of every entry --------------------------------------------------------------- */
 
 static void test_entries_refuse_null_and_foreign_handles(void **state)
@@ -950,6 +1006,7 @@ int main(void)
         T(test_query_answers_unsupported_for_invalid_nodes),
         T(test_entries_refuse_null_and_foreign_handles),
 #undef T
+        cmocka_unit_test(test_every_allocation_failure_is_reported_without_leaks),
     };
     return cmocka_run_group_tests_name("cpu plugin", tests, load_plugin, unload_plugin);
 }
