@@ -141,6 +141,10 @@ static void test_subgraph_runs_through_prepare_execute_wait(void **state)
                      EHAL_STATUS_OK);
     assert_int_equal(ehal_buffer_alloc(cpu, 256, 0, &abuf), EHAL_STATUS_OK);
     assert_int_equal(ehal_buffer_size(abuf), 256);
+    void *mapped = NULL;
+    assert_int_equal(ehal_buffer_map(abuf, &mapped), EHAL_STATUS_OK);
+    assert_int_equal((uintptr_t)mapped % 64, 0); /* the core honours the plugin's alignment */
+    ehal_buffer_unmap(abuf);
 
     ehal_tensor_desc t[5];
     desc(&t[0], EHAL_DTYPE_F32, 2, 3, wbuf, 0);  /* W */

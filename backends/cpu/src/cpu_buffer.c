@@ -108,6 +108,15 @@ ehal_status_t cpu_buffer_alloc(ehal_backend_impl *be, uint64_t size, uint32_t fl
         ehal_sdk_free(be->host, buf);
         return EHAL_STATUS_OUT_OF_MEMORY;
     }
+    if ((uintptr_t)data % CPU_BUFFER_ALIGN != 0) {
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR,
+                     "buffer_alloc: host allocator returned %p for %llu bytes, not %u-byte "
+                     "aligned as asked",
+                     data, (unsigned long long)size, CPU_BUFFER_ALIGN);
+        data_free(be->host, data);
+        ehal_sdk_free(be->host, buf);
+        return EHAL_STATUS_INTERNAL;
+    }
     /* Zeroed, so a read before any write is deterministic and no stale host
      * data leaks into results. */
     memset(data, 0, (size_t)size);
