@@ -1,0 +1,98 @@
+/* Executor internals: a program is one graph (one token count T) with its
+ * plan, activation arenas and prepared partitions. Internal to ehal_graph. */
+#ifndef EHAL_EXEC_INTERNAL_H
+#define EHAL_EXEC_INTERNAL_H
+
+#include <stdint.h>
+
+#include "edgehal/graph.h"
+#include "plan_internal.h"
+
+#define EHAL_EXEC_MAX_PROGRAMS 8
+#define EHAL_NO_OFFSET UINT64_MAX
+
+typedef struct ehal_weight_buf {
+    const char *name; /* the model's tensor name (model outlives the session) */
+    uint32_t backend;
+    uint32_t packed;
+    ehal_buffer *buf;
+    uint64_t bytes;
+} ehal_weight_buf;
+
+typedef struct ehal_kv_buf {
+    char name[48];
+    uint32_t backend;
+    ehal_buffer *buf;
+    uint64_t bytes;
+} ehal_kv_buf;
+
+typedef struct ehal_copy {
+    uint32_t root, from, to;
+} ehal_copy;
+
+typedef struct ehal_part_rt {
+    uint32_t backend, start, end; /* nodes [start, end) */
+    ehal_executable *exe;
+    ehal_copy *copies; /* boundary tensors moved in before it runs */
+    uint32_t n_copies;
+    char label[48];
+} ehal_part_rt;
+
+typedef struct ehal_program {
+    uint32_t n_tokens;
+    ehal_graph *g;
+    ehal_plan *plan;
+    uint32_t n_backends;
+    uint64_t *off;                /* [n_tensors * n_backends] arena offsets of roots */
+    ehal_buffer *arena[EHAL_PART_MAX_BACKENDS];
+    void *map[EHAL_PART_MAX_BACKENDS]; /* mapped arena, or NULL */
+    uint64_t arena_size[EHAL_PART_MAX_BACKENDS];
+    ehal_part_rt *parts;
+    uint32_t n_parts;
+    uint32_t tok, pos, logits;    /* root tensor ids */
+    uint32_t logits_backend;
+    uint64_t logits_rows;
+    uint64_t last_use;            /* for eviction */
+} ehal_program;
+
+struct ehal_session {
+    ehal_context *ctx;
+    const ehal_model *m;
+    ehal_model_hparams hp;
+    ehal_session_options o;
+    char **pins;
+    uint32_t n_backends;
+    ehal_weight_buf *weights;
+    uint32_t n_weights, cap_weights;
+    ehal_kv_buf *kv;
+    uint32_t n_kv, cap_kv;
+    ehal_program *progs[EHAL_EXEC_MAX_PROGRAMS];
+    uint64_t use_clock;
+    uint32_t position;
+    ehal_session_stats stats;
+    char err[320];
+    /* trace */
+    uint64_t t0_ns;
+    struct ehal_trace_ev *ev;
+    uint32_t n_ev, cap_ev;
+    int32_t *staging_i32;
+    void *staging;
+    uint64_t staging_size;
+};
+
+typedef struct ehal_trace_ev {
+    uint64_t ts_ns, dur_ns;
+    uint32_t track; /* backend index, or n_backends for transfers */
+    char name[48];
+} ehal_trace_ev;
+
+uint64_t ehal_exec_now_ns(void);
+
+/* Builds (graph, plan, weights, KV, arenas, prepared partitions) for T. */
+ehal_status_t ehal_program_build(ehal_session *s, uint32_t n_tokens, ehal_program **out);
+void ehal_program_free(ehal_program *p);
+
+/* Records a trace slice (no-op unless tracing). */
+void ehal_trace_add(ehal_session *s, uint32_t track, const char *name, uint64_t t0, uint64_t t1);
+
+#endif

@@ -1,0 +1,342 @@
+/* Sessions: a model bound to a context, stepping programs over tokens. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "edgehal/ops.h"
+#include "exec_internal.h"
+
+uint64_t ehal_exec_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+ehal_status_t ehal_session_create(ehal_context *ctx, const ehal_model *m,
+                                  const ehal_session_options *o, ehal_session **out,
+                                  char *err, size_t err_size)
+{
+    char dummy[8];
+    if (!err || !err_size)
+        err = dummy, err_size = sizeof dummy;
+    err[0] = '\0';
+    if (!ctx || !m || !out) {
+        snprintf(err, err_size, "session: NULL argument");
+        return EHAL_STATUS_INVALID_ARGUMENT;
+    }
+    *out = NULL;
+    uint32_t B = ehal_backend_count(ctx);
+    if (B == 0 || B > EHAL_PART_MAX_BACKENDS) {
+        snprintf(err, err_size, "session: %u backends loaded, need 1..%d", B,
+                 EHAL_PART_MAX_BACKENDS);
+        return EHAL_STATUS_UNSUPPORTED;
+    }
+    ehal_session *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, err_size, "session: out of host memory");
+        return EHAL_STATUS_OUT_OF_MEMORY;
+    }
+    s->ctx = ctx;
+    s->m = m;
+    s->hp = *ehal_model_get_hparams(m);
+    if (o)
+        memcpy(&s->o, o, o->struct_size < sizeof s->o ? o->struct_size : sizeof s->o);
+    s->o.struct_size = sizeof s->o;
+    if (s->o.kv_dtype == 0)
+        s->o.kv_dtype = EHAL_DTYPE_F16;
+    if (s->o.kv_dtype != EHAL_DTYPE_F16 && s->o.kv_dtype != EHAL_DTYPE_Q8_0 &&
+        s->o.kv_dtype != EHAL_DTYPE_Q4_0) {
+        snprintf(err, err_size, "session: kv dtype %s (%u) is not f16, q8_0 or q4_0",
+                 ehal_dtype_name(s->o.kv_dtype), s->o.kv_dtype);
+        free(s);
+        return EHAL_STATUS_INVALID_ARGUMENT;
+    }
+    if (!s->o.kv_capacity)
+        s->o.kv_capacity = s->hp.context;
+    if (s->o.kv_window && s->o.kv_sinks >= s->o.kv_capacity) {
+        snprintf(err, err_size, "session: kv sinks %u must be below the cache capacity %u",
+                 s->o.kv_sinks, s->o.kv_capacity);
+        free(s);
+        return EHAL_STATUS_INVALID_ARGUMENT;
+    }
+    s->n_backends = B;
+    s->o.pins = NULL;
+    if (o && o->n_pins) {
+        s->pins = calloc(o->n_pins, sizeof *s->pins);
+        for (uint32_t i = 0; s->pins && i < o->n_pins; i++) {
+            size_t n = strlen(o->pins[i]) + 1;
+            s->pins[i] = malloc(n);
+            if (s->pins[i])
+                memcpy(s->pins[i], o->pins[i], n);
+        }
+    }
+    s->t0_ns = ehal_exec_now_ns();
+    *out = s;
+    return EHAL_STATUS_OK;
+}
+
+void ehal_session_free(ehal_session *s)
+{
+    if (!s)
+        return;
+    for (uint32_t i = 0; i < EHAL_EXEC_MAX_PROGRAMS; i++)
+        ehal_program_free(s->progs[i]);
+    for (uint32_t i = 0; i < s->n_weights; i++)
+        ehal_buffer_free(s->weights[i].buf);
+    for (uint32_t i = 0; i < s->n_kv; i++)
+        ehal_buffer_free(s->kv[i].buf);
+    for (uint32_t i = 0; s->pins && i < s->o.n_pins; i++)
+        free(s->pins[i]);
+    free(s->pins), free(s->weights), free(s->kv), free(s->ev), free(s->staging);
+    free(s->staging_i32);
+    free(s);
+}
+
+const char *ehal_session_last_error(const ehal_session *s) { return s ? s->err : "no session"; }
+uint32_t ehal_session_position(const ehal_session *s) { return s ? s->position : 0; }
+
+void ehal_trace_add(ehal_session *s, uint32_t track, const char *name, uint64_t t0, uint64_t t1)
+{
+    if (!s->o.trace || s->n_ev >= (1u << 22))
+        return;
+    if (s->n_ev == s->cap_ev) {
+        uint32_t nc = s->cap_ev ? s->cap_ev * 2 : 1024;
+        ehal_trace_ev *ne = realloc(s->ev, nc * sizeof *ne);
+        if (!ne)
+            return;
+        s->ev = ne;
+        s->cap_ev = nc;
+    }
+    ehal_trace_ev *e = &s->ev[s->n_ev++];
+    e->ts_ns = t0 - s->t0_ns;
+    e->dur_ns = t1 - t0;
+    e->track = track;
+    snprintf(e->name, sizeof e->name, "%s", name);
+}
+
+static ehal_program *get_program(ehal_session *s, uint32_t T, ehal_status_t *st)
+{
+    for (uint32_t i = 0; i < EHAL_EXEC_MAX_PROGRAMS; i++)
+        if (s->progs[i] && s->progs[i]->n_tokens == T) {
+            s->progs[i]->last_use = ++s->use_clock;
+            *st = EHAL_STATUS_OK;
+            return s->progs[i];
+        }
+    ehal_program *p = NULL;
+    *st = ehal_program_build(s, T, &p);
+    if (*st != EHAL_STATUS_OK)
+        return NULL;
+    uint32_t slot = 0;
+    for (uint32_t i = 0; i < EHAL_EXEC_MAX_PROGRAMS; i++) {
+        if (!s->progs[i]) {
+            slot = i;
+            break;
+        }
+        if (s->progs[i]->last_use < s->progs[slot]->last_use)
+            slot = i;
+    }
+    if (s->progs[slot]) {
+        for (uint32_t b = 0; b < s->progs[slot]->n_backends; b++)
+            s->stats.arena_bytes -= s->progs[slot]->arena_size[b];
+        ehal_program_free(s->progs[slot]);
+    }
+    s->progs[slot] = p;
+    p->last_use = ++s->use_clock;
+    return p;
+}
+
+const ehal_plan *ehal_session_plan(ehal_session *s, uint32_t n_tokens)
+{
+    ehal_status_t st;
+    ehal_program *p = s ? get_program(s, n_tokens, &st) : NULL;
+    return p ? p->plan : NULL;
+}
+
+static void *staging(ehal_session *s, uint64_t n)
+{
+    if (n > s->staging_size) {
+        void *np = realloc(s->staging, n);
+        if (!np)
+            return NULL;
+        s->staging = np;
+        s->staging_size = n;
+    }
+    return s->staging;
+}
+
+static ehal_status_t move(ehal_session *s, ehal_program *p, const ehal_copy *c)
+{
+    const ehal_graph_tensor *rt = ehal_graph_tensor_get(p->g, c->root);
+    uint64_t n = ehal_tensor_nbytes(&rt->desc);
+    uint64_t so = p->off[(size_t)c->root * p->n_backends + c->from];
+    uint64_t d_o = p->off[(size_t)c->root * p->n_backends + c->to];
+    ehal_status_t st;
+    if (p->map[c->from] && p->map[c->to]) {
+        memcpy((char *)p->map[c->to] + d_o, (const char *)p->map[c->from] + so, n);
+        st = EHAL_STATUS_OK;
+    } else if (p->map[c->from]) {
+        st = ehal_buffer_write(p->arena[c->to], d_o, (const char *)p->map[c->from] + so, n);
+    } else if (p->map[c->to]) {
+        st = ehal_buffer_read(p->arena[c->from], so, (char *)p->map[c->to] + d_o, n);
+    } else {
+        void *tmp = staging(s, n);
+        if (!tmp)
+            return EHAL_STATUS_OUT_OF_MEMORY;
+        st = ehal_buffer_read(p->arena[c->from], so, tmp, n);
+        if (st == EHAL_STATUS_OK)
+            st = ehal_buffer_write(p->arena[c->to], d_o, tmp, n);
+    }
+    if (st != EHAL_STATUS_OK)
+        snprintf(s->err, sizeof s->err, "moving '%s' from %s to %s: %s: %s", rt->name,
+                 p->plan->names[c->from], p->plan->names[c->to], ehal_status_string(st),
+                 ehal_last_error(s->ctx));
+    s->stats.transfer_bytes += n;
+    return st;
+}
+
+static ehal_status_t run_step(ehal_session *s, const int32_t *tokens, uint32_t T, float *logits)
+{
+    ehal_status_t st;
+    ehal_program *p = get_program(s, T, &st);
+    if (!p)
+        return st;
+    if (s->o.kv_window == 0 && (uint64_t)s->position + T > s->o.kv_capacity) {
+        snprintf(s->err, sizeof s->err,
+                 "session: position %u + %u tokens exceeds the KV capacity %u (use --kv-window)",
+                 s->position, T, s->o.kv_capacity);
+        return EHAL_STATUS_OUT_OF_MEMORY;
+    }
+    const uint32_t B = p->n_backends;
+    int32_t *pos = malloc(sizeof *pos * T);
+    if (!pos)
+        return EHAL_STATUS_OUT_OF_MEMORY;
+    for (uint32_t i = 0; i < T; i++)
+        pos[i] = (int32_t)(s->position + i);
+    uint64_t t0 = ehal_exec_now_ns();
+    st = EHAL_STATUS_OK;
+    for (uint32_t b = 0; b < B && st == EHAL_STATUS_OK; b++) {
+        uint64_t ot = p->off[(size_t)p->tok * B + b], op = p->off[(size_t)p->pos * B + b];
+        if (ot != EHAL_NO_OFFSET)
+            st = ehal_buffer_write(p->arena[b], ot, tokens, sizeof *tokens * T);
+        if (st == EHAL_STATUS_OK && op != EHAL_NO_OFFSET)
+            st = ehal_buffer_write(p->arena[b], op, pos, sizeof *pos * T);
+    }
+    free(pos);
+    uint64_t t1 = ehal_exec_now_ns();
+    s->stats.transfer_ns += t1 - t0;
+    ehal_trace_add(s, B, "inputs", t0, t1);
+    if (st != EHAL_STATUS_OK) {
+        snprintf(s->err, sizeof s->err, "writing inputs: %s", ehal_last_error(s->ctx));
+        return st;
+    }
+    for (uint32_t k = 0; k < p->n_parts; k++) {
+        ehal_part_rt *pr = &p->parts[k];
+        if (pr->n_copies) {
+            uint64_t c0 = ehal_exec_now_ns();
+            for (uint32_t c = 0; c < pr->n_copies && st == EHAL_STATUS_OK; c++)
+                st = move(s, p, &pr->copies[c]);
+            uint64_t c1 = ehal_exec_now_ns();
+            s->stats.transfer_ns += c1 - c0;
+            ehal_trace_add(s, B, "move", c0, c1);
+            if (st != EHAL_STATUS_OK)
+                return st;
+        }
+        uint64_t e0 = ehal_exec_now_ns();
+        st = ehal_execute(pr->exe);
+        if (st == EHAL_STATUS_OK)
+            st = ehal_wait(pr->exe, UINT64_MAX);
+        uint64_t e1 = ehal_exec_now_ns();
+        if (st != EHAL_STATUS_OK) {
+            snprintf(s->err, sizeof s->err, "executing partition %s: %s: %s", pr->label,
+                     ehal_status_string(st), ehal_last_error(s->ctx));
+            return st;
+        }
+        s->stats.exec_ns += e1 - e0;
+        s->stats.backend_ns[pr->backend < 16 ? pr->backend : 15] += e1 - e0;
+        ehal_trace_add(s, pr->backend, pr->label, e0, e1);
+    }
+    uint64_t r0 = ehal_exec_now_ns();
+    uint64_t lo = p->off[(size_t)p->logits * B + p->logits_backend];
+    uint64_t n = (uint64_t)s->hp.vocab * p->logits_rows * sizeof(float);
+    if (logits)
+        st = ehal_buffer_read(p->arena[p->logits_backend], lo, logits, n);
+    uint64_t r1 = ehal_exec_now_ns();
+    s->stats.transfer_ns += r1 - r0;
+    ehal_trace_add(s, B, "logits", r0, r1);
+    if (st != EHAL_STATUS_OK) {
+        snprintf(s->err, sizeof s->err, "reading logits: %s", ehal_last_error(s->ctx));
+        return st;
+    }
+    s->position += T;
+    s->stats.steps++;
+    s->stats.tokens += T;
+    return EHAL_STATUS_OK;
+}
+
+ehal_status_t ehal_session_eval(ehal_session *s, const int32_t *tokens, uint32_t n,
+                                float *logits)
+{
+    if (!s || !tokens || n == 0) {
+        if (s)
+            snprintf(s->err, sizeof s->err, "eval: no tokens");
+        return EHAL_STATUS_INVALID_ARGUMENT;
+    }
+    s->err[0] = '\0';
+    for (uint32_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || (uint32_t)tokens[i] >= s->hp.vocab) {
+            snprintf(s->err, sizeof s->err, "eval: token %u is %d, vocab is %u", i, tokens[i],
+                     s->hp.vocab);
+            return EHAL_STATUS_INVALID_ARGUMENT;
+        }
+    uint64_t w0 = ehal_exec_now_ns();
+    ehal_status_t st = run_step(s, tokens, n, logits);
+    s->stats.wall_ns += ehal_exec_now_ns() - w0;
+    return st;
+}
+
+void ehal_session_get_stats(const ehal_session *s, ehal_session_stats *out)
+{
+    if (s && out)
+        *out = s->stats;
+}
+
+void ehal_session_reset_stats(ehal_session *s)
+{
+    if (!s)
+        return;
+    ehal_session_stats keep = s->stats;
+    memset(&s->stats, 0, sizeof s->stats);
+    s->stats.weight_bytes = keep.weight_bytes;
+    s->stats.kv_bytes = keep.kv_bytes;
+    s->stats.arena_bytes = keep.arena_bytes;
+}
+
+ehal_status_t ehal_session_write_trace(const ehal_session *s, const char *path)
+{
+    if (!s || !path)
+        return EHAL_STATUS_INVALID_ARGUMENT;
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return EHAL_STATUS_IO;
+    fprintf(f, "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
+    const ehal_program *any = NULL;
+    for (uint32_t i = 0; i < EHAL_EXEC_MAX_PROGRAMS && !any; i++)
+        any = s->progs[i];
+    for (uint32_t b = 0; b <= s->n_backends; b++)
+        fprintf(f,
+                "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%u,\"args\":{\"name\":"
+                "\"%s\"}}%s\n",
+                b, b == s->n_backends ? "transfers" : any ? any->plan->names[b] : "backend",
+                b < s->n_backends || s->n_ev ? "," : "");
+    for (uint32_t i = 0; i < s->n_ev; i++) {
+        const ehal_trace_ev *e = &s->ev[i];
+        fprintf(f, "{\"name\":\"%s\",\"ph\":\"X\",\"pid\":1,\"tid\":%u,\"ts\":%.3f,\"dur\":%.3f}%s\n",
+                e->name, e->track, (double)e->ts_ns / 1e3, (double)e->dur_ns / 1e3,
+                i + 1 < s->n_ev ? "," : "");
+    }
+    fprintf(f, "]}\n");
+    return fclose(f) == 0 ? EHAL_STATUS_OK : EHAL_STATUS_IO;
+}
