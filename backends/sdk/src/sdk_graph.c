@@ -122,7 +122,10 @@ ehal_status_t ehal_sdk_graph_copy(const ehal_host_services *host, const ehal_sub
     if (st != EHAL_STATUS_OK)
         return st;
 
-    ehal_sdk_graph *g = ehal_sdk_calloc(host, 1, sizeof *g);
+    ehal_sdk_graph *g = NULL;
+    if (params_total > SIZE_MAX)
+        goto oom; /* only on 32-bit hosts */
+    g = ehal_sdk_calloc(host, 1, sizeof *g);
     if (g == NULL)
         goto oom;
     g->tensors = ehal_sdk_calloc(host, sg->n_tensors, sizeof *g->tensors);
