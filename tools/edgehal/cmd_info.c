@@ -161,8 +161,11 @@ static void print_text(ehal_context *ctx) {
         for (uint32_t i = 0; i < n_skip; i++)
             printf("  %s: %s\n", ehal_skipped_path(ctx, i), ehal_skipped_reason(ctx, i));
     }
-    if (n_be == 0)
+    if (n_be == 0) {
+        printf("\nNo backend loaded. Check --backends / EHAL_BACKENDS and the skipped plugins;\n"
+               "-vv shows every file the loader tried.\n");
         return;
+    }
     printf("\nOp support: P preferred, S supported, - unsupported, blank: not defined by the\n"
            "catalog. The dtype is the weight's for matmul and get_rows, the cache's for\n"
            "kv_write and attention, the destination's for copy, the data's elsewhere.\n");
