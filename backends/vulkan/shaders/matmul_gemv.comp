@@ -1,0 +1,78 @@
+#version 450
+/* MATMUL for T <= 8 (decode): one workgroup per output row n; the 64
+ * invocations split K (whole quant blocks for Q8_0/Q4_0), then reduce with
+ * subgroupAdd (USE_SUBGROUP) or a shared-memory tree (fallback).
+ * WTYPE: compile-time weight dtype. u: 0 K, 1 N, 2 T, 3 W row bytes. */
+#include "common.glsl"
+#ifdef USE_SUBGROUP
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_basic : require
+#endif
+#define WG 64u
+#define MAXT 8
+layout(local_size_x = 64) in;
+DECL_BUF(0)
+DECL_BUF(1)
+DECL_BUF(4)
+DEF_LOAD(0)
+
+shared float red[MAXT][WG];
+
+void main() {
+    uint n = linear_group_id();
+    uint K = pc.u[0], N = pc.u[1], T = pc.u[2];
+    if (n >= N) return; /* uniform per workgroup */
+    uint tid = gl_LocalInvocationID.x;
+    uint row = pc.off[0] + n * pc.u[3];
+    uint xo = pc.off[1] >> 2;
+    float acc[MAXT];
+    for (int t = 0; t < MAXT; t++) acc[t] = 0.0;
+#if WTYPE == 8 || WTYPE == 2
+    for (uint b = tid; b < K / 32u; b += WG) {
+#if WTYPE == 8
+        uint base = row + b * 34u;
+#else
+        uint base = row + b * 18u;
+#endif
+        float dsc = ldh_0(base);
+        for (uint j = 0u; j < 32u; j++) {
+#if WTYPE == 8
+            float w = float(int(RD8(0, base + 2u + j) << 24) >> 24) * dsc;
+#else
+            uint q = RD8(0, base + 2u + (j & 15u));
+            q = (j < 16u) ? (q & 15u) : (q >> 4u);
+            float w = float(int(q) - 8) * dsc;
+#endif
+            uint k = b * 32u + j;
+            for (uint t = 0u; t < T; t++) acc[t] += w * bf1.d[xo + t * K + k];
+        }
+    }
+#else
+    for (uint k = tid; k < K; k += WG) {
+        float w = ld_0(WTYPE, row, k);
+        for (uint t = 0u; t < T; t++) acc[t] += w * bf1.d[xo + t * K + k];
+    }
+#endif
+#ifdef USE_SUBGROUP
+    for (uint t = 0u; t < T; t++) {
+        float s = subgroupAdd(acc[t]);
+        if (subgroupElect()) red[t][gl_SubgroupID] = s;
+    }
+    barrier();
+    if (tid < T) {
+        float s = 0.0;
+        for (uint i = 0u; i < gl_NumSubgroups; i++) s += red[tid][i];
+        bf4.d[(pc.off[4] >> 2) + tid * N + n] = s;
+    }
+#else
+    for (uint t = 0u; t < T; t++) red[t][tid] = acc[t];
+    barrier();
+    for (uint s = WG / 2u; s > 0u; s >>= 1u) {
+        if (tid < s) {
+            for (uint t = 0u; t < T; t++) red[t][tid] += red[t][tid + s];
+        }
+        barrier();
+    }
+    if (tid < T) bf4.d[(pc.off[4] >> 2) + tid * N + n] = red[tid][0];
+#endif
+}

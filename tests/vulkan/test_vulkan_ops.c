@@ -1,0 +1,436 @@
+/*
+ * Every catalog op on the Vulkan plugin against the ehal_ops reference
+ * kernels, on decode (T=1) and prefill (T=37/64) shapes, odd sizes, GQA 4:1
+ * and window+sink eviction. Runs under VK_LAYER_KHRONOS_validation
+ * (EHAL_VULKAN_VALIDATION=1, set by CMake) and fails on any validation
+ * message. CMake also registers a run with EHAL_VULKAN_DISABLE=all (the
+ * fallback shader variants).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vk_harness.h"
+
+static vt_backend g_b;
+
+static const uint32_t k_float_dtypes[4] = {EHAL_DTYPE_F32, EHAL_DTYPE_F16, EHAL_DTYPE_Q8_0,
+                                           EHAL_DTYPE_Q4_0};
+
+static int group_setup(void **state) {
+    (void)state;
+    if (vt_open(&g_b) != 0) {
+        printf("SKIP vulkan tests: %s\n", g_b.skip_reason);
+    }
+    return 0;
+}
+
+static int group_teardown(void **state) {
+    (void)state;
+    vt_close(&g_b);
+    return 0;
+}
+
+#define REQUIRE_DEVICE()                                                       \
+    do {                                                                       \
+        if (!g_b.be) {                                                         \
+            printf("SKIP: %s\n", g_b.skip_reason);                             \
+            skip();                                                            \
+        }                                                                      \
+    } while (0)
+
+static void run_ok(vt_graph *g) {
+    assert_int_equal(vt_run(&g_b, g), 0);
+    assert_int_equal(vt_validation_messages, 0);
+}
+
+static void test_device_info_reports_a_gpu_with_limits(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    ehal_device_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    assert_int_equal(g_b.iface->device_info(g_b.be, &info), EHAL_STATUS_OK);
+    assert_int_equal(info.kind, EHAL_DEVICE_GPU);
+    assert_true(info.name[0] != '\0');
+    assert_true(info.driver[0] != '\0');
+    assert_true(info.max_buffer_bytes >= 1u << 20);
+    assert_true(info.flags & EHAL_DEVICE_ASYNC);
+    printf("device: %s / %s, memory %llu, max buffer %llu, flags 0x%x\n", info.name, info.driver,
+           (unsigned long long)info.memory_bytes, (unsigned long long)info.max_buffer_bytes,
+           info.flags);
+    if (strstr(info.name, "llvmpipe")) {
+        assert_true(info.flags & EHAL_DEVICE_HOST_SHARED); /* lavapipe is UMA */
+    }
+}
+
+static void test_buffer_over_max_storage_range_is_refused(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    ehal_device_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    g_b.iface->device_info(g_b.be, &info);
+    ehal_buffer_impl *buf = NULL;
+    unsigned errs = vt_error_logs;
+    assert_int_equal(g_b.iface->buffer_alloc(g_b.be, info.max_buffer_bytes + 1, 0, &buf),
+                     EHAL_STATUS_UNSUPPORTED);
+    assert_true(vt_error_logs == errs + 1); /* one clear message */
+    /* and a buffer round-trips bytes */
+    uint8_t in[100], out[100];
+    for (int i = 0; i < 100; i++) {
+        in[i] = (uint8_t)(i * 7 + 3);
+    }
+    assert_int_equal(g_b.iface->buffer_alloc(g_b.be, 100, 0, &buf), EHAL_STATUS_OK);
+    assert_int_equal(g_b.iface->buffer_write(g_b.be, buf, 0, in, 100), EHAL_STATUS_OK);
+    assert_int_equal(g_b.iface->buffer_read(g_b.be, buf, 3, out, 97), EHAL_STATUS_OK);
+    assert_memory_equal(out, in + 3, 97);
+    g_b.iface->buffer_free(g_b.be, buf);
+}
+
+static void test_get_rows_matches_reference(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    const int64_t Ts[2] = {1, 37};
+    for (int d = 0; d < 4; d++) {
+        for (int ti = 0; ti < 2; ti++) {
+            vt_graph g;
+            vt_graph_init(&g);
+            uint32_t tab = vt_tensor(&g, k_float_dtypes[d], 96, 50, 1);
+            uint32_t ids = vt_tensor(&g, EHAL_DTYPE_I32, Ts[ti], 1, 1);
+            uint32_t out = vt_tensor(&g, EHAL_DTYPE_F32, 96, Ts[ti], 1);
+            vt_fill(&g, tab, 1u + (uint32_t)d, 1.0f);
+            int32_t idv[37];
+            for (int i = 0; i < 37; i++) {
+                idv[i] = (i * 17 + 5) % 50;
+            }
+            vt_fill_i32(&g, ids, idv);
+            vt_node(&g, EHAL_OP_GET_ROWS, (uint32_t[]){tab, ids}, 2, out, NULL, 0);
+            run_ok(&g);
+            char what[64];
+            snprintf(what, sizeof what, "get_rows %s T=%lld", ehal_dtype_name(k_float_dtypes[d]),
+                     (long long)Ts[ti]);
+            assert_int_equal(vt_check_close(&g, out, 0.0, what), 0); /* exact */
+            vt_graph_free(&g);
+        }
+    }
+}
+
+static void matmul_case(uint32_t wdt, int64_t K, int64_t N, int64_t T, uint32_t seed) {
+    vt_graph g;
+    vt_graph_init(&g);
+    uint32_t w = vt_tensor(&g, wdt, K, N, 1);
+    uint32_t x = vt_tensor(&g, EHAL_DTYPE_F32, K, T, 1);
+    uint32_t y = vt_tensor(&g, EHAL_DTYPE_F32, N, T, 1);
+    vt_fill(&g, w, seed, 1.0f);
+    vt_fill(&g, x, seed + 100u, 1.0f);
+    vt_node(&g, EHAL_OP_MATMUL, (uint32_t[]){w, x}, 2, y, NULL, 0);
+    run_ok(&g);
+    char what[80];
+    snprintf(what, sizeof what, "matmul W %s K=%lld N=%lld T=%lld", ehal_dtype_name(wdt),
+             (long long)K, (long long)N, (long long)T);
+    assert_int_equal(vt_check_close(&g, y, 1e-5, what), 0);
+    vt_graph_free(&g);
+}
+
+static void test_matmul_gemv_decode_matches_reference(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    const int64_t Ts[3] = {1, 4, 8};
+    for (int d = 0; d < 4; d++) {
+        for (int ti = 0; ti < 3; ti++) {
+            matmul_case(k_float_dtypes[d], 256, 70, Ts[ti], 10u + (uint32_t)d);
+        }
+    }
+    matmul_case(EHAL_DTYPE_F32, 45, 33, 1, 7); /* odd K for the float weights */
+    matmul_case(EHAL_DTYPE_F16, 45, 33, 3, 8);
+}
+
+static void test_matmul_gemm_prefill_matches_reference(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    const int64_t Ts[3] = {9, 37, 64};
+    for (int d = 0; d < 4; d++) {
+        for (int ti = 0; ti < 3; ti++) {
+            matmul_case(k_float_dtypes[d], 96, 70, Ts[ti], 20u + (uint32_t)d);
+        }
+    }
+    matmul_case(EHAL_DTYPE_F32, 45, 33, 37, 9);
+}
+
+static void test_rms_norm_matches_reference(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    const int64_t shapes[3][2] = {{64, 1}, {333, 37}, {4096, 2}};
+    for (int s = 0; s < 3; s++) {
+        vt_graph g;
+        vt_graph_init(&g);
+        uint32_t x = vt_tensor(&g, EHAL_DTYPE_F32, shapes[s][0], shapes[s][1], 1);
+        uint32_t w = vt_tensor(&g, EHAL_DTYPE_F32, shapes[s][0], 1, 1);
+        uint32_t y = vt_tensor(&g, EHAL_DTYPE_F32, shapes[s][0], shapes[s][1], 1);
+        vt_fill(&g, x, 30u + (uint32_t)s, 2.0f);
+        vt_fill(&g, w, 40u + (uint32_t)s, 1.0f);
+        ehal_params_rms_norm p = {1e-5f};
+        vt_node(&g, EHAL_OP_RMS_NORM, (uint32_t[]){x, w}, 2, y, &p, sizeof p);
+        run_ok(&g);
+        assert_int_equal(vt_check_close(&g, y, 1e-5, "rms_norm"), 0);
+        vt_graph_free(&g);
+    }
+}
+
+static void test_rope_normal_and_neox_match_reference(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    for (uint32_t mode = 0; mode < 2; mode++) {
+        for (int c = 0; c < 2; c++) {
+            int64_t D = 64, H = 4, T = c == 0 ? 1 : 37;
+            vt_graph g;
+            vt_graph_init(&g);
+            uint32_t x = vt_tensor(&g, EHAL_DTYPE_F32, D, H, T);
+            uint32_t pos = vt_tensor(&g, EHAL_DTYPE_I32, T, 1, 1);
+            uint32_t y = vt_tensor(&g, EHAL_DTYPE_F32, D, H, T);
+            vt_fill(&g, x, 50u + mode, 1.0f);
+            int32_t pv[37];
+            for (int i = 0; i < 37; i++) {
+                pv[i] = c == 0 ? 117 : i * 3;
+            }
+            vt_fill_i32(&g, pos, pv);
+            ehal_params_rope p = {mode, c == 0 ? 64u : 32u, 10000.0f, c == 0 ? 1.0f : 0.5f};
+            vt_node(&g, EHAL_OP_ROPE, (uint32_t[]){x, pos}, 2, y, &p, sizeof p);
+            run_ok(&g);
+            /* float trig on the device vs double in the reference: theta up
+             * to ~120 rad carries ~1e-5 absolute error */
+            assert_int_equal(vt_check_close(&g, y, 2e-5, mode ? "rope neox" : "rope normal"), 0);
+            vt_graph_free(&g);
+        }
+    }
+}
+
+static void test_add_mul_swiglu_match_reference(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    const uint32_t ops[3] = {EHAL_OP_ADD, EHAL_OP_MUL, EHAL_OP_SWIGLU};
+    for (int o = 0; o < 3; o++) {
+        vt_graph g;
+        vt_graph_init(&g);
+        uint32_t a = vt_tensor(&g, EHAL_DTYPE_F32, 1001, 3, 1);
+        uint32_t b = vt_tensor(&g, EHAL_DTYPE_F32, 1001, 3, 1);
+        uint32_t y = vt_tensor(&g, EHAL_DTYPE_F32, 1001, 3, 1);
+        vt_fill(&g, a, 60u + (uint32_t)o, 4.0f);
+        vt_fill(&g, b, 70u + (uint32_t)o, 4.0f);
+        vt_node(&g, ops[o], (uint32_t[]){a, b}, 2, y, NULL, 0);
+        run_ok(&g);
+        assert_int_equal(vt_check_close(&g, y, 1e-6, ehal_op_name(ops[o])), 0);
+        vt_graph_free(&g);
+    }
+}
+
+static void test_softmax_matches_reference(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    const int64_t shapes[2][2] = {{77, 37}, {1000, 1}};
+    for (int s = 0; s < 2; s++) {
+        vt_graph g;
+        vt_graph_init(&g);
+        uint32_t x = vt_tensor(&g, EHAL_DTYPE_F32, shapes[s][0], shapes[s][1], 1);
+        uint32_t y = vt_tensor(&g, EHAL_DTYPE_F32, shapes[s][0], shapes[s][1], 1);
+        vt_fill(&g, x, 80u + (uint32_t)s, 5.0f);
+        ehal_params_softmax p = {s == 0 ? 0.5f : 0.0f};
+        vt_node(&g, EHAL_OP_SOFTMAX, (uint32_t[]){x}, 1, y, &p, sizeof p);
+        run_ok(&g);
+        assert_int_equal(vt_check_close(&g, y, 1e-5, "softmax"), 0);
+        vt_graph_free(&g);
+    }
+}
+
+/* KV_WRITE cases: {T, C, window, n_sink, first position}. */
+static const int kv_cases[4][5] = {{1, 16, 0, 0, 5}, {5, 16, 0, 0, 3}, {5, 16, 8, 2, 20}, {3, 16, 8, 2, 0}};
+
+static void test_kv_write_bytes_match_the_reference_quantizer(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    for (int d = 0; d < 4; d++) {
+        for (int c = 0; c < 4; c++) {
+            int64_t D = 64, H = 2, T = kv_cases[c][0], C = kv_cases[c][1];
+            vt_graph g;
+            vt_graph_init(&g);
+            uint32_t src = vt_tensor(&g, EHAL_DTYPE_F32, D, H, T);
+            uint32_t pos = vt_tensor(&g, EHAL_DTYPE_I32, T, 1, 1);
+            uint32_t cache = vt_tensor(&g, k_float_dtypes[d], D, C, H);
+            vt_fill(&g, src, 90u + (uint32_t)c, 3.0f);
+            vt_fill(&g, cache, 95u + (uint32_t)c, 1.0f); /* old contents must survive */
+            int32_t pv[8];
+            for (int i = 0; i < T; i++) {
+                pv[i] = kv_cases[c][4] + i;
+            }
+            vt_fill_i32(&g, pos, pv);
+            ehal_params_kv p = {(uint32_t)kv_cases[c][2], (uint32_t)kv_cases[c][3]};
+            vt_node(&g, EHAL_OP_KV_WRITE, (uint32_t[]){src, pos, cache}, 3, cache, &p, sizeof p);
+            run_ok(&g);
+            char what[64];
+            snprintf(what, sizeof what, "kv_write %s case %d", ehal_dtype_name(k_float_dtypes[d]), c);
+            assert_int_equal(vt_check_bytes(&g, cache, what), 0);
+            vt_graph_free(&g);
+        }
+    }
+}
+
+/* ATTENTION cases: {T, C, window, n_sink, first position, flags}. */
+static const int attn_cases[5][6] = {
+    {1, 32, 0, 0, 20, 0},  /* decode */
+    {5, 32, 0, 0, 10, 0},  /* short prefill, causal */
+    {4, 16, 8, 2, 30, 0},  /* window + sinks over an evicted ring */
+    {37, 40, 0, 0, 0, 0},  /* prefill T=37 */
+    {3, 32, 0, 0, 7, 1},   /* non-causal */
+};
+
+static void test_attention_matches_reference(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    for (int d = 0; d < 4; d++) {
+        for (int c = 0; c < 5; c++) {
+            int64_t D = 64, Hq = 8, Hkv = 2, T = attn_cases[c][0], C = attn_cases[c][1];
+            vt_graph g;
+            vt_graph_init(&g);
+            uint32_t q = vt_tensor(&g, EHAL_DTYPE_F32, D, Hq, T);
+            uint32_t k = vt_tensor(&g, k_float_dtypes[d], D, C, Hkv);
+            uint32_t v = vt_tensor(&g, k_float_dtypes[d], D, C, Hkv);
+            uint32_t pos = vt_tensor(&g, EHAL_DTYPE_I32, T, 1, 1);
+            uint32_t o = vt_tensor(&g, EHAL_DTYPE_F32, D, Hq, T);
+            vt_fill(&g, q, 100u + (uint32_t)c, 1.0f);
+            vt_fill(&g, k, 110u + (uint32_t)c, 1.0f);
+            vt_fill(&g, v, 120u + (uint32_t)c, 1.0f);
+            int32_t pv[64];
+            for (int i = 0; i < T; i++) {
+                pv[i] = attn_cases[c][4] + i;
+            }
+            vt_fill_i32(&g, pos, pv);
+            ehal_params_attention p = {0.0f, (uint32_t)attn_cases[c][2], (uint32_t)attn_cases[c][3],
+                                       (uint32_t)attn_cases[c][5]};
+            vt_node(&g, EHAL_OP_ATTENTION, (uint32_t[]){q, k, v, pos}, 4, o, &p, sizeof p);
+            run_ok(&g);
+            char what[64];
+            snprintf(what, sizeof what, "attention %s case %d", ehal_dtype_name(k_float_dtypes[d]), c);
+            assert_int_equal(vt_check_close(&g, o, 1e-5, what), 0);
+            vt_graph_free(&g);
+        }
+    }
+}
+
+static void test_copy_converts_every_pair_bit_exactly(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    for (int s = 0; s < 5; s++) {
+        for (int d = 0; d < 5; d++) {
+            uint32_t sdt = s < 4 ? k_float_dtypes[s] : EHAL_DTYPE_I32;
+            uint32_t ddt = d < 4 ? k_float_dtypes[d] : EHAL_DTYPE_I32;
+            if ((sdt == EHAL_DTYPE_I32) != (ddt == EHAL_DTYPE_I32)) {
+                continue;
+            }
+            vt_graph g;
+            vt_graph_init(&g);
+            uint32_t a = vt_tensor(&g, sdt, 96, 7, 1);
+            uint32_t b = vt_tensor(&g, ddt, 96, 7, 1);
+            if (sdt == EHAL_DTYPE_I32) {
+                int32_t v[96 * 7];
+                for (int i = 0; i < 96 * 7; i++) {
+                    v[i] = i * 7919 - 2000000;
+                }
+                vt_fill_i32(&g, a, v);
+            } else {
+                vt_fill(&g, a, 130u + (uint32_t)s, 2.0f);
+            }
+            vt_node(&g, EHAL_OP_COPY, (uint32_t[]){a}, 1, b, NULL, 0);
+            run_ok(&g);
+            char what[64];
+            snprintf(what, sizeof what, "copy %s -> %s", ehal_dtype_name(sdt), ehal_dtype_name(ddt));
+            assert_int_equal(vt_check_bytes(&g, b, what), 0);
+            vt_graph_free(&g);
+        }
+    }
+}
+
+/* A decoder-layer chain in one prepared subgraph: the command buffer is
+ * recorded once, with barriers only between dependent dispatches; it is
+ * executed for two steps (positions live in a buffer, rewritten between). */
+static void test_decoder_chain_in_one_command_buffer(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    const int64_t D = 64, H = 4, Hkv = 2, C = 16, F = 96;
+    vt_graph g;
+    vt_graph_init(&g);
+    uint32_t x = vt_tensor(&g, EHAL_DTYPE_F32, D, H, 1);
+    uint32_t kx = vt_tensor(&g, EHAL_DTYPE_F32, D, Hkv, 1);
+    uint32_t nw = vt_tensor(&g, EHAL_DTYPE_F32, D, 1, 1);
+    uint32_t wq = vt_tensor(&g, EHAL_DTYPE_Q4_0, D, D, 1);
+    uint32_t wk = vt_tensor(&g, EHAL_DTYPE_Q8_0, D, D, 1);
+    uint32_t pos = vt_tensor(&g, EHAL_DTYPE_I32, 1, 1, 1);
+    uint32_t kc = vt_tensor(&g, EHAL_DTYPE_Q8_0, D, C, Hkv);
+    uint32_t vc = vt_tensor(&g, EHAL_DTYPE_Q8_0, D, C, Hkv);
+    uint32_t xn = vt_tensor(&g, EHAL_DTYPE_F32, D, H, 1);
+    uint32_t q = vt_tensor(&g, EHAL_DTYPE_F32, D, H, 1);
+    uint32_t qr = vt_tensor(&g, EHAL_DTYPE_F32, D, H, 1);
+    uint32_t k = vt_tensor(&g, EHAL_DTYPE_F32, D, Hkv, 1);
+    uint32_t kr = vt_tensor(&g, EHAL_DTYPE_F32, D, Hkv, 1);
+    uint32_t att = vt_tensor(&g, EHAL_DTYPE_F32, D, H, 1);
+    uint32_t res = vt_tensor(&g, EHAL_DTYPE_F32, D, H, 1);
+    uint32_t w1 = vt_tensor(&g, EHAL_DTYPE_F16, D, F, 1);
+    uint32_t h1 = vt_tensor(&g, EHAL_DTYPE_F32, F, H, 1);
+    uint32_t h2 = vt_tensor(&g, EHAL_DTYPE_F32, F, H, 1);
+    uint32_t sw = vt_tensor(&g, EHAL_DTYPE_F32, F, H, 1);
+    vt_fill(&g, x, 200, 1.0f);
+    vt_fill(&g, kx, 207, 1.0f);
+    vt_fill(&g, nw, 201, 1.0f);
+    vt_fill(&g, wq, 202, 0.2f);
+    vt_fill(&g, wk, 203, 0.2f);
+    vt_fill(&g, kc, 204, 1.0f);
+    vt_fill(&g, vc, 205, 1.0f);
+    vt_fill(&g, w1, 206, 0.2f);
+    vt_fill_i32(&g, pos, (int32_t[]){9});
+    ehal_params_rms_norm pn = {1e-6f};
+    ehal_params_rope pr = {EHAL_ROPE_NEOX, 0, 10000.0f, 1.0f};
+    ehal_params_kv pk = {0, 0};
+    ehal_params_attention pa = {0.0f, 0, 0, 0};
+    vt_node(&g, EHAL_OP_RMS_NORM, (uint32_t[]){x, nw}, 2, xn, &pn, sizeof pn);
+    vt_node(&g, EHAL_OP_MATMUL, (uint32_t[]){wq, xn}, 2, q, NULL, 0);
+    vt_node(&g, EHAL_OP_MATMUL, (uint32_t[]){wk, kx}, 2, k, NULL, 0);
+    vt_node(&g, EHAL_OP_ROPE, (uint32_t[]){q, pos}, 2, qr, &pr, sizeof pr);
+    vt_node(&g, EHAL_OP_ROPE, (uint32_t[]){k, pos}, 2, kr, &pr, sizeof pr);
+    vt_node(&g, EHAL_OP_KV_WRITE, (uint32_t[]){kr, pos, kc}, 3, kc, &pk, sizeof pk);
+    vt_node(&g, EHAL_OP_KV_WRITE, (uint32_t[]){k, pos, vc}, 3, vc, &pk, sizeof pk);
+    vt_node(&g, EHAL_OP_ATTENTION, (uint32_t[]){qr, kc, vc, pos}, 4, att, &pa, sizeof pa);
+    vt_node(&g, EHAL_OP_ADD, (uint32_t[]){att, x}, 2, res, NULL, 0);
+    vt_node(&g, EHAL_OP_MATMUL, (uint32_t[]){w1, res}, 2, h1, NULL, 0);
+    vt_node(&g, EHAL_OP_MUL, (uint32_t[]){h1, h1}, 2, h2, NULL, 0);
+    vt_node(&g, EHAL_OP_SWIGLU, (uint32_t[]){h1, h2}, 2, sw, NULL, 0);
+    run_ok(&g);
+    assert_int_equal(vt_check_bytes(&g, vc, "chain v cache"), 0);
+    assert_int_equal(vt_check_close(&g, att, 1e-5, "chain attention"), 0);
+    assert_int_equal(vt_check_close(&g, res, 1e-5, "chain residual"), 0);
+    assert_int_equal(vt_check_close(&g, sw, 1e-5, "chain swiglu"), 0);
+    vt_graph_free(&g);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_device_info_reports_a_gpu_with_limits),
+        cmocka_unit_test(test_buffer_over_max_storage_range_is_refused),
+        cmocka_unit_test(test_get_rows_matches_reference),
+        cmocka_unit_test(test_matmul_gemv_decode_matches_reference),
+        cmocka_unit_test(test_matmul_gemm_prefill_matches_reference),
+        cmocka_unit_test(test_rms_norm_matches_reference),
+        cmocka_unit_test(test_rope_normal_and_neox_match_reference),
+        cmocka_unit_test(test_add_mul_swiglu_match_reference),
+        cmocka_unit_test(test_softmax_matches_reference),
+        cmocka_unit_test(test_kv_write_bytes_match_the_reference_quantizer),
+        cmocka_unit_test(test_attention_matches_reference),
+        cmocka_unit_test(test_copy_converts_every_pair_bit_exactly),
+        cmocka_unit_test(test_decoder_chain_in_one_command_buffer),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
