@@ -46,7 +46,7 @@ static ehal_status_t query_normalized(ehal_backend *be, const ehal_subgraph *sg,
     ehal_status_t s = validate_node(be, sg, node);
     if (s != EHAL_STATUS_OK)
         return s;
-    be->plugin_error[0] = '\0';
+    ehal_i_plugin_error_clear(be);
     s = be->iface.query_op(be->impl, sg, node, res);
     if (s != EHAL_STATUS_OK) {
         memset(res, 0, sizeof *res);

@@ -63,7 +63,7 @@ EHAL_API ehal_status_t ehal_buffer_alloc(ehal_backend *be, uint64_t size, uint32
     if (size == 0)
         return ehal_i_fail(be->ctx, EHAL_STATUS_INVALID_ARGUMENT,
                            "%s: buffer_alloc: size 0 is not allowed", be->name);
-    be->plugin_error[0] = '\0';
+    ehal_i_plugin_error_clear(be);
     ehal_buffer_impl *impl = NULL;
     ehal_status_t s = be->iface.buffer_alloc(be->impl, size, flags, &impl);
     if (s != EHAL_STATUS_OK || !impl)
@@ -86,7 +86,7 @@ EHAL_API ehal_status_t ehal_buffer_import_host(ehal_backend *be, void *ptr, uint
     if (!be->iface.buffer_import_host)
         return ehal_i_fail(be->ctx, EHAL_STATUS_UNSUPPORTED,
                            "%s: backend cannot import host memory", be->name);
-    be->plugin_error[0] = '\0';
+    ehal_i_plugin_error_clear(be);
     ehal_buffer_impl *impl = NULL;
     ehal_status_t s = be->iface.buffer_import_host(be->impl, ptr, size, flags, &impl);
     if (s != EHAL_STATUS_OK || !impl)
@@ -117,7 +117,7 @@ EHAL_API ehal_status_t ehal_buffer_prepack(ehal_backend *be, const ehal_tensor_d
                            be->name, (unsigned)w.dtype, (long long)w.ne[0], (long long)w.ne[1],
                            (long long)w.ne[2], (long long)w.ne[3]);
     if (be->iface.prepack) {
-        be->plugin_error[0] = '\0';
+        ehal_i_plugin_error_clear(be);
         ehal_buffer_impl *impl = NULL;
         s = be->iface.prepack(be->impl, &w, host_data, &impl);
         if (s == EHAL_STATUS_OK && impl)
@@ -200,7 +200,7 @@ EHAL_API ehal_status_t ehal_buffer_write(ehal_buffer *buf, uint64_t offset, cons
     if (s != EHAL_STATUS_OK || size == 0)
         return s;
     ehal_backend *be = buf->backend;
-    be->plugin_error[0] = '\0';
+    ehal_i_plugin_error_clear(be);
     s = be->iface.buffer_write(be->impl, buf->impl, offset, src, size);
     return s == EHAL_STATUS_OK ? s : ehal_i_plugin_fail(be, s, "buffer_write");
 }
@@ -213,7 +213,7 @@ EHAL_API ehal_status_t ehal_buffer_read(ehal_buffer *buf, uint64_t offset, void 
     if (s != EHAL_STATUS_OK || size == 0)
         return s;
     ehal_backend *be = buf->backend;
-    be->plugin_error[0] = '\0';
+    ehal_i_plugin_error_clear(be);
     s = be->iface.buffer_read(be->impl, buf->impl, offset, dst, size);
     return s == EHAL_STATUS_OK ? s : ehal_i_plugin_fail(be, s, "buffer_read");
 }
@@ -232,7 +232,7 @@ EHAL_API ehal_status_t ehal_buffer_map(ehal_buffer *buf, void **ptr) {
     if (!be->iface.buffer_map)
         return ehal_i_fail(be->ctx, EHAL_STATUS_UNSUPPORTED, "%s: backend cannot map buffers",
                            be->name);
-    be->plugin_error[0] = '\0';
+    ehal_i_plugin_error_clear(be);
     void *p = NULL;
     ehal_status_t s = be->iface.buffer_map(be->impl, buf->impl, &p);
     if (s != EHAL_STATUS_OK || !p)

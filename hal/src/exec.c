@@ -82,7 +82,7 @@ EHAL_API ehal_status_t ehal_prepare(ehal_backend *be, const ehal_subgraph *sg,
                             "%s: out of memory for an executable object", be->name);
     }
     if (s == EHAL_STATUS_OK) {
-        be->plugin_error[0] = '\0';
+        ehal_i_plugin_error_clear(be);
         s = be->iface.prepare(be->impl, &g.sg, &exe->impl);
         if (s != EHAL_STATUS_OK || !exe->impl) {
             s = ehal_i_plugin_fail(be, s != EHAL_STATUS_OK ? s : EHAL_STATUS_INTERNAL, "prepare");
@@ -109,7 +109,7 @@ EHAL_API ehal_status_t ehal_execute(ehal_executable *exe) {
     ehal_execute_args args;
     memset(&args, 0, sizeof args);
     args.struct_size = sizeof args;
-    be->plugin_error[0] = '\0';
+    ehal_i_plugin_error_clear(be);
     ehal_status_t s = be->iface.execute(be->impl, exe->impl, &args);
     return s == EHAL_STATUS_OK ? s : ehal_i_plugin_fail(be, s, "execute");
 }
@@ -118,7 +118,7 @@ EHAL_API ehal_status_t ehal_wait(ehal_executable *exe, uint64_t timeout_ns) {
     if (!exe)
         return EHAL_STATUS_INVALID_ARGUMENT;
     ehal_backend *be = exe->backend;
-    be->plugin_error[0] = '\0';
+    ehal_i_plugin_error_clear(be);
     ehal_status_t s = be->iface.wait(be->impl, exe->impl, timeout_ns);
     return s == EHAL_STATUS_OK ? s : ehal_i_plugin_fail(be, s, "wait");
 }

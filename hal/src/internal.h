@@ -7,6 +7,7 @@
 #define EDGEHAL_HAL_INTERNAL_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,7 +44,10 @@ struct ehal_backend {
     ehal_backend_impl *impl;   /* NULL until init succeeded */
     ehal_host_services host;   /* user = this backend */
     ehal_device_info info;
-    char plugin_error[EHAL_ERROR_MAX]; /* last ERROR the plugin logged */
+    /* The last ERROR the plugin logged. Plugins may log from their own
+     * threads (docs/threading.md), so it is guarded by error_lock. */
+    char plugin_error[EHAL_ERROR_MAX];
+    atomic_flag error_lock;
     ehal_buffer *buffers;
     ehal_executable *executables;
 };
@@ -55,7 +59,9 @@ typedef struct ehal_skip {
 
 struct ehal_context {
     ehal_allocator allocator; /* resolved: never has NULL entries */
-    size_t live_allocs;       /* allocations made through allocator, not freed */
+    /* Allocations made through the allocator and not freed; atomic because
+     * plugins may allocate through host services from worker threads. */
+    atomic_size_t live_allocs;
     uint32_t flags;           /* EHAL_CONTEXT_* */
     int32_t log_level;
     ehal_log_fn log;
@@ -86,6 +92,10 @@ ehal_status_t ehal_i_fail(ehal_context *ctx, ehal_status_t status, const char *f
     EHAL_PRINTF(3, 4);
 /* Records a plugin call failure: "<backend>: <what> failed: <status>[: msg]". */
 ehal_status_t ehal_i_plugin_fail(ehal_backend *be, ehal_status_t status, const char *what);
+
+/* The plugin's last logged ERROR line, guarded (loader.c). */
+void ehal_i_plugin_error_clear(ehal_backend *be);
+void ehal_i_plugin_error_copy(ehal_backend *be, char *out, size_t size);
 
 /* ---- select.c: EHAL_BACKENDS */
 /* 1 if a backend called name is loaded under the selection string spec

@@ -44,6 +44,27 @@ static const char *base_name(const char *path) {
     return s ? s + 1 : path;
 }
 
+static void error_lock(ehal_backend *be) {
+    while (atomic_flag_test_and_set_explicit(&be->error_lock, memory_order_acquire))
+        ;
+}
+
+static void error_unlock(ehal_backend *be) {
+    atomic_flag_clear_explicit(&be->error_lock, memory_order_release);
+}
+
+void ehal_i_plugin_error_clear(ehal_backend *be) {
+    error_lock(be);
+    be->plugin_error[0] = '\0';
+    error_unlock(be);
+}
+
+void ehal_i_plugin_error_copy(ehal_backend *be, char *out, size_t size) {
+    error_lock(be);
+    snprintf(out, size, "%s", be->plugin_error);
+    error_unlock(be);
+}
+
 static void host_log(void *user, int32_t level, const char *msg) {
     ehal_backend *be = user;
     if (!be)
@@ -54,8 +75,11 @@ static void host_log(void *user, int32_t level, const char *msg) {
         level = EHAL_LOG_ERROR;
     if (level > EHAL_LOG_DEBUG)
         level = EHAL_LOG_DEBUG;
-    if (level == EHAL_LOG_ERROR)
+    if (level == EHAL_LOG_ERROR) {
+        error_lock(be);
         snprintf(be->plugin_error, sizeof be->plugin_error, "%s", msg);
+        error_unlock(be);
+    }
     ehal_i_log(be->ctx, level, "%s: %s", be->name ? be->name : base_name(be->path), msg);
 }
 
@@ -71,6 +95,7 @@ static void host_free(void *user, void *ptr) {
 }
 
 void ehal_i_host_services_init(ehal_backend *be) {
+    atomic_flag_clear(&be->error_lock);
     be->host.struct_size = sizeof be->host;
     be->host.host_abi_version = EHAL_ABI_VERSION;
     be->host.user = be;
@@ -128,7 +153,9 @@ void ehal_i_backend_unload(ehal_backend *be) {
 
 /* "<what>: <status>[ (<the plugin's last logged error>)]" */
 static void failure_reason(char *reason, size_t size, const char *what, ehal_status_t st,
-                           const char *plugin_msg) {
+                           ehal_backend *be) {
+    char plugin_msg[EHAL_ERROR_MAX];
+    ehal_i_plugin_error_copy(be, plugin_msg, sizeof plugin_msg);
     if (plugin_msg[0])
         snprintf(reason, size, "%s: %s (%.300s)", what, ehal_status_string(st), plugin_msg);
     else
@@ -159,7 +186,7 @@ static int negotiate(ehal_backend *be, ehal_backend_entry_fn entry, char *reason
     args.loader_min_version = EHAL_ABI_VERSION_MIN;
     args.loader_max_version = EHAL_ABI_VERSION;
     args.host = &be->host;
-    be->plugin_error[0] = '\0';
+    ehal_i_plugin_error_clear(be);
     ehal_status_t st = entry(&args);
     if ((st == EHAL_STATUS_OK || st == EHAL_STATUS_INCOMPATIBLE) &&
         (args.plugin_version < EHAL_ABI_VERSION_MIN || args.plugin_version > EHAL_ABI_VERSION)) {
@@ -169,7 +196,7 @@ static int negotiate(ehal_backend *be, ehal_backend_entry_fn entry, char *reason
         return 0;
     }
     if (st != EHAL_STATUS_OK) {
-        failure_reason(reason, reason_size, "entry point failed", st, be->plugin_error);
+        failure_reason(reason, reason_size, "entry point failed", st, be);
         return 0;
     }
     const ehal_backend_iface *t = args.iface;
@@ -244,23 +271,23 @@ static ehal_status_t open_device(load_state *st, ehal_backend *be, char *reason,
     ehal_status_t s = backend_options(st, be->name, &opts, &n_opts);
     if (s != EHAL_STATUS_OK)
         return s;
-    be->plugin_error[0] = '\0';
+    ehal_i_plugin_error_clear(be);
     ehal_backend_impl *impl = NULL;
     s = be->iface.init(&be->host, opts, n_opts, &impl);
     ehal_i_free(st->ctx, opts);
     if (s != EHAL_STATUS_OK || !impl) {
         if (s == EHAL_STATUS_OK)
             s = EHAL_STATUS_INTERNAL; /* OK without an object: treat as a bug */
-        failure_reason(reason, reason_size, "init failed", s, be->plugin_error);
+        failure_reason(reason, reason_size, "init failed", s, be);
         return EHAL_STATUS_INTERNAL;
     }
     be->impl = impl;
     memset(&be->info, 0, sizeof be->info);
     be->info.struct_size = sizeof be->info;
-    be->plugin_error[0] = '\0';
+    ehal_i_plugin_error_clear(be);
     s = be->iface.device_info(impl, &be->info);
     if (s != EHAL_STATUS_OK) {
-        failure_reason(reason, reason_size, "device_info failed", s, be->plugin_error);
+        failure_reason(reason, reason_size, "device_info failed", s, be);
         be->iface.destroy(impl);
         be->impl = NULL;
         return EHAL_STATUS_INTERNAL;

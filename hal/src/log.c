@@ -53,9 +53,11 @@ ehal_status_t ehal_i_fail(ehal_context *ctx, ehal_status_t status, const char *f
 }
 
 ehal_status_t ehal_i_plugin_fail(ehal_backend *be, ehal_status_t status, const char *what) {
-    if (be->plugin_error[0])
+    char perr[EHAL_ERROR_MAX];
+    ehal_i_plugin_error_copy(be, perr, sizeof perr);
+    if (perr[0])
         return ehal_i_fail(be->ctx, status, "%s: %s failed: %s: %s", be->name, what,
-                           ehal_status_string(status), be->plugin_error);
+                           ehal_status_string(status), perr);
     return ehal_i_fail(be->ctx, status, "%s: %s failed: %s", be->name, what,
                        ehal_status_string(status));
 }
