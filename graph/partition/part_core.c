@@ -288,6 +288,36 @@ done:
     return st;
 }
 
+/* After pricing memory, the DP's answer fits but may leave room unused
+ * (pricing moves equal nodes all at once). Greedy repair: move single nodes
+ * and runs of up to 64 nodes to another backend while that lowers the
+ * objective and still fits. */
+static void improve(const ehal_part_problem *p, uint32_t *a)
+{
+    const uint32_t n = p->n_nodes, B = p->n_backends;
+    uint32_t *t = malloc(sizeof *t * n);
+    if (!t)
+        return;
+    uint64_t best = ehal_part_evaluate(p, a);
+    for (int pass = 0, changed = 1; changed && pass < 8; pass++) {
+        changed = 0;
+        for (uint32_t i = 0; i < n; i++)
+            for (uint32_t len = 1; len <= 64 && i + len <= n; len++)
+                for (uint32_t b = 0; b < B; b++) {
+                    memcpy(t, a, sizeof *t * n);
+                    for (uint32_t k = i; k < i + len; k++)
+                        t[k] = b;
+                    uint64_t c = ehal_part_evaluate(p, t);
+                    if (c < best && ehal_part_fits(p, t)) {
+                        best = c;
+                        memcpy(a, t, sizeof *t * n);
+                        changed = 1;
+                    }
+                }
+    }
+    free(t);
+}
+
 ehal_status_t ehal_part_solve(const ehal_part_problem *p, uint32_t *assign, uint64_t *cost,
                               char *err, size_t err_size)
 {
@@ -322,6 +352,8 @@ ehal_status_t ehal_part_solve(const ehal_part_problem *p, uint32_t *assign, uint
                 pc[k] = c;
             }
         st = dp_solve(p, pc, assign, err, err_size);
+        if (st == EHAL_STATUS_OK && iter > 0 && ehal_part_fits(p, assign))
+            improve(p, assign);
         if (st != EHAL_STATUS_OK || ehal_part_fits(p, assign))
             break;
         usage(p, assign, use);

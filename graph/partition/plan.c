@@ -380,7 +380,7 @@ void ehal_plan_explain(const ehal_plan *p, FILE *f)
     if (!p || !f)
         return;
     fprintf(f, "explain: estimated ms per step of the best plan with the group forced onto each "
-               "backend (* = chosen)\n");
+               "backend (* = chosen; n/a = unsupported or pinned away)\n");
     fprintf(f, "  %-10s %-8s", "group", "chosen");
     for (uint32_t b = 0; b < p->n_backends; b++)
         fprintf(f, " %12s", p->names[b]);
@@ -401,7 +401,7 @@ void ehal_plan_explain(const ehal_plan *p, FILE *f)
             uint64_t c = p->group_alt[(size_t)gi * B + b];
             char cell[32];
             if (c == EHAL_PART_INF)
-                snprintf(cell, sizeof cell, "unsupported");
+                snprintf(cell, sizeof cell, "n/a");
             else
                 snprintf(cell, sizeof cell, "%.3f%s", (double)c / 1e6,
                          kinds == 1 && b == chosen ? "*" : "");

@@ -1,0 +1,384 @@
+/* The executor end to end: the built-in model through sessions on the
+ * reference-kernel test backends (gt_a, gt_b) against the host reference
+ * path, partitioned runs against single-backend runs, and the real plugins
+ * of the build (cpu, and any other, split with cpu) against the reference. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "edgehal/graph.h"
+#include "edgehal/ops.h"
+
+static ehal_model *g_model; /* built-in preset, q8_0 weights */
+
+static int setup(void **state)
+{
+    (void)state;
+    ehal_model_hparams hp;
+    char err[256];
+    if (ehal_model_preset_hparams("builtin", &hp) != EHAL_STATUS_OK)
+        return -1;
+    return ehal_model_generate(&hp, EHAL_DTYPE_Q8_0, 42, &g_model, err, sizeof err) ==
+                   EHAL_STATUS_OK
+               ? 0
+               : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ehal_model_free(g_model);
+    return 0;
+}
+
+/* A context over the test plugins only (gt_dir) or the build's plugins. */
+static ehal_context *open_ctx(int test_plugins, const char *backends, const ehal_option *bo,
+                              uint32_t nbo)
+{
+    const char *dir = getenv(test_plugins ? "EHAL_GT_PLUGIN_DIR" : "EHAL_TEST_PLUGIN_DIR");
+    if (!dir)
+        return NULL;
+    ehal_context_options o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.flags = EHAL_CONTEXT_NO_DEFAULT_PATHS | EHAL_CONTEXT_NO_ENV;
+    o.backends = backends;
+    o.backend_path = dir;
+    o.log_level = EHAL_LOG_ERROR;
+    o.backend_options = bo;
+    o.n_backend_options = nbo;
+    ehal_context *ctx = NULL;
+    if (ehal_context_create(&o, &ctx) != EHAL_STATUS_OK)
+        return NULL;
+    if (backends && ehal_backend_count(ctx) == 0) {
+        ehal_context_destroy(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+static const int32_t prompt[5] = {1, 17, 300, 42, 5};
+#define N_DECODE 4
+#define N_POS (5 + N_DECODE)
+
+/* Runs the prompt then N_DECODE greedy steps; logits[N_POS][vocab] (all
+ * positions), tokens[N_DECODE + 1]. Returns 0 or fails the test. */
+static void run_session(ehal_context *ctx, const ehal_session_options *so, float *logits,
+                        int32_t *tokens, ehal_session_stats *stats)
+{
+    const uint32_t V = ehal_model_get_hparams(g_model)->vocab;
+    ehal_session *s = NULL;
+    char err[320];
+    if (ehal_session_create(ctx, g_model, so, &s, err, sizeof err) != EHAL_STATUS_OK)
+        fail_msg("session: %s", err);
+    if (ehal_session_eval(s, prompt, 5, logits) != EHAL_STATUS_OK)
+        fail_msg("prefill: %s", ehal_session_last_error(s));
+    for (int i = 0; i <= N_DECODE; i++) {
+        const float *l = logits + (size_t)(4 + i) * V;
+        uint32_t b = 0;
+        for (uint32_t k = 1; k < V; k++)
+            if (l[k] > l[b])
+                b = k;
+        tokens[i] = (int32_t)b;
+        if (i == N_DECODE)
+            break;
+        if (ehal_session_eval(s, &tokens[i], 1, logits + (size_t)(5 + i) * V) != EHAL_STATUS_OK)
+            fail_msg("decode %d: %s", i, ehal_session_last_error(s));
+    }
+    if (stats)
+        ehal_session_get_stats(s, stats);
+    ehal_session_free(s);
+}
+
+static void run_reference(const ehal_session_options *so, const int32_t *tokens, float *logits)
+{
+    const uint32_t V = ehal_model_get_hparams(g_model)->vocab;
+    ehal_refrun *r = NULL;
+    char err[256];
+    assert_int_equal(ehal_refrun_create(g_model, so, &r, err, sizeof err), EHAL_STATUS_OK);
+    if (ehal_refrun_eval(r, prompt, 5, logits, err, sizeof err) != EHAL_STATUS_OK)
+        fail_msg("reference prefill: %s", err);
+    for (int i = 0; i < N_DECODE; i++)
+        if (ehal_refrun_eval(r, &tokens[i], 1, logits + (size_t)(5 + i) * V, err, sizeof err) !=
+            EHAL_STATUS_OK)
+            fail_msg("reference decode: %s", err);
+    ehal_refrun_free(r);
+}
+
+static double max_diff(const float *a, const float *b, size_t n, double *max_ref)
+{
+    double m = 0;
+    *max_ref = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > m || d != d)
+            m = d != d ? INFINITY : d;
+        if (fabs((double)b[i]) > *max_ref)
+            *max_ref = fabs((double)b[i]);
+    }
+    return m;
+}
+
+static ehal_session_options opts(const char *const *pins, uint32_t n_pins, uint32_t kv_dtype)
+{
+    ehal_session_options so;
+    memset(&so, 0, sizeof so);
+    so.struct_size = sizeof so;
+    so.pins = pins;
+    so.n_pins = n_pins;
+    so.kv_dtype = kv_dtype;
+    so.kv_capacity = 64;
+    so.all_logits = 1;
+    return so;
+}
+
+#define NL (N_POS * 512)
+
+static void single_backend_equals_reference_path(void **state)
+{
+    (void)state;
+    ehal_context *ctx = open_ctx(1, "gt_a", NULL, 0);
+    if (!ctx) {
+        print_message("skipped: test plugins not found in EHAL_GT_PLUGIN_DIR\n");
+        skip();
+    }
+    static float got[NL], want[NL];
+    int32_t tok[N_DECODE + 1];
+    ehal_session_options so = opts(NULL, 0, EHAL_DTYPE_F16);
+    run_session(ctx, &so, got, tok, NULL);
+    run_reference(&so, tok, want);
+    double mr;
+    /* the same reference kernels on the same graph: identical bits */
+    assert_true(max_diff(got, want, NL, &mr) == 0.0);
+    assert_true(mr > 0.1);
+    ehal_context_destroy(ctx);
+}
+
+static void same_run_twice_gives_identical_tokens(void **state)
+{
+    (void)state;
+    ehal_context *ctx = open_ctx(1, "gt_a", NULL, 0);
+    if (!ctx) {
+        print_message("skipped: test plugins not found\n");
+        skip();
+    }
+    static float l1[NL], l2[NL];
+    int32_t t1[N_DECODE + 1], t2[N_DECODE + 1];
+    ehal_session_options so = opts(NULL, 0, EHAL_DTYPE_Q8_0);
+    run_session(ctx, &so, l1, t1, NULL);
+    run_session(ctx, &so, l2, t2, NULL);
+    assert_memory_equal(t1, t2, sizeof t1);
+    assert_memory_equal(l1, l2, sizeof l1);
+    ehal_context_destroy(ctx);
+}
+
+static void partitioned_run_equals_single_backend_run(void **state)
+{
+    (void)state;
+    ehal_context *one = open_ctx(1, "gt_a", NULL, 0);
+    ehal_context *two = open_ctx(1, "gt_a,gt_b", NULL, 0);
+    if (!one || !two || ehal_backend_count(two) != 2) {
+        print_message("skipped: test plugins not found\n");
+        ehal_context_destroy(one), ehal_context_destroy(two);
+        skip();
+    }
+    static float a[NL], b[NL];
+    int32_t ta[N_DECODE + 1], tb[N_DECODE + 1];
+    const char *pins[] = {"layers 0-1=gt_a", "layers 2-3=gt_b", "layer 1 attention=gt_b",
+                          "lm_head=gt_a"};
+    ehal_session_options s1 = opts(NULL, 0, EHAL_DTYPE_F16), s2 = opts(pins, 4, EHAL_DTYPE_F16);
+    ehal_session_stats st;
+    run_session(one, &s1, a, ta, NULL);
+    run_session(two, &s2, b, tb, &st);
+    assert_memory_equal(ta, tb, sizeof ta);
+    double mr;
+    assert_true(max_diff(b, a, NL, &mr) == 0.0);
+    /* it really was split: both backends ran and tensors crossed */
+    assert_true(st.backend_ns[0] > 0 && st.backend_ns[1] > 0);
+    assert_true(st.transfer_bytes > 0);
+    ehal_context_destroy(one), ehal_context_destroy(two);
+}
+
+static void kv_cache_stays_on_the_attention_backend(void **state)
+{
+    (void)state;
+    ehal_context *two = open_ctx(1, "gt_a,gt_b", NULL, 0);
+    if (!two) {
+        print_message("skipped: test plugins not found\n");
+        skip();
+    }
+    /* prefill pins attention of layer 2 to gt_b; decode must follow it */
+    const char *pins[] = {"layer 2 attention=gt_b"};
+    ehal_session_options so = opts(pins, 1, EHAL_DTYPE_F16);
+    ehal_session *s = NULL;
+    char err[320];
+    assert_int_equal(ehal_session_create(two, g_model, &so, &s, err, sizeof err), EHAL_STATUS_OK);
+    const ehal_plan *pp = ehal_session_plan(s, 5);
+    assert_non_null(pp);
+    const ehal_plan *dp = ehal_session_plan(s, 1);
+    assert_non_null(dp);
+    ehal_graph *g = NULL;
+    ehal_llama_options lo = {1, EHAL_DTYPE_F16, 64, 0, 0, 1};
+    assert_int_equal(ehal_graph_build_llama(g_model, &lo, &g, err, sizeof err), EHAL_STATUS_OK);
+    int checked = 0;
+    for (uint32_t i = 0; i < ehal_graph_node_count(g); i++) {
+        const ehal_graph_node *n = ehal_graph_node_get(g, i);
+        if (n->op == EHAL_OP_ATTENTION || n->op == EHAL_OP_KV_WRITE) {
+            uint32_t want = n->layer == 2 ? 1u : ehal_plan_node_backend(pp, i);
+            assert_int_equal(ehal_plan_node_backend(dp, i), want);
+            checked++;
+        }
+    }
+    assert_int_equal(checked, 12);
+    ehal_graph_free(g);
+    ehal_session_free(s);
+    ehal_context_destroy(two);
+}
+
+static void sliding_window_with_sinks_matches_reference(void **state)
+{
+    (void)state;
+    ehal_context *ctx = open_ctx(1, "gt_a,gt_b", NULL, 0);
+    if (!ctx) {
+        print_message("skipped: test plugins not found\n");
+        skip();
+    }
+    const char *pins[] = {"layers 2-3=gt_b"};
+    ehal_session_options so = opts(pins, 1, EHAL_DTYPE_Q8_0);
+    so.kv_capacity = 8; /* 1 sink + a 7-slot ring: the 9 positions wrap */
+    so.kv_window = 3;
+    so.kv_sinks = 1;
+    static float got[NL], want[NL];
+    int32_t tok[N_DECODE + 1];
+    run_session(ctx, &so, got, tok, NULL);
+    run_reference(&so, tok, want);
+    double mr;
+    assert_true(max_diff(got, want, NL, &mr) == 0.0);
+    ehal_context_destroy(ctx);
+}
+
+static void memory_limit_keeps_weights_off_a_small_device(void **state)
+{
+    (void)state;
+    /* gt_b is 10x cheaper but declares 300 KiB: it cannot hold all ~880 KiB
+     * of weights, so the plan must leave some on gt_a. */
+    ehal_option bo[2] = {{"gt_b.cost", "10"}, {"gt_b.memory", "307200"}};
+    ehal_context *ctx = open_ctx(1, "gt_a,gt_b", bo, 2);
+    if (!ctx) {
+        print_message("skipped: test plugins not found\n");
+        skip();
+    }
+    ehal_session_options so = opts(NULL, 0, EHAL_DTYPE_F16);
+    ehal_session *s = NULL;
+    char err[320];
+    assert_int_equal(ehal_session_create(ctx, g_model, &so, &s, err, sizeof err), EHAL_STATUS_OK);
+    const ehal_plan *p = ehal_session_plan(s, 1);
+    if (!p)
+        fail_msg("plan: %s", ehal_session_last_error(s));
+    ehal_session_stats st;
+    ehal_session_get_stats(s, &st);
+    uint32_t on_b = 0;
+    for (uint32_t i = 0; i < 71; i++)
+        on_b += ehal_plan_node_backend(p, i) == 1;
+    assert_true(on_b > 0 && on_b < 71);
+    /* what gt_b holds (weights counted per reader, KV at its writer) fits */
+    ehal_graph *g = NULL;
+    ehal_llama_options lo = {1, EHAL_DTYPE_F16, 64, 0, 0, 1};
+    assert_int_equal(ehal_graph_build_llama(g_model, &lo, &g, err, sizeof err), EHAL_STATUS_OK);
+    uint64_t held = 0;
+    for (uint32_t i = 0; i < ehal_graph_node_count(g); i++) {
+        const ehal_graph_node *n = ehal_graph_node_get(g, i);
+        if (ehal_plan_node_backend(p, i) != 1)
+            continue;
+        for (uint32_t q = 0; q < n->n_inputs; q++) {
+            const ehal_graph_tensor *t = ehal_graph_tensor_get(g, n->inputs[q]);
+            if (t->desc.role == EHAL_ROLE_WEIGHT)
+                held += ehal_tensor_nbytes(&t->desc);
+        }
+        if (n->op == EHAL_OP_KV_WRITE)
+            held += ehal_tensor_nbytes(&ehal_graph_tensor_get(g, n->output)->desc);
+    }
+    assert_true(held > 0 && held <= 307200);
+    ehal_graph_free(g);
+    float logits[512];
+    int32_t t = 3;
+    assert_int_equal(ehal_session_eval(s, &t, 1, logits), EHAL_STATUS_OK);
+    ehal_session_free(s);
+    ehal_context_destroy(ctx);
+}
+
+/* The build's real plugins: cpu alone, then cpu with each other backend
+ * holding layers 0-1, against the reference path. */
+static void real_backends_match_reference_path(void **state)
+{
+    (void)state;
+    ehal_context *all = open_ctx(0, NULL, NULL, 0);
+    if (!all || !ehal_backend_find(all, "cpu")) {
+        print_message("skipped: the cpu plugin is not in EHAL_TEST_PLUGIN_DIR\n");
+        ehal_context_destroy(all);
+        skip();
+    }
+    uint32_t nb = ehal_backend_count(all);
+    char names[16][32];
+    for (uint32_t b = 0; b < nb && b < 16; b++) {
+        ehal_backend_props pr;
+        memset(&pr, 0, sizeof pr);
+        pr.struct_size = sizeof pr;
+        pr.device.struct_size = sizeof pr.device;
+        ehal_backend_props_get(ehal_backend_get(all, b), &pr);
+        snprintf(names[b], sizeof names[b], "%.31s", pr.name ? pr.name : "?");
+    }
+    ehal_context_destroy(all);
+    for (uint32_t b = 0; b < nb && b < 16; b++) {
+        char list[128], pin[128];
+        int split = strcmp(names[b], "cpu") != 0;
+        snprintf(list, sizeof list, split ? "cpu,%.31s" : "%.31s", names[b]);
+        snprintf(pin, sizeof pin, "layers 0-1=%.31s", names[b]);
+        const char *pins[] = {pin, "layers 2-3=cpu"};
+        ehal_context *ctx = open_ctx(0, list, NULL, 0);
+        if (!ctx)
+            continue;
+        static float got[NL], want[NL];
+        int32_t tok[N_DECODE + 1];
+        ehal_session_options so = opts(pins, split ? 2 : 0, EHAL_DTYPE_F16);
+        run_session(ctx, &so, got, tok, NULL);
+        run_reference(&so, tok, want);
+        double mr, d = max_diff(got, want, NL, &mr);
+        double tol = 0.02 * (mr > 1 ? mr : 1);
+        print_message("%s: max |logit diff| %.3g (tolerance %.3g)\n", list, d, tol);
+        if (!(d <= tol))
+            fail_msg("%s: logits differ from the reference by %g > %g", list, d, tol);
+        for (uint32_t p = 0; p < N_POS; p++) {
+            uint32_t ga = 0, wa = 0;
+            for (uint32_t k = 1; k < 512; k++) {
+                if (got[p * 512 + k] > got[p * 512 + ga])
+                    ga = k;
+                if (want[p * 512 + k] > want[p * 512 + wa])
+                    wa = k;
+            }
+            assert_int_equal(ga, wa);
+        }
+        ehal_context_destroy(ctx);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(single_backend_equals_reference_path),
+        cmocka_unit_test(same_run_twice_gives_identical_tokens),
+        cmocka_unit_test(partitioned_run_equals_single_backend_run),
+        cmocka_unit_test(kv_cache_stays_on_the_attention_backend),
+        cmocka_unit_test(sliding_window_with_sinks_matches_reference),
+        cmocka_unit_test(memory_limit_keeps_weights_off_a_small_device),
+        cmocka_unit_test(real_backends_match_reference_path),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
