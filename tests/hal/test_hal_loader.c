@@ -204,6 +204,71 @@ static void context_create_rejects_bad_arguments(void **state) {
     assert_int_equal(ehal_context_create(&o, NULL), EHAL_STATUS_INVALID_ARGUMENT);
 }
 
+static void ehal_log_sets_the_level_when_options_do_not(void **state) {
+    (void)state;
+    log_capture cap;
+    ehal_context_options o = test_options(HAL_PLUGINS "/libedgehal-badver.so", &cap, -1);
+    o.flags = EHAL_CONTEXT_NO_DEFAULT_PATHS; /* environment on */
+    ehal_context *ctx = NULL;
+    setenv("EHAL_LOG", "debug", 1);
+    assert_int_equal(ehal_context_create(&o, &ctx), EHAL_STATUS_OK);
+    assert_int_equal(log_count(&cap, EHAL_LOG_DEBUG, "trying " HAL_PLUGINS "/libedgehal-badver.so"), 1);
+    assert_int_equal(log_count(&cap, EHAL_LOG_WARN, "skipping "), 1);
+    ehal_context_destroy(ctx);
+
+    setenv("EHAL_LOG", "error", 1);
+    cap.n = 0;
+    assert_int_equal(ehal_context_create(&o, &ctx), EHAL_STATUS_OK);
+    assert_int_equal(cap.n, 0); /* the WARN skip line is below the level */
+    assert_int_equal(ehal_skipped_count(ctx), 1);
+    ehal_context_destroy(ctx);
+
+    /* Unset: warn. With NO_ENV the variable is ignored: warn as well. */
+    unsetenv("EHAL_LOG");
+    cap.n = 0;
+    assert_int_equal(ehal_context_create(&o, &ctx), EHAL_STATUS_OK);
+    assert_int_equal(cap.n, 1);
+    assert_int_equal(cap.level[0], EHAL_LOG_WARN);
+    ehal_context_destroy(ctx);
+    setenv("EHAL_LOG", "debug", 1);
+    o.flags |= EHAL_CONTEXT_NO_ENV;
+    cap.n = 0;
+    assert_int_equal(ehal_context_create(&o, &ctx), EHAL_STATUS_OK);
+    assert_int_equal(cap.n, 1);
+    ehal_context_destroy(ctx);
+    unsetenv("EHAL_LOG");
+}
+
+/* Index of the first captured line containing needle, or -1. */
+static int first_line(const log_capture *c, const char *needle) {
+    for (int i = 0; i < c->n; i++)
+        if (strstr(c->line[i], needle))
+            return i;
+    return -1;
+}
+
+static void default_dirs_are_searched_first_in_order(void **state) {
+    (void)state;
+    log_capture cap;
+    ehal_context_options o = test_options(HAL_PLUGINS_DUP, &cap, EHAL_LOG_DEBUG);
+    o.flags = EHAL_CONTEXT_NO_ENV;
+    o.backends = "mock"; /* whatever real plugins are installed, keep only the test one */
+    ehal_context *ctx = NULL;
+    assert_int_equal(ehal_context_create(&o, &ctx), EHAL_STATUS_OK);
+    /* The test binary lives in <build>/tests, so <exe dir>/../lib/edgehal is
+     * <build>/tests/../lib/edgehal. */
+    int exe_dir = first_line(&cap, HAL_TEST_BIN_DIR "/../lib/edgehal");
+    int installed = first_line(&cap, HAL_INSTALLED_PLUGIN_DIR);
+    int path = first_line(&cap, HAL_PLUGINS_DUP);
+    assert_true(exe_dir >= 0);
+    assert_true(installed > exe_dir);
+    assert_true(path > installed);
+    ehal_backend_props p = {.struct_size = sizeof p};
+    assert_int_equal(ehal_backend_props_get(ehal_backend_find(ctx, "mock"), &p), EHAL_STATUS_OK);
+    assert_string_equal(p.path, HAL_PLUGINS_DUP "/libedgehal-mock.so");
+    ehal_context_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(broken_plugins_are_skipped_and_good_ones_still_load),
@@ -217,6 +282,8 @@ int main(void) {
         cmocka_unit_test(backend_options_reach_init_without_their_prefix),
         cmocka_unit_test(props_describe_the_loaded_plugin),
         cmocka_unit_test(context_create_rejects_bad_arguments),
+        cmocka_unit_test(ehal_log_sets_the_level_when_options_do_not),
+        cmocka_unit_test(default_dirs_are_searched_first_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
