@@ -26,6 +26,13 @@ static int group_setup(void **state) {
     (void)state;
     if (vt_open(&g_b) != 0) {
         printf("SKIP vulkan tests: %s\n", g_b.skip_reason);
+        return 0;
+    }
+    const char *v = getenv("EHAL_VULKAN_VALIDATION");
+    if (v && strcmp(v, "1") == 0 && !vt_validation_enabled) {
+        printf("EHAL_VULKAN_VALIDATION=1 but VK_LAYER_KHRONOS_validation did not load "
+               "(install vulkan-validationlayers)\n");
+        return -1;
     }
     return 0;
 }
@@ -166,8 +173,9 @@ static void test_matmul_gemm_prefill_matches_reference(void **state) {
 static void test_rms_norm_matches_reference(void **state) {
     (void)state;
     REQUIRE_DEVICE();
-    const int64_t shapes[3][2] = {{64, 1}, {333, 37}, {4096, 2}};
-    for (int s = 0; s < 3; s++) {
+    /* 70000 rows: more workgroups than maxComputeWorkGroupCount[0] (2D grid) */
+    const int64_t shapes[4][2] = {{64, 1}, {333, 37}, {4096, 2}, {4, 70000}};
+    for (int s = 0; s < 4; s++) {
         vt_graph g;
         vt_graph_init(&g);
         uint32_t x = vt_tensor(&g, EHAL_DTYPE_F32, shapes[s][0], shapes[s][1], 1);
@@ -293,8 +301,11 @@ static void test_attention_matches_reference(void **state) {
     (void)state;
     REQUIRE_DEVICE();
     for (int d = 0; d < 4; d++) {
-        for (int c = 0; c < 5; c++) {
-            int64_t D = 64, Hq = 8, Hkv = 2, T = attn_cases[c][0], C = attn_cases[c][1];
+        for (int c = 0; c < 7; c++) {
+            /* cases 5, 6 reuse case 1 with head dims 128 and (float caches) 80 */
+            int64_t D = c == 5 ? 128 : c == 6 ? (d < 2 ? 80 : 96) : 64;
+            int ci = c >= 5 ? 1 : c;
+            int64_t Hq = 8, Hkv = 2, T = attn_cases[ci][0], C = attn_cases[ci][1];
             vt_graph g;
             vt_graph_init(&g);
             uint32_t q = vt_tensor(&g, EHAL_DTYPE_F32, D, Hq, T);
@@ -307,11 +318,11 @@ static void test_attention_matches_reference(void **state) {
             vt_fill(&g, v, 120u + (uint32_t)c, 1.0f);
             int32_t pv[64];
             for (int i = 0; i < T; i++) {
-                pv[i] = attn_cases[c][4] + i;
+                pv[i] = attn_cases[ci][4] + i;
             }
             vt_fill_i32(&g, pos, pv);
-            ehal_params_attention p = {0.0f, (uint32_t)attn_cases[c][2], (uint32_t)attn_cases[c][3],
-                                       (uint32_t)attn_cases[c][5]};
+            ehal_params_attention p = {0.0f, (uint32_t)attn_cases[ci][2], (uint32_t)attn_cases[ci][3],
+                                       (uint32_t)attn_cases[ci][5]};
             vt_node(&g, EHAL_OP_ATTENTION, (uint32_t[]){q, k, v, pos}, 4, o, &p, sizeof p);
             run_ok(&g);
             char what[64];
@@ -416,6 +427,83 @@ static void test_decoder_chain_in_one_command_buffer(void **state) {
     vt_graph_free(&g);
 }
 
+/* prepare once, execute many: each step rewrites positions and inputs in
+ * their buffers, the recorded command buffer is reused unchanged (R18:
+ * buffer_write/read are ordered after the previous execute). */
+static void test_prepared_graph_reexecutes_with_new_positions(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    const ehal_backend_iface *f = g_b.iface;
+    const int64_t D = 64, Hq = 4, Hkv = 1, C = 12;
+    ehal_params_kv pk = {6, 1};
+    ehal_params_attention pa = {0.0f, 6, 1, 0};
+    vt_graph g;
+    vt_graph_init(&g);
+    uint32_t src = vt_tensor(&g, EHAL_DTYPE_F32, D, Hkv, 1);
+    uint32_t vsrc = vt_tensor(&g, EHAL_DTYPE_F32, D, Hkv, 1);
+    uint32_t q = vt_tensor(&g, EHAL_DTYPE_F32, D, Hq, 1);
+    uint32_t pos = vt_tensor(&g, EHAL_DTYPE_I32, 1, 1, 1);
+    uint32_t kc = vt_tensor(&g, EHAL_DTYPE_Q4_0, D, C, Hkv);
+    uint32_t vc = vt_tensor(&g, EHAL_DTYPE_Q4_0, D, C, Hkv);
+    uint32_t out = vt_tensor(&g, EHAL_DTYPE_F32, D, Hq, 1);
+    vt_node(&g, EHAL_OP_KV_WRITE, (uint32_t[]){src, pos, kc}, 3, kc, &pk, sizeof pk);
+    vt_node(&g, EHAL_OP_KV_WRITE, (uint32_t[]){vsrc, pos, vc}, 3, vc, &pk, sizeof pk);
+    vt_node(&g, EHAL_OP_ATTENTION, (uint32_t[]){q, kc, vc, pos}, 4, out, &pa, sizeof pa);
+
+    /* one device buffer per tensor */
+    ehal_buffer_impl *bufs[VT_MAX_TENSORS];
+    vt_graph dg = g;
+    for (uint32_t i = 0; i < g.n_tensors; i++) {
+        uint64_t nb = ehal_tensor_nbytes(&g.td[i]);
+        assert_int_equal(f->buffer_alloc(g_b.be, nb, 0, &bufs[i]), EHAL_STATUS_OK);
+        dg.tp[i] = &dg.td[i];
+        dg.td[i].buffer = bufs[i];
+        dg.td[i].offset = 0;
+        assert_int_equal(f->buffer_write(g_b.be, bufs[i], 0, g.host[i], nb), EHAL_STATUS_OK);
+        memcpy(g.ref[i], g.host[i], (size_t)nb);
+    }
+    for (uint32_t k = 0; k < g.n_nodes; k++) {
+        dg.np[k] = &dg.nd[k];
+        dg.nd[k].params = dg.params[k];
+    }
+    dg.sg.tensors = dg.tp;
+    dg.sg.nodes = dg.np;
+    ehal_executable_impl *exe = NULL;
+    assert_int_equal(f->prepare(g_b.be, &dg.sg, &exe), EHAL_STATUS_OK);
+    for (int32_t p = 0; p < 15; p++) { /* 15 > C: the ring wraps past the sink */
+        vt_fill(&g, src, 300u + (uint32_t)p, 1.0f);
+        vt_fill(&g, vsrc, 400u + (uint32_t)p, 1.0f);
+        vt_fill(&g, q, 500u + (uint32_t)p, 1.0f);
+        vt_fill_i32(&g, pos, &p);
+        const uint32_t ins[4] = {src, vsrc, q, pos};
+        for (int i = 0; i < 4; i++) {
+            uint64_t nb = ehal_tensor_nbytes(&g.td[ins[i]]);
+            memcpy(g.ref[ins[i]], g.host[ins[i]], (size_t)nb);
+            assert_int_equal(f->buffer_write(g_b.be, bufs[ins[i]], 0, g.host[ins[i]], nb), 0);
+        }
+        assert_int_equal(vt_run_ref(&g, 0), 0);
+        assert_int_equal(f->execute(g_b.be, exe, NULL), EHAL_STATUS_OK);
+        if (p % 2 == 0) { /* odd steps rely on buffer_read waiting (R18) */
+            assert_int_equal(f->wait(g_b.be, exe, UINT64_MAX), EHAL_STATUS_OK);
+        }
+        assert_int_equal(f->buffer_read(g_b.be, bufs[out], 0, g.dev[out],
+                                        ehal_tensor_nbytes(&g.td[out])), EHAL_STATUS_OK);
+        assert_int_equal(f->buffer_read(g_b.be, bufs[kc], 0, g.dev[kc],
+                                        ehal_tensor_nbytes(&g.td[kc])), EHAL_STATUS_OK);
+        char what[48];
+        snprintf(what, sizeof what, "step %d attention", (int)p);
+        assert_int_equal(vt_check_close(&g, out, 1e-5, what), 0);
+        snprintf(what, sizeof what, "step %d k cache", (int)p);
+        assert_int_equal(vt_check_bytes(&g, kc, what), 0);
+    }
+    f->release(g_b.be, exe);
+    for (uint32_t i = 0; i < g.n_tensors; i++) {
+        f->buffer_free(g_b.be, bufs[i]);
+    }
+    assert_int_equal(vt_validation_messages, 0);
+    vt_graph_free(&g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_device_info_reports_a_gpu_with_limits),
@@ -431,6 +519,7 @@ int main(void) {
         cmocka_unit_test(test_attention_matches_reference),
         cmocka_unit_test(test_copy_converts_every_pair_bit_exactly),
         cmocka_unit_test(test_decoder_chain_in_one_command_buffer),
+        cmocka_unit_test(test_prepared_graph_reexecutes_with_new_positions),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -13,11 +13,15 @@
 
 unsigned vt_validation_messages;
 unsigned vt_error_logs;
+int vt_validation_enabled;
 
 static void host_log(void *user, int32_t level, const char *msg) {
     (void)user;
     if (strncmp(msg, VALIDATION_PREFIX, strlen(VALIDATION_PREFIX)) == 0) {
         vt_validation_messages++;
+    }
+    if (strstr(msg, "validation layer enabled")) {
+        vt_validation_enabled = 1;
     }
     if (level == EHAL_LOG_ERROR) {
         vt_error_logs++;
@@ -160,8 +164,8 @@ static void *resolve_ref(void *user, const ehal_tensor_desc *t) {
     return NULL;
 }
 
-static int run_ref(vt_graph *g) {
-    for (uint32_t i = 0; i < g->n_tensors; i++) {
+int vt_run_ref(vt_graph *g, int reset) {
+    for (uint32_t i = 0; reset && i < g->n_tensors; i++) {
         memcpy(g->ref[i], g->host[i], (size_t)ehal_tensor_nbytes(&g->td[i]));
     }
     for (uint32_t k = 0; k < g->n_nodes; k++) {
@@ -182,7 +186,7 @@ static int run_ref(vt_graph *g) {
 }
 
 int vt_run(vt_backend *b, vt_graph *g) {
-    if (run_ref(g) != 0) {
+    if (vt_run_ref(g, 1) != 0) {
         return -1;
     }
     const ehal_backend_iface *f = b->iface;

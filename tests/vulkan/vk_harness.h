@@ -38,6 +38,7 @@ typedef struct vt_backend {
 
 extern unsigned vt_validation_messages; /* validation-layer messages seen */
 extern unsigned vt_error_logs;          /* all ERROR logs */
+extern int vt_validation_enabled;       /* the plugin said the layer is on */
 
 int vt_open(vt_backend *b);
 void vt_close(vt_backend *b);
@@ -57,6 +58,10 @@ void vt_fill_i32(vt_graph *g, uint32_t t, const int32_t *v);
 /* Runs the reference kernels (into g->ref) and the device (into g->dev).
  * Returns 0, or -1 after printing why. */
 int vt_run(vt_backend *b, vt_graph *g);
+
+/* Runs the reference kernels on g->ref in place (reset: copy g->host
+ * into g->ref first). Returns 0, or -1 after printing why. */
+int vt_run_ref(vt_graph *g, int reset);
 
 /* max|dev-ref| / max(max|ref|, 1e-30) over tensor t (F32), compared with
  * tol; prints and returns -1 on failure. */
