@@ -1,6 +1,5 @@
 /*
- * Row conversion between dtypes, always through fp32 one block at a time,
- * and the single-element loader the reference kernels use.
+ * Row conversion between dtypes, always through fp32 one block at a time.
  */
 #include <string.h>
 
@@ -78,27 +77,4 @@ ehal_status_t ehal_convert_row(uint32_t src_dtype, const void *src, uint32_t dst
         from_f32(dst_dtype, tmp, dst, i, k);
     }
     return EHAL_STATUS_OK;
-}
-
-float ehal_ops_load(uint32_t dtype, const void *row, int64_t i) {
-    switch (dtype) {
-    case EHAL_DTYPE_F32:
-        return ((const float *)row)[i];
-    case EHAL_DTYPE_F16:
-        return ehal_fp16_to_fp32(((const uint16_t *)row)[i]);
-    case EHAL_DTYPE_I32:
-        return (float)((const int32_t *)row)[i];
-    case EHAL_DTYPE_Q8_0: {
-        const ehal_block_q8_0 *b = (const ehal_block_q8_0 *)row + i / EHAL_QK;
-        return (float)b->qs[i % EHAL_QK] * ehal_fp16_to_fp32(b->d);
-    }
-    case EHAL_DTYPE_Q4_0: {
-        const ehal_block_q4_0 *b = (const ehal_block_q4_0 *)row + i / EHAL_QK;
-        int j = (int)(i % EHAL_QK);
-        int q = j < EHAL_QK / 2 ? (b->qs[j] & 15) : (b->qs[j - EHAL_QK / 2] >> 4);
-        return (float)(q - 8) * ehal_fp16_to_fp32(b->d);
-    }
-    default:
-        return 0.0f;
-    }
 }

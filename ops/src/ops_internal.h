@@ -17,10 +17,6 @@ const ehal_node_desc *ehal_ops_node(const ehal_subgraph *sg, uint32_t node);
 /* Input i of the node, or NULL if the node, index or pointer is unusable. */
 const ehal_tensor_desc *ehal_ops_input(const ehal_subgraph *sg, uint32_t node, uint32_t i);
 
-/* Element i of one row in dtype (F32, F16, Q8_0, Q4_0, I32) as float;
- * the same value ehal_convert_row to F32 would produce. */
-float ehal_ops_load(uint32_t dtype, const void *row, int64_t i);
-
 /* Start of row r (counting rows of ne[0] values across all outer dims). */
 static inline const uint8_t *ehal_ops_row(const ehal_tensor_desc *t, const void *data,
                                           int64_t r) {

@@ -133,8 +133,8 @@ void ehal_quantize_row_q4_0(const float *x, ehal_block_q4_0 *y, int64_t n) {
             /* separate statements: no fused multiply-add, as in the reference */
             float x0 = xb[j] * id;
             float x1 = xb[j + EHAL_QK / 2] * id;
-            float v0 = clampf_nan(x0 + 8.5f, 0.0f, 15.0f, 0.0f);
-            float v1 = clampf_nan(x1 + 8.5f, 0.0f, 15.0f, 0.0f);
+            float v0 = clampf_nan(x0 + 8.5f, 0.0f, 15.0f, 8.0f); /* NaN -> code 8 (0) */
+            float v1 = clampf_nan(x1 + 8.5f, 0.0f, 15.0f, 8.0f);
             uint8_t q0 = (uint8_t)v0;
             uint8_t q1 = (uint8_t)v1;
             y[b].qs[j] = (uint8_t)(q0 | (q1 << 4));

@@ -89,6 +89,65 @@ static key_ranges keys_for(int64_t q, int64_t last, uint32_t window, uint32_t n_
     return r;
 }
 
+/* Scratch rows for one query head: the weighted V sum and one dequantized
+ * K and V row. */
+typedef struct attn_scratch {
+    double *acc;
+    float *k;
+    float *v;
+} attn_scratch;
+
+/* scale * dot(q, K row of position k in kv head kvh). */
+static double key_score(const ehal_kernel_args *a, const float *qv, int64_t kvh, int64_t k,
+                        const ehal_params_attention *p, float *krow) {
+    const ehal_tensor_desc *kd = a->in[1];
+    const int64_t D = kd->ne[0], C = kd->ne[1];
+    int64_t slot = ehal_kv_slot(k, C, p->window, p->n_sink);
+    ehal_convert_row(kd->dtype, ehal_ops_row(kd, a->in_data[1], kvh * C + slot),
+                     EHAL_DTYPE_F32, krow, D);
+    double dot = 0.0;
+    for (int64_t d = 0; d < D; d++) {
+        dot += (double)qv[d] * (double)krow[d];
+    }
+    return (double)p->scale * dot;
+}
+
+/* One query head over its key ranges: stable softmax in two passes. */
+static void attend(const ehal_kernel_args *a, const float *qv, int64_t kvh,
+                   const key_ranges *r, const ehal_params_attention *p, attn_scratch *s,
+                   float *o) {
+    const ehal_tensor_desc *vd = a->in[2];
+    const int64_t D = vd->ne[0], C = vd->ne[1];
+    double m = -INFINITY; /* pass 1: the largest score */
+    for (int g = 0; g < 2; g++) {
+        for (int64_t k = r->lo[g]; k <= r->hi[g]; k++) {
+            double sc = key_score(a, qv, kvh, k, p, s->k);
+            if (sc > m) {
+                m = sc;
+            }
+        }
+    }
+    double sum = 0.0; /* pass 2: weights exp(s - m), their sum, the weighted V sum */
+    for (int64_t d = 0; d < D; d++) {
+        s->acc[d] = 0.0;
+    }
+    for (int g = 0; g < 2; g++) {
+        for (int64_t k = r->lo[g]; k <= r->hi[g]; k++) {
+            double e = exp(key_score(a, qv, kvh, k, p, s->k) - m);
+            int64_t slot = ehal_kv_slot(k, C, p->window, p->n_sink);
+            ehal_convert_row(vd->dtype, ehal_ops_row(vd, a->in_data[2], kvh * C + slot),
+                             EHAL_DTYPE_F32, s->v, D);
+            sum += e;
+            for (int64_t d = 0; d < D; d++) {
+                s->acc[d] += e * (double)s->v[d];
+            }
+        }
+    }
+    for (int64_t d = 0; d < D; d++) {
+        o[d] = (float)(s->acc[d] / sum);
+    }
+}
+
 ehal_status_t ehal_ref_ATTENTION(const ehal_kernel_args *a) {
     ehal_status_t st = ehal_ops_kernel_check(a, 4);
     if (st != EHAL_STATUS_OK) {
@@ -96,16 +155,14 @@ ehal_status_t ehal_ref_ATTENTION(const ehal_kernel_args *a) {
     }
     ehal_params_attention p;
     ehal_op_get_params(a->sg, a->node, &p, sizeof p);
-    const ehal_tensor_desc *kd = a->in[1], *vd = a->in[2];
     const int64_t D = a->in[0]->ne[0], Hq = a->in[0]->ne[1], T = a->in[0]->ne[2];
-    const int64_t C = kd->ne[1], Hkv = kd->ne[2];
+    const int64_t C = a->in[1]->ne[1], Hkv = a->in[1]->ne[2];
     if (Hkv < 1 || Hq % Hkv != 0) {
         return EHAL_STATUS_INVALID_ARGUMENT; /* not validated */
     }
     const int64_t group = Hq / Hkv;
     const float *Q = a->in_data[0];
     const int32_t *pos = a->in_data[3];
-    float *O = a->out_data;
     st = check_positions(pos, T, C, p.window);
     if (st != EHAL_STATUS_OK) {
         return st;
@@ -115,61 +172,24 @@ ehal_status_t ehal_ref_ATTENTION(const ehal_kernel_args *a) {
         pmax = pos[t] > pmax ? pos[t] : pmax;
     }
     const int noncausal = (p.flags & EHAL_ATTN_NONCAUSAL) != 0;
-    const double scale = (double)p.scale;
 
-    double *acc = malloc((size_t)D * sizeof *acc);
-    if (!acc) {
-        return EHAL_STATUS_OUT_OF_MEMORY;
-    }
-    for (int64_t t = 0; t < T; t++) {
-        const int64_t q = pos[t];
-        const key_ranges r = keys_for(q, noncausal ? pmax : q, p.window, p.n_sink);
-        for (int64_t h = 0; h < Hq; h++) {
-            const float *qv = Q + (t * Hq + h) * D;
-            const int64_t kvh = h / group;
-            /* pass 1: the largest score, for a stable softmax */
-            double m = -INFINITY;
-            for (int g = 0; g < 2; g++) {
-                for (int64_t k = r.lo[g]; k <= r.hi[g]; k++) {
-                    int64_t slot = ehal_kv_slot(k, C, p.window, p.n_sink);
-                    const uint8_t *kr = ehal_ops_row(kd, a->in_data[1], kvh * C + slot);
-                    double dot = 0.0;
-                    for (int64_t d = 0; d < D; d++) {
-                        dot += (double)qv[d] * (double)ehal_ops_load(kd->dtype, kr, d);
-                    }
-                    double s = scale * dot;
-                    if (s > m) {
-                        m = s;
-                    }
-                }
-            }
-            /* pass 2: weights exp(s - m), their sum and the weighted V sum */
-            double sum = 0.0;
-            for (int64_t d = 0; d < D; d++) {
-                acc[d] = 0.0;
-            }
-            for (int g = 0; g < 2; g++) {
-                for (int64_t k = r.lo[g]; k <= r.hi[g]; k++) {
-                    int64_t slot = ehal_kv_slot(k, C, p.window, p.n_sink);
-                    const uint8_t *kr = ehal_ops_row(kd, a->in_data[1], kvh * C + slot);
-                    const uint8_t *vr = ehal_ops_row(vd, a->in_data[2], kvh * C + slot);
-                    double dot = 0.0;
-                    for (int64_t d = 0; d < D; d++) {
-                        dot += (double)qv[d] * (double)ehal_ops_load(kd->dtype, kr, d);
-                    }
-                    double e = exp(scale * dot - m);
-                    sum += e;
-                    for (int64_t d = 0; d < D; d++) {
-                        acc[d] += e * (double)ehal_ops_load(vd->dtype, vr, d);
-                    }
-                }
-            }
-            float *o = O + (t * Hq + h) * D;
-            for (int64_t d = 0; d < D; d++) {
-                o[d] = (float)(acc[d] / sum);
+    attn_scratch s;
+    s.acc = malloc((size_t)D * sizeof *s.acc);
+    s.k = malloc((size_t)D * sizeof *s.k);
+    s.v = malloc((size_t)D * sizeof *s.v);
+    if (s.acc && s.k && s.v) {
+        for (int64_t t = 0; t < T; t++) {
+            const key_ranges r = keys_for(pos[t], noncausal ? pmax : pos[t], p.window, p.n_sink);
+            for (int64_t h = 0; h < Hq; h++) {
+                attend(a, Q + (t * Hq + h) * D, h / group, &r, &p, &s,
+                       (float *)a->out_data + (t * Hq + h) * D);
             }
         }
+    } else {
+        st = EHAL_STATUS_OUT_OF_MEMORY;
     }
-    free(acc);
-    return EHAL_STATUS_OK;
+    free(s.acc);
+    free(s.k);
+    free(s.v);
+    return st;
 }

@@ -1,8 +1,10 @@
 /*
- * Reference MATMUL and GET_ROWS. Weights are dequantized value by value to
- * float exactly as quant.h defines; activations are never quantized, so the
+ * Reference MATMUL and GET_ROWS. Weight rows are dequantized to float
+ * exactly as quant.h defines; activations are never quantized, so the
  * result is the exact product up to double accumulation.
  */
+#include <stdlib.h>
+
 #include "ops_internal.h"
 
 ehal_status_t ehal_ref_MATMUL(const ehal_kernel_args *a) {
@@ -15,17 +17,26 @@ ehal_status_t ehal_ref_MATMUL(const ehal_kernel_args *a) {
     const int64_t T = ehal_tensor_nelements(a->in[1]) / K;
     const float *x = a->in_data[1];
     float *y = a->out_data;
-    for (int64_t t = 0; t < T; t++) {
-        for (int64_t n = 0; n < N; n++) {
-            const uint8_t *wrow = ehal_ops_row(w, a->in_data[0], n);
+    float *wrow = malloc((size_t)K * sizeof *wrow); /* one dequantized weight row */
+    if (!wrow) {
+        return EHAL_STATUS_OUT_OF_MEMORY;
+    }
+    for (int64_t n = 0; n < N; n++) {
+        st = ehal_convert_row(w->dtype, ehal_ops_row(w, a->in_data[0], n), EHAL_DTYPE_F32, wrow,
+                              K);
+        if (st != EHAL_STATUS_OK) {
+            break;
+        }
+        for (int64_t t = 0; t < T; t++) {
             double acc = 0.0;
             for (int64_t k = 0; k < K; k++) {
-                acc += (double)ehal_ops_load(w->dtype, wrow, k) * (double)x[t * K + k];
+                acc += (double)wrow[k] * (double)x[t * K + k];
             }
             y[t * N + n] = (float)acc;
         }
     }
-    return EHAL_STATUS_OK;
+    free(wrow);
+    return st;
 }
 
 ehal_status_t ehal_ref_GET_ROWS(const ehal_kernel_args *a) {

@@ -354,6 +354,8 @@ static void quantizers_accept_non_finite_input(void **state) {
     assert_int_equal(b8.d, 0x33d0); /* the NaN does not take part in amax */
     assert_int_equal(b8.qs[4], 16);
     assert_int_equal(b4.d, 0xc3c0);
+    assert_int_equal(b4.qs[3] & 15, 8); /* NaN -> the code of 0 */
+    assert_int_equal(b8.qs[3], 0);
     x[3] = INFINITY;
     ehal_quantize_row_q8_0(x, &b8, 32);
     assert_int_equal(b8.d, 0x7c00); /* d = Inf, id = 0 */
