@@ -59,7 +59,7 @@ static int check_type(gguf_cursor *c, const char *field, uint32_t t)
 {
     if (t < EHAL_GGUF_VALUE_TYPE_COUNT)
         return 0;
-    return gguf_cursor_fail(c, "%s: value type %u is unknown (0..12)", field, t);
+    return gguf_cursor_fail(c, "%s %u is unknown (0..12)", field, t);
 }
 
 static int skip_value(gguf_cursor *c, uint32_t t, int depth)
