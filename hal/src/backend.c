@@ -104,8 +104,7 @@ EHAL_API int ehal_op_dtype_defined(uint32_t op, uint32_t dtype) {
     case EHAL_OP_COPY:
         return dtype == EHAL_DTYPE_F32 || dtype == EHAL_DTYPE_F16 || dtype == EHAL_DTYPE_Q8_0 ||
                dtype == EHAL_DTYPE_Q4_0;
-    default:
-        return ehal_op_info_get(op) != NULL && dtype == EHAL_DTYPE_F32;
+    default: return ehal_op_info_get(op) != NULL && dtype == EHAL_DTYPE_F32;
     }
 }
 

@@ -35,8 +35,8 @@ ehal_buffer *ehal_i_buffer_lookup(ehal_backend *be, const ehal_buffer_impl *impl
 }
 
 /* Wraps a plugin buffer; on failure frees it through the plugin. */
-static ehal_status_t wrap(ehal_backend *be, ehal_buffer_impl *impl, uint64_t size,
-                          uint32_t flags, int prepacked, ehal_buffer **out) {
+static ehal_status_t wrap(ehal_backend *be, ehal_buffer_impl *impl, uint64_t size, uint32_t flags,
+                          int prepacked, ehal_buffer **out) {
     ehal_buffer *b = ehal_i_calloc(be->ctx, 1, sizeof *b);
     if (!b) {
         be->iface.buffer_free(be->impl, impl);
@@ -77,12 +77,12 @@ EHAL_API ehal_status_t ehal_buffer_import_host(ehal_backend *be, void *ptr, uint
     if (!be)
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (!out)
-        return ehal_i_fail(be->ctx, EHAL_STATUS_INVALID_ARGUMENT, "buffer_import_host: out is NULL");
+        return ehal_i_fail(be->ctx, EHAL_STATUS_INVALID_ARGUMENT,
+                           "buffer_import_host: out is NULL");
     *out = NULL;
     if (!ptr || size == 0)
-        return ehal_i_fail(be->ctx, EHAL_STATUS_INVALID_ARGUMENT,
-                           "%s: buffer_import_host: %s", be->name,
-                           !ptr ? "host pointer is NULL" : "size 0 is not allowed");
+        return ehal_i_fail(be->ctx, EHAL_STATUS_INVALID_ARGUMENT, "%s: buffer_import_host: %s",
+                           be->name, !ptr ? "host pointer is NULL" : "size 0 is not allowed");
     if (!be->iface.buffer_import_host)
         return ehal_i_fail(be->ctx, EHAL_STATUS_UNSUPPORTED,
                            "%s: backend cannot import host memory", be->name);

@@ -57,7 +57,8 @@ EHAL_API ehal_status_t ehal_context_create(const ehal_context_options *opts, eha
     if (o.log_level >= 0)
         tmp.log_level = o.log_level > EHAL_LOG_DEBUG ? EHAL_LOG_DEBUG : o.log_level;
     else
-        tmp.log_level = (o.flags & EHAL_CONTEXT_NO_ENV) ? EHAL_LOG_WARN : ehal_i_log_level_from_env();
+        tmp.log_level =
+            (o.flags & EHAL_CONTEXT_NO_ENV) ? EHAL_LOG_WARN : ehal_i_log_level_from_env();
 
     if (!out) {
         ehal_i_log(&tmp, EHAL_LOG_ERROR, "ehal_context_create: out is NULL");

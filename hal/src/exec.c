@@ -15,9 +15,10 @@ static ehal_status_t check_tensor(ehal_backend *be, const ehal_tensor_desc *t, u
                            "%s: prepare: tensor %u has no buffer", be->name, (unsigned)i);
     ehal_buffer *b = ehal_i_buffer_lookup(be, t->buffer);
     if (!b)
-        return ehal_i_fail(be->ctx, EHAL_STATUS_INVALID_ARGUMENT,
-                           "%s: prepare: tensor %u: its buffer is not a live buffer of this backend",
-                           be->name, (unsigned)i);
+        return ehal_i_fail(
+            be->ctx, EHAL_STATUS_INVALID_ARGUMENT,
+            "%s: prepare: tensor %u: its buffer is not a live buffer of this backend", be->name,
+            (unsigned)i);
     if (b->prepacked) {
         if (t->offset != 0)
             return ehal_i_fail(be->ctx, EHAL_STATUS_INVALID_ARGUMENT,
@@ -144,6 +145,7 @@ void ehal_i_executable_release_all(ehal_backend *be) {
         n++;
     }
     if (n)
-        ehal_i_log(be->ctx, EHAL_LOG_WARN, "%s: released %u executable(s) the caller did not release",
-                   be->name, (unsigned)n);
+        ehal_i_log(be->ctx, EHAL_LOG_WARN,
+                   "%s: released %u executable(s) the caller did not release", be->name,
+                   (unsigned)n);
 }

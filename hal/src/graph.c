@@ -12,11 +12,10 @@
 #define TENSOR_MIN_SIZE (offsetof(ehal_tensor_desc, ne) + sizeof(int64_t) * EHAL_MAX_DIMS)
 #define NODE_MIN_SIZE (offsetof(ehal_node_desc, outputs) + sizeof(uint32_t) * EHAL_MAX_OUTPUTS)
 
-ehal_status_t ehal_i_tensor_normalize(ehal_context *ctx, const ehal_tensor_desc *t,
-                                      uint32_t index, ehal_tensor_desc *out) {
+ehal_status_t ehal_i_tensor_normalize(ehal_context *ctx, const ehal_tensor_desc *t, uint32_t index,
+                                      ehal_tensor_desc *out) {
     if (!t)
-        return ehal_i_fail(ctx, EHAL_STATUS_INVALID_ARGUMENT, "tensor %u is NULL",
-                           (unsigned)index);
+        return ehal_i_fail(ctx, EHAL_STATUS_INVALID_ARGUMENT, "tensor %u is NULL", (unsigned)index);
     if (t->struct_size < TENSOR_MIN_SIZE)
         return ehal_i_fail(ctx, EHAL_STATUS_INVALID_ARGUMENT,
                            "tensor %u: struct_size %u is smaller than the %zu-byte minimum",
@@ -30,8 +29,7 @@ ehal_status_t ehal_i_tensor_normalize(ehal_context *ctx, const ehal_tensor_desc 
 static ehal_status_t node_normalize(ehal_context *ctx, const ehal_node_desc *n, uint32_t index,
                                     ehal_node_desc *out) {
     if (!n)
-        return ehal_i_fail(ctx, EHAL_STATUS_INVALID_ARGUMENT, "node %u is NULL",
-                           (unsigned)index);
+        return ehal_i_fail(ctx, EHAL_STATUS_INVALID_ARGUMENT, "node %u is NULL", (unsigned)index);
     if (n->struct_size < NODE_MIN_SIZE)
         return ehal_i_fail(ctx, EHAL_STATUS_INVALID_ARGUMENT,
                            "node %u: struct_size %u is smaller than the %zu-byte minimum",
@@ -50,8 +48,7 @@ void ehal_i_graph_free(ehal_context *ctx, ehal_i_graph *g) {
     memset(g, 0, sizeof *g);
 }
 
-ehal_status_t ehal_i_graph_normalize(ehal_context *ctx, const ehal_subgraph *sg,
-                                     ehal_i_graph *g) {
+ehal_status_t ehal_i_graph_normalize(ehal_context *ctx, const ehal_subgraph *sg, ehal_i_graph *g) {
     memset(g, 0, sizeof *g);
     if (!sg)
         return ehal_i_fail(ctx, EHAL_STATUS_INVALID_ARGUMENT, "subgraph is NULL");

@@ -21,9 +21,9 @@
 struct ehal_buffer {
     ehal_backend *backend;
     ehal_buffer_impl *impl;
-    uint64_t size;      /* bytes; for a prepacked buffer the standard-layout size */
-    uint32_t flags;     /* EHAL_BUFFER_* */
-    int prepacked;      /* backend-private layout: no read/write/range checks */
+    uint64_t size;  /* bytes; for a prepacked buffer the standard-layout size */
+    uint32_t flags; /* EHAL_BUFFER_* */
+    int prepacked;  /* backend-private layout: no read/write/range checks */
     int mapped;
     ehal_buffer *prev, *next; /* the backend's live buffers */
 };
@@ -36,13 +36,13 @@ struct ehal_executable {
 
 struct ehal_backend {
     ehal_context *ctx;
-    void *dl;                  /* dlopen handle; NULL for none */
-    char *path;                /* the plugin file */
-    char *name;                /* copy of iface->name once known */
-    uint32_t abi_version;      /* negotiated revision */
-    ehal_backend_iface iface;  /* the plugin's table; entries it lacks are NULL */
-    ehal_backend_impl *impl;   /* NULL until init succeeded */
-    ehal_host_services host;   /* user = this backend */
+    void *dl;                 /* dlopen handle; NULL for none */
+    char *path;               /* the plugin file */
+    char *name;               /* copy of iface->name once known */
+    uint32_t abi_version;     /* negotiated revision */
+    ehal_backend_iface iface; /* the plugin's table; entries it lacks are NULL */
+    ehal_backend_impl *impl;  /* NULL until init succeeded */
+    ehal_host_services host;  /* user = this backend */
     ehal_device_info info;
     /* The last ERROR the plugin logged. Plugins may log from their own
      * threads (docs/threading.md), so it is guarded by error_lock. */
@@ -62,7 +62,7 @@ struct ehal_context {
     /* Allocations made through the allocator and not freed; atomic because
      * plugins may allocate through host services from worker threads. */
     atomic_size_t live_allocs;
-    uint32_t flags;           /* EHAL_CONTEXT_* */
+    uint32_t flags; /* EHAL_CONTEXT_* */
     int32_t log_level;
     ehal_log_fn log;
     void *log_user;
@@ -80,8 +80,7 @@ void *ehal_i_calloc(ehal_context *ctx, size_t n, size_t size); /* zeroed */
 void ehal_i_free(ehal_context *ctx, void *ptr);                /* NULL ok */
 char *ehal_i_strdup(ehal_context *ctx, const char *s);
 /* Grows *arr (elem bytes each) to hold at least need; OUT_OF_MEMORY else. */
-ehal_status_t ehal_i_grow(ehal_context *ctx, void **arr, uint32_t *cap, uint32_t need,
-                          size_t elem);
+ehal_status_t ehal_i_grow(ehal_context *ctx, void **arr, uint32_t *cap, uint32_t need, size_t elem);
 
 /* ---- log.c */
 int32_t ehal_i_log_level_from_env(void); /* EHAL_LOG; warn by default */
@@ -120,13 +119,12 @@ typedef struct ehal_i_graph {
 } ehal_i_graph;
 /* Checks the subgraph's structure (sizes, NULLs, node index if not
  * UINT32_MAX) and copies it; on failure records last error. */
-ehal_status_t ehal_i_graph_normalize(ehal_context *ctx, const ehal_subgraph *sg,
-                                     ehal_i_graph *out);
+ehal_status_t ehal_i_graph_normalize(ehal_context *ctx, const ehal_subgraph *sg, ehal_i_graph *out);
 void ehal_i_graph_free(ehal_context *ctx, ehal_i_graph *g);
 /* Copies a caller's tensor desc to the core's size; INVALID_ARGUMENT if its
  * struct_size is below the revision-1 minimum. */
-ehal_status_t ehal_i_tensor_normalize(ehal_context *ctx, const ehal_tensor_desc *t,
-                                      uint32_t index, ehal_tensor_desc *out);
+ehal_status_t ehal_i_tensor_normalize(ehal_context *ctx, const ehal_tensor_desc *t, uint32_t index,
+                                      ehal_tensor_desc *out);
 void ehal_i_buffer_free_all(ehal_backend *be);
 void ehal_i_executable_release_all(ehal_backend *be);
 ehal_buffer *ehal_i_buffer_lookup(ehal_backend *be, const ehal_buffer_impl *impl);

@@ -30,10 +30,10 @@
 
 typedef struct load_state {
     ehal_context *ctx;
-    const char *selection;       /* EHAL_BACKENDS syntax; NULL: all */
-    const ehal_option *opts;     /* context backend options */
+    const char *selection;   /* EHAL_BACKENDS syntax; NULL: all */
+    const ehal_option *opts; /* context backend options */
     uint32_t n_opts;
-    char **seen;                 /* canonical paths already tried */
+    char **seen; /* canonical paths already tried */
     uint32_t n_seen, cap_seen;
 } load_state;
 
@@ -106,8 +106,7 @@ void ehal_i_host_services_init(ehal_backend *be) {
 
 /* ---- skipping --------------------------------------------------------------- */
 
-static ehal_status_t skip(load_state *st, const char *path, const char *fmt, ...)
-    EHAL_PRINTF(3, 4);
+static ehal_status_t skip(load_state *st, const char *path, const char *fmt, ...) EHAL_PRINTF(3, 4);
 static ehal_status_t skip(load_state *st, const char *path, const char *fmt, ...) {
     ehal_context *ctx = st->ctx;
     char reason[EHAL_ERROR_MAX];
@@ -163,13 +162,14 @@ static void failure_reason(char *reason, size_t size, const char *what, ehal_sta
 }
 
 /* The required entries of revision 1 (everything not marked optional). */
-#define EHAL_REQUIRED_ENTRIES(X)                                               \
-    X(init) X(destroy) X(device_info) X(query_op) X(buffer_alloc) X(buffer_free) \
-    X(buffer_write) X(buffer_read) X(prepare) X(execute) X(wait) X(release)
+#define EHAL_REQUIRED_ENTRIES(X)                                                         \
+    X(init)                                                                              \
+    X(destroy) X(device_info) X(query_op) X(buffer_alloc) X(buffer_free) X(buffer_write) \
+        X(buffer_read) X(prepare) X(execute) X(wait) X(release)
 
 static const char *missing_entry(const ehal_backend_iface *t) {
-#define EHAL_X_CHECK(e)                                                        \
-    if (!t->e)                                                                 \
+#define EHAL_X_CHECK(e) \
+    if (!t->e)          \
         return #e;
     EHAL_REQUIRED_ENTRIES(EHAL_X_CHECK)
 #undef EHAL_X_CHECK
@@ -294,8 +294,7 @@ static ehal_status_t open_device(load_state *st, ehal_backend *be, char *reason,
     }
     /* An older plugin fills a shorter struct and says so: the rest is absent. */
     if (be->info.struct_size < sizeof be->info)
-        memset((char *)&be->info + be->info.struct_size, 0,
-               sizeof be->info - be->info.struct_size);
+        memset((char *)&be->info + be->info.struct_size, 0, sizeof be->info - be->info.struct_size);
     be->info.struct_size = sizeof be->info;
     be->info.name[sizeof be->info.name - 1] = '\0';
     be->info.driver[sizeof be->info.driver - 1] = '\0';
@@ -334,15 +333,18 @@ static ehal_status_t try_file(load_state *st, const char *path) {
     st->n_seen++;
 
     char fname[64];
-    if (name_from_file(path, fname, sizeof fname) && !ehal_i_backend_selected(st->selection, fname)) {
+    if (name_from_file(path, fname, sizeof fname) &&
+        !ehal_i_backend_selected(st->selection, fname)) {
         ehal_i_log(ctx, EHAL_LOG_DEBUG, "%s: not selected by the backend selection \"%s\"", path,
                    st->selection);
         return EHAL_STATUS_OK;
     }
     ehal_i_log(ctx, EHAL_LOG_DEBUG, "trying %s", path);
 
+    /* Open by the resolved path: a bare file name would make dlopen search
+     * the system library path instead of the entry the user named. */
     dlerror();
-    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *dl = dlopen(canon, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
         const char *e = dlerror();
         return skip(st, path, "cannot load: %s", e ? e : "unknown dlopen error");
@@ -402,8 +404,8 @@ static ehal_status_t try_file(load_state *st, const char *path) {
         return s == EHAL_STATUS_OUT_OF_MEMORY ? s : skip(st, path, "%s", reason);
     }
     ctx->backends[ctx->n_backends++] = be;
-    ehal_i_log(ctx, EHAL_LOG_DEBUG, "%s: loaded backend %s (ABI %u, device \"%s\")", path,
-               be->name, (unsigned)be->abi_version, be->info.name);
+    ehal_i_log(ctx, EHAL_LOG_DEBUG, "%s: loaded backend %s (ABI %u, device \"%s\")", path, be->name,
+               (unsigned)be->abi_version, be->info.name);
     return EHAL_STATUS_OK;
 }
 
@@ -477,8 +479,8 @@ static ehal_status_t search_list(load_state *st, const char *list) {
         const char *end = strchr(p, ':');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         if (len >= sizeof entry) {
-            ehal_i_log(st->ctx, EHAL_LOG_WARN, "search path entry of %zu bytes is too long; ignored",
-                       len);
+            ehal_i_log(st->ctx, EHAL_LOG_WARN,
+                       "search path entry of %zu bytes is too long; ignored", len);
         } else {
             memcpy(entry, p, len);
             entry[len] = '\0';
@@ -496,7 +498,8 @@ static ehal_status_t search_exe_dir(load_state *st) {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) {
-        ehal_i_log(st->ctx, EHAL_LOG_DEBUG, "cannot read /proc/self/exe; skipping <exe dir>/../lib/edgehal");
+        ehal_i_log(st->ctx, EHAL_LOG_DEBUG,
+                   "cannot read /proc/self/exe; skipping <exe dir>/../lib/edgehal");
         return EHAL_STATUS_OK;
     }
     exe[n] = '\0';

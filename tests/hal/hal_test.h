@@ -74,7 +74,7 @@ static inline ehal_context *open_ctx(const char *path, log_capture *cap) {
 
 /* A dense F32 tensor desc of shape [n0, n1] on buf at offset. */
 static inline ehal_tensor_desc f32_tensor(int64_t n0, int64_t n1, const ehal_buffer *buf,
-                                   uint64_t offset) {
+                                          uint64_t offset) {
     ehal_tensor_desc t;
     memset(&t, 0, sizeof t);
     t.struct_size = sizeof t;

@@ -24,8 +24,8 @@ static void run_binary(ehal_backend *be, uint32_t op, const float *a, const floa
     const ehal_tensor_desc *tp[3] = {&t[0], &t[1], &t[2]};
     ehal_node_desc n = binary_node(op, 0, 1, 2);
     const ehal_node_desc *np[1] = {&n};
-    ehal_subgraph sg = {.struct_size = sizeof sg, .n_tensors = 3, .n_nodes = 1,
-                        .tensors = tp, .nodes = np};
+    ehal_subgraph sg = {
+        .struct_size = sizeof sg, .n_tensors = 3, .n_nodes = 1, .tensors = tp, .nodes = np};
     ehal_executable *exe = NULL;
     assert_int_equal(ehal_prepare(be, &sg, &exe), EHAL_STATUS_OK);
     assert_int_equal(ehal_execute(exe), EHAL_STATUS_OK);
@@ -105,8 +105,8 @@ static void a_tensor_struct_below_the_minimum_is_refused(void **state) {
     n.n_inputs = n.n_outputs = 1;
     n.outputs[0] = 1;
     const ehal_node_desc *np[1] = {&n};
-    ehal_subgraph sg = {.struct_size = sizeof sg, .n_tensors = 2, .n_nodes = 1,
-                        .tensors = tp, .nodes = np};
+    ehal_subgraph sg = {
+        .struct_size = sizeof sg, .n_tensors = 2, .n_nodes = 1, .tensors = tp, .nodes = np};
     ehal_op_support s = {.struct_size = sizeof s};
     assert_int_equal(ehal_backend_query_op(ehal_backend_get(ctx, 0), &sg, 0, &s),
                      EHAL_STATUS_INVALID_ARGUMENT);

@@ -64,7 +64,8 @@ static int run_flow(sweep_alloc *a) {
         assert_true(is_oom(s));
         assert_null(ctx);
         assert_true(a->failed > 0);
-        assert_int_equal(log_count(&cap, EHAL_LOG_ERROR, "cannot create context: out of memory"), 1);
+        assert_int_equal(log_count(&cap, EHAL_LOG_ERROR, "cannot create context: out of memory"),
+                         1);
         assert_int_equal(a->live, 0);
         return 0;
     }
@@ -97,8 +98,8 @@ static int run_flow(sweep_alloc *a) {
         const ehal_tensor_desc *tp[3] = {&t[0], &t[1], &t[2]};
         ehal_node_desc n = binary_node(EHAL_OP_ADD, 0, 1, 2);
         const ehal_node_desc *np[1] = {&n};
-        ehal_subgraph sg = {.struct_size = sizeof sg, .n_tensors = 3, .n_nodes = 1,
-                            .tensors = tp, .nodes = np};
+        ehal_subgraph sg = {
+            .struct_size = sizeof sg, .n_tensors = 3, .n_nodes = 1, .tensors = tp, .nodes = np};
         s = ehal_prepare(be, &sg, &exe);
     }
     if (s == EHAL_STATUS_OK)

@@ -15,8 +15,8 @@ static void query_op_validates_then_asks_the_backend(void **state) {
     const ehal_tensor_desc *tp[3] = {&t[0], &t[1], &t[2]};
     ehal_node_desc n = binary_node(EHAL_OP_ADD, 0, 1, 2);
     const ehal_node_desc *np[1] = {&n};
-    ehal_subgraph sg = {.struct_size = sizeof sg, .n_tensors = 3, .n_nodes = 1,
-                        .tensors = tp, .nodes = np};
+    ehal_subgraph sg = {
+        .struct_size = sizeof sg, .n_tensors = 3, .n_nodes = 1, .tensors = tp, .nodes = np};
     ehal_op_support s = {.struct_size = sizeof s};
     assert_int_equal(ehal_backend_query_op(be, &sg, 0, &s), EHAL_STATUS_OK);
     assert_int_equal(s.level, EHAL_SUPPORT_SUPPORTED);
@@ -36,17 +36,18 @@ static void query_op_validates_then_asks_the_backend(void **state) {
 
     n.op = EHAL_OP_ADD;
     assert_int_equal(ehal_backend_query_op(be, &sg, 1, &s), EHAL_STATUS_INVALID_ARGUMENT);
-    assert_string_equal(ehal_last_error(ctx), "query_op: node 1 out of range (subgraph has 1 nodes)");
+    assert_string_equal(ehal_last_error(ctx),
+                        "query_op: node 1 out of range (subgraph has 1 nodes)");
     ehal_context_destroy(ctx);
 }
 
 static void op_dtype_defined_follows_the_catalog(void **state) {
     (void)state;
     const uint32_t all4[] = {EHAL_DTYPE_F32, EHAL_DTYPE_F16, EHAL_DTYPE_Q8_0, EHAL_DTYPE_Q4_0};
-    const uint32_t wide[] = {EHAL_OP_MATMUL, EHAL_OP_GET_ROWS, EHAL_OP_KV_WRITE,
-                             EHAL_OP_ATTENTION, EHAL_OP_COPY};
-    const uint32_t f32only[] = {EHAL_OP_RMS_NORM, EHAL_OP_ROPE, EHAL_OP_ADD,
-                                EHAL_OP_MUL, EHAL_OP_SWIGLU, EHAL_OP_SOFTMAX};
+    const uint32_t wide[] = {EHAL_OP_MATMUL, EHAL_OP_GET_ROWS, EHAL_OP_KV_WRITE, EHAL_OP_ATTENTION,
+                             EHAL_OP_COPY};
+    const uint32_t f32only[] = {EHAL_OP_RMS_NORM, EHAL_OP_ROPE,   EHAL_OP_ADD,
+                                EHAL_OP_MUL,      EHAL_OP_SWIGLU, EHAL_OP_SOFTMAX};
     for (int i = 0; i < 5; i++) {
         for (int d = 0; d < 4; d++)
             assert_int_equal(ehal_op_dtype_defined(wide[i], all4[d]), 1);
@@ -96,15 +97,22 @@ static void every_defined_pair_has_a_valid_representative_instance(void **state)
 static void the_matrix_reflects_what_a_backend_offers(void **state) {
     (void)state;
     ehal_context *ctx = open_ctx(MOCK_SO ":" FROZEN_SO, NULL);
-    ehal_backend *mock = ehal_backend_find(ctx, "mock"), *frozen = ehal_backend_find(ctx, "frozen1");
-    assert_int_equal(ehal_backend_op_support(mock, EHAL_OP_ADD, EHAL_DTYPE_F32), EHAL_SUPPORT_SUPPORTED);
-    assert_int_equal(ehal_backend_op_support(mock, EHAL_OP_MUL, EHAL_DTYPE_F32), EHAL_SUPPORT_UNSUPPORTED);
-    assert_int_equal(ehal_backend_op_support(mock, EHAL_OP_ADD, EHAL_DTYPE_F16), EHAL_SUPPORT_UNSUPPORTED);
+    ehal_backend *mock = ehal_backend_find(ctx, "mock"),
+                 *frozen = ehal_backend_find(ctx, "frozen1");
+    assert_int_equal(ehal_backend_op_support(mock, EHAL_OP_ADD, EHAL_DTYPE_F32),
+                     EHAL_SUPPORT_SUPPORTED);
+    assert_int_equal(ehal_backend_op_support(mock, EHAL_OP_MUL, EHAL_DTYPE_F32),
+                     EHAL_SUPPORT_UNSUPPORTED);
+    assert_int_equal(ehal_backend_op_support(mock, EHAL_OP_ADD, EHAL_DTYPE_F16),
+                     EHAL_SUPPORT_UNSUPPORTED);
     assert_int_equal(ehal_backend_op_support(mock, EHAL_OP_MATMUL, EHAL_DTYPE_Q4_0),
                      EHAL_SUPPORT_UNSUPPORTED);
-    assert_int_equal(ehal_backend_op_support(frozen, EHAL_OP_MUL, EHAL_DTYPE_F32), EHAL_SUPPORT_SUPPORTED);
-    assert_int_equal(ehal_backend_op_support(frozen, EHAL_OP_ADD, EHAL_DTYPE_F32), EHAL_SUPPORT_UNSUPPORTED);
-    assert_int_equal(ehal_backend_op_support(NULL, EHAL_OP_ADD, EHAL_DTYPE_F32), EHAL_SUPPORT_UNSUPPORTED);
+    assert_int_equal(ehal_backend_op_support(frozen, EHAL_OP_MUL, EHAL_DTYPE_F32),
+                     EHAL_SUPPORT_SUPPORTED);
+    assert_int_equal(ehal_backend_op_support(frozen, EHAL_OP_ADD, EHAL_DTYPE_F32),
+                     EHAL_SUPPORT_UNSUPPORTED);
+    assert_int_equal(ehal_backend_op_support(NULL, EHAL_OP_ADD, EHAL_DTYPE_F32),
+                     EHAL_SUPPORT_UNSUPPORTED);
     ehal_context_destroy(ctx);
 }
 

@@ -54,8 +54,11 @@ static void add_graph(graph3 *g, const fixture *f) {
         g->tp[i] = &g->t[i];
     g->n = binary_node(EHAL_OP_ADD, 0, 1, 2);
     g->np[0] = &g->n;
-    g->sg = (ehal_subgraph){.struct_size = sizeof g->sg, .n_tensors = 3, .n_nodes = 1,
-                            .tensors = g->tp, .nodes = g->np};
+    g->sg = (ehal_subgraph){.struct_size = sizeof g->sg,
+                            .n_tensors = 3,
+                            .n_nodes = 1,
+                            .tensors = g->tp,
+                            .nodes = g->np};
 }
 
 static void add_runs_and_reruns_with_new_inputs(void **state) {
@@ -177,8 +180,8 @@ static void a_chain_of_two_nodes_runs_in_order(void **state) {
     const ehal_tensor_desc *tp[4] = {&t[0], &t[1], &t[2], &t[3]};
     ehal_node_desc n[2] = {binary_node(EHAL_OP_ADD, 0, 1, 2), binary_node(EHAL_OP_ADD, 2, 0, 3)};
     const ehal_node_desc *np[2] = {&n[0], &n[1]};
-    ehal_subgraph sg = {.struct_size = sizeof sg, .n_tensors = 4, .n_nodes = 2,
-                        .tensors = tp, .nodes = np};
+    ehal_subgraph sg = {
+        .struct_size = sizeof sg, .n_tensors = 4, .n_nodes = 2, .tensors = tp, .nodes = np};
     ehal_executable *exe = NULL;
     assert_int_equal(ehal_prepare(f->mock, &sg, &exe), EHAL_STATUS_OK);
     assert_int_equal(ehal_execute(exe), EHAL_STATUS_OK);

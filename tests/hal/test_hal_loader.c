@@ -4,8 +4,9 @@
  * missing directories, the debug trace, options passed to init.
  */
 
-
 #include "hal_test.h"
+
+#include <unistd.h>
 
 static const char *skip_reason_for(const ehal_context *ctx, const char *path) {
     for (uint32_t i = 0; i < ehal_skipped_count(ctx); i++)
@@ -212,7 +213,8 @@ static void ehal_log_sets_the_level_when_options_do_not(void **state) {
     ehal_context *ctx = NULL;
     setenv("EHAL_LOG", "debug", 1);
     assert_int_equal(ehal_context_create(&o, &ctx), EHAL_STATUS_OK);
-    assert_int_equal(log_count(&cap, EHAL_LOG_DEBUG, "trying " HAL_PLUGINS "/libedgehal-badver.so"), 1);
+    assert_int_equal(log_count(&cap, EHAL_LOG_DEBUG, "trying " HAL_PLUGINS "/libedgehal-badver.so"),
+                     1);
     assert_int_equal(log_count(&cap, EHAL_LOG_WARN, "skipping "), 1);
     ehal_context_destroy(ctx);
 
@@ -269,6 +271,21 @@ static void default_dirs_are_searched_first_in_order(void **state) {
     ehal_context_destroy(ctx);
 }
 
+static void a_bare_file_name_is_taken_relative_to_the_working_dir(void **state) {
+    (void)state;
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(HAL_PLUGINS), 0);
+    ehal_context *ctx = open_ctx("libedgehal-mock.so", NULL);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(ehal_backend_count(ctx), 1);
+    ehal_backend_props p = {.struct_size = sizeof p};
+    assert_int_equal(ehal_backend_props_get(ehal_backend_get(ctx, 0), &p), EHAL_STATUS_OK);
+    assert_string_equal(p.name, "mock");
+    assert_string_equal(p.path, "libedgehal-mock.so");
+    ehal_context_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(broken_plugins_are_skipped_and_good_ones_still_load),
@@ -284,6 +301,7 @@ int main(void) {
         cmocka_unit_test(context_create_rejects_bad_arguments),
         cmocka_unit_test(ehal_log_sets_the_level_when_options_do_not),
         cmocka_unit_test(default_dirs_are_searched_first_in_order),
+        cmocka_unit_test(a_bare_file_name_is_taken_relative_to_the_working_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,9 +82,10 @@ static void b_release(ehal_backend_impl *be, ehal_executable_impl *exe) {
 #endif
 
 static const ehal_backend_iface table = {
-    TABLE_SIZE, 0, "broken", b_init, b_destroy, b_device_info, b_query_op, b_buffer_alloc,
-    b_buffer_free, b_buffer_rw, b_buffer_read, NULL, NULL, NULL, NULL, b_prepare, b_execute,
-    b_wait, b_release};
+    TABLE_SIZE,    0,          "broken",       b_init,        b_destroy,
+    b_device_info, b_query_op, b_buffer_alloc, b_buffer_free, b_buffer_rw,
+    b_buffer_read, NULL,       NULL,           NULL,          NULL,
+    b_prepare,     b_execute,  b_wait,         b_release};
 
 #if BROKEN_KIND == 1
 #define ENTRY ehal_backend_entry_v0 /* misspelled on purpose */

@@ -182,8 +182,8 @@ static void m_buffer_unmap(ehal_backend_impl *be, ehal_buffer_impl *b) {
     (void)be, (void)b;
 }
 
-static ehal_status_t m_import_host(ehal_backend_impl *be, void *ptr, uint64_t size,
-                                   uint32_t flags, ehal_buffer_impl **out) {
+static ehal_status_t m_import_host(ehal_backend_impl *be, void *ptr, uint64_t size, uint32_t flags,
+                                   ehal_buffer_impl **out) {
     (void)flags;
     ehal_buffer_impl *b = be->host->alloc(be->host->user, sizeof *b, 0);
     if (!b)
@@ -217,8 +217,7 @@ static ehal_status_t m_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
             return EHAL_STATUS_UNSUPPORTED;
         }
     }
-    ehal_executable_impl *e =
-        h->alloc(h->user, sizeof *e + sizeof(step) * sg->n_nodes, 0);
+    ehal_executable_impl *e = h->alloc(h->user, sizeof *e + sizeof(step) * sg->n_nodes, 0);
     if (!e) {
         h->log(h->user, EHAL_LOG_ERROR, "out of memory for an executable");
         return EHAL_STATUS_OUT_OF_MEMORY;
@@ -257,10 +256,10 @@ static void m_release(ehal_backend_impl *be, ehal_executable_impl *e) {
     be->host->free(be->host->user, e);
 }
 
-#define MOCK_TABLE(size)                                                       \
-    (uint32_t)(size), 0, MOCK_NAME, m_init, m_destroy, m_device_info, m_query_op,    \
-        m_buffer_alloc, m_buffer_free, m_buffer_write, m_buffer_read, m_buffer_map,  \
-        m_buffer_unmap, m_import_host, m_prepack, m_prepare, m_execute, m_wait, m_release
+#define MOCK_TABLE(size)                                                                           \
+    (uint32_t)(size), 0, MOCK_NAME, m_init, m_destroy, m_device_info, m_query_op, m_buffer_alloc,  \
+        m_buffer_free, m_buffer_write, m_buffer_read, m_buffer_map, m_buffer_unmap, m_import_host, \
+        m_prepack, m_prepare, m_execute, m_wait, m_release
 
 #ifdef MOCK_FUTURE
 /* Entries a later revision might append; the current core must not call them. */

@@ -147,14 +147,25 @@ static void v1_release(ehal_backend_impl *be, ehal_executable_impl *e) {
     be->host->free(be->host->user, e);
 }
 
-static const ehal_backend_iface v1_table = {
-    sizeof(ehal_backend_iface), 0, "frozen1", v1_init, v1_destroy, v1_device_info, v1_query_op,
-    v1_buffer_alloc, v1_buffer_free, v1_write, v1_read,
-    NULL, /* buffer_map */
-    NULL, /* buffer_unmap */
-    NULL, /* buffer_import_host */
-    NULL, /* prepack */
-    v1_prepare, v1_execute, v1_wait, v1_release};
+static const ehal_backend_iface v1_table = {sizeof(ehal_backend_iface),
+                                            0,
+                                            "frozen1",
+                                            v1_init,
+                                            v1_destroy,
+                                            v1_device_info,
+                                            v1_query_op,
+                                            v1_buffer_alloc,
+                                            v1_buffer_free,
+                                            v1_write,
+                                            v1_read,
+                                            NULL, /* buffer_map */
+                                            NULL, /* buffer_unmap */
+                                            NULL, /* buffer_import_host */
+                                            NULL, /* prepack */
+                                            v1_prepare,
+                                            v1_execute,
+                                            v1_wait,
+                                            v1_release};
 
 EHAL_PLUGIN_EXPORT ehal_status_t ehal_backend_entry(ehal_entry_args *args) {
     args->plugin_version = 1;
