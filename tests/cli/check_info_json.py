@@ -4,7 +4,8 @@
 The op and dtype names come from the EHAL_OP_LIST / EHAL_DTYPE_LIST tables
 in backend_abi.h (argv[2]), read independently of the code under test.
 Options: --backend NAME (must be listed, with every catalog op),
---skipped PATH (must be listed as skipped with a non-empty reason).
+--absent NAME (must not be listed), --skipped PATH (must be listed as
+skipped with a non-empty reason).
 Exit 0 when every check passes; otherwise one line per failure, exit 1."""
 import json
 import re
@@ -30,11 +31,12 @@ def catalog(header):
 
 def main(argv):
     doc_path, header = argv[1], argv[2]
-    want_backends, want_skipped = [], []
+    want = {"--backend": [], "--absent": [], "--skipped": []}
     rest = argv[3:]
     while rest:
         flag, value, rest = rest[0], rest[1], rest[2:]
-        (want_backends if flag == "--backend" else want_skipped).append(value)
+        want[flag].append(value)
+    want_backends, want_skipped = want["--backend"], want["--skipped"]
     ops, dtypes = catalog(header)
     failures = []
     if not ops or not dtypes:
@@ -71,6 +73,9 @@ def main(argv):
         extra = set(be.get("ops", {})) - set(ops)
         if extra:
             failures.append("backend '%s' lists ops not in the catalog: %s" % (name, sorted(extra)))
+    for name in want["--absent"]:
+        if name in backends:
+            failures.append("backend '%s' is listed but should not be" % name)
     skipped = {s.get("path"): s.get("reason") for s in doc.get("skipped", [])}
     for path, reason in skipped.items():
         if not reason:

@@ -142,6 +142,45 @@ broken-plugin)
     expect_grep "$tmp/text.out" "  $junk: " "the text report gives the junk file's reason"
     expect_grep "$tmp/text.out" "cpu (ABI " "the text report still lists cpu"
     ;;
+common-options)
+    [ "${EHAL_HAVE_CPU:-0}" = 1 ] || skip "the cpu backend plugin is not built"
+    [ -n "${PYTHON:-}" ] || skip "python3 not found at configure time"
+    chk() { "$PYTHON" "$here/check_info_json.py" "$tmp/$1.out" "$EHAL_ABI_HEADER" "${@:2}"; }
+    run none info --json --backends nothing
+    expect_rc none 0 "info --backends nothing"
+    if chk none --absent cpu; then pass "--backends nothing loads no cpu"; else
+        fail "--backends nothing"; fi
+    EHAL_BACKENDS=nothing "$EDGEHAL" info --json --backends cpu >"$tmp/over.out" \
+        2>"$tmp/over.err" </dev/null
+    rc=$?
+    expect_rc over 0 "info --backends cpu with EHAL_BACKENDS=nothing"
+    if chk over --backend cpu; then pass "--backends overrides EHAL_BACKENDS"; else
+        fail "--backends does not override EHAL_BACKENDS"; fi
+    junk="$tmp/libedgehal-junk2.so"
+    printf 'junk\n' >"$junk"
+    run path info --json --backend-path "$junk"
+    expect_rc path 0 "info --backend-path JUNK"
+    if chk path --backend cpu --skipped "$junk"; then pass "--backend-path is searched"; else
+        fail "--backend-path"; fi
+    # An option the cpu backend refuses reaches it: its init fails, so it is
+    # skipped (with a reason) instead of loaded.
+    run opt info --json --option cpu.threads=not-a-number
+    expect_rc opt 0 "info --option cpu.threads=not-a-number"
+    if chk opt --absent cpu; then pass "--option reaches the backend's init"; else
+        fail "--option cpu.threads=not-a-number did not reach the cpu backend"; fi
+    run badopt info --option threads
+    expect_rc badopt 2 "info --option threads (no backend)"
+    expect_grep "$tmp/badopt.err" "--option 'threads' is not BACKEND.KEY=VALUE" \
+        "the malformed --option is named"
+    run extra info surplus
+    expect_rc extra 2 "info with a positional argument"
+    expect_grep "$tmp/extra.err" "unexpected argument 'surplus'" "the surplus argument is named"
+    run cmds --commands
+    expect_rc cmds 0 "edgehal --commands"
+    if diff <(commands) "$tmp/cmds.out" >/dev/null; then
+        pass "--commands matches the generated command list"
+    else fail "--commands differs from $EHAL_CMD_LIST"; fi
+    ;;
 *)
     echo "cli_test.sh: unknown check '$check'"
     exit 1
