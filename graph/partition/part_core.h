@@ -14,7 +14,9 @@
  * cost[i][b] == EHAL_PART_INF forbids b for node i (unsupported or pinned).
  * Memory: sum of mem[i][a_i] over nodes on b must stay <= mem_limit[b]
  * (0: no limit), enforced by pricing memory (Lagrangian relaxation): the DP
- * is exact for each price; prices rise until every backend fits.
+ * is exact for each price; prices rise until every backend fits, then a
+ * greedy repair moves nodes back while that helps and still fits. With
+ * binding limits the result is feasible, not guaranteed optimal.
  */
 #ifndef EHAL_PART_CORE_H
 #define EHAL_PART_CORE_H

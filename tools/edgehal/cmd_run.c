@@ -189,7 +189,7 @@ static uint32_t dtype_arg(const char *cmd, const char *opt, const char *v)
     return d;
 }
 
-static void print_figures(const ehal_session *s, const ehal_plan *plan, double prefill_s,
+static void print_figures(const ehal_session *s, ehal_context *ctx, double prefill_s,
                           uint32_t n_prompt, double decode_s, uint32_t n_decode,
                           const ehal_session_stats *dec)
 {
@@ -204,10 +204,13 @@ static void print_figures(const ehal_session *s, const ehal_plan *plan, double p
     for (uint32_t b = 0; b < 16; b++)
         total += st.backend_ns[b];
     printf("time share:");
-    (void)plan;
-    for (uint32_t b = 0; b < 16; b++)
-        if (st.backend_ns[b])
-            printf(" backend#%u %.1f%%", b, 100.0 * (double)st.backend_ns[b] / (double)total);
+    for (uint32_t b = 0; b < 16 && b < ehal_backend_count(ctx); b++) {
+        ehal_backend_props pr = {.struct_size = sizeof pr};
+        pr.device.struct_size = sizeof pr.device;
+        ehal_backend_props_get(ehal_backend_get(ctx, b), &pr);
+        printf(" %s %.1f%%", pr.name ? pr.name : "?",
+               total ? 100.0 * (double)st.backend_ns[b] / (double)total : 0.0);
+    }
     printf(" (kernels %.3f ms, transfers %.3f ms)\n", (double)st.exec_ns / 1e6,
            (double)st.transfer_ns / 1e6);
     if (dec && dec->tokens) {
@@ -487,7 +490,7 @@ int ehal_cmd_run(int argc, char **argv)
     for (uint64_t i = 0; i < a.n_predict; i++)
         printf("%s%d", i ? "," : " ", out_tok[i]);
     printf("\n");
-    print_figures(s, dp ? dp : pp, prefill_s, n_prompt, decode_s, n_dec, &dec);
+    print_figures(s, ctx, prefill_s, n_prompt, decode_s, n_dec, &dec);
     if (a.trace) {
         st = ehal_session_write_trace(s, a.trace);
         if (st != EHAL_STATUS_OK) {
