@@ -162,10 +162,11 @@ static void failure_reason(char *reason, size_t size, const char *what, ehal_sta
 }
 
 /* The required entries of revision 1 (everything not marked optional). */
-#define EHAL_REQUIRED_ENTRIES(X)                                                         \
-    X(init)                                                                              \
-    X(destroy) X(device_info) X(query_op) X(buffer_alloc) X(buffer_free) X(buffer_write) \
-        X(buffer_read) X(prepare) X(execute) X(wait) X(release)
+#define EHAL_REQUIRED_ENTRIES(X)                                                             \
+    X(init)                                                                                  \
+    X(destroy)                                                                               \
+    X(device_info) X(query_op) X(buffer_alloc) X(buffer_free) X(buffer_write) X(buffer_read) \
+        X(prepare) X(execute) X(wait) X(release)
 
 static const char *missing_entry(const ehal_backend_iface *t) {
 #define EHAL_X_CHECK(e) \
@@ -494,6 +495,9 @@ static ehal_status_t search_list(load_state *st, const char *list) {
     }
 }
 
+/* <dir of the executable>/../lib/edgehal, spelled without the "..": the
+ * link target of /proc/self/exe has no symlinks left, so dropping the last
+ * directory is the same place. */
 static ehal_status_t search_exe_dir(load_state *st) {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -503,12 +507,15 @@ static ehal_status_t search_exe_dir(load_state *st) {
         return EHAL_STATUS_OK;
     }
     exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
+    char *slash = strrchr(exe, '/'); /* end of the exe's directory */
     if (!slash)
         return EHAL_STATUS_OK;
     *slash = '\0';
+    slash = strrchr(exe, '/'); /* end of its parent */
+    if (slash)
+        *slash = '\0';
     char dir[PATH_MAX + 32];
-    snprintf(dir, sizeof dir, "%s/../lib/edgehal", exe);
+    snprintf(dir, sizeof dir, "%s/lib/edgehal", exe); /* "" when the parent is / */
     return search_entry(st, dir);
 }
 

@@ -258,8 +258,8 @@ static void default_dirs_are_searched_first_in_order(void **state) {
     ehal_context *ctx = NULL;
     assert_int_equal(ehal_context_create(&o, &ctx), EHAL_STATUS_OK);
     /* The test binary lives in <build>/tests, so <exe dir>/../lib/edgehal is
-     * <build>/tests/../lib/edgehal. */
-    int exe_dir = first_line(&cap, HAL_TEST_BIN_DIR "/../lib/edgehal");
+     * <build>/lib/edgehal. */
+    int exe_dir = first_line(&cap, HAL_BUILD_DIR "/lib/edgehal");
     int installed = first_line(&cap, HAL_INSTALLED_PLUGIN_DIR);
     int path = first_line(&cap, HAL_PLUGINS_DUP);
     assert_true(exe_dir >= 0);
