@@ -369,6 +369,127 @@ static void attention_propagates_nan_per_head(void **state) {
     assert_floats_close(o + 2, want, 2, 1e-6);
 }
 
+static uint32_t rng_state = 2463534242u;
+static uint32_t rng(void) { /* xorshift32 */
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+static float rng_unit(void) { return (float)((double)(rng() >> 8) / 8388608.0 - 1.0); }
+
+enum { RD_MAX = 4, RH_MAX = 6, RP_MAX = 14 };
+
+/* Attention computed with no cache at all: keys and values kept per
+ * position in full arrays, the mask written straight from backend_abi.h
+ * (k <= q unless non-causal; k < n_sink or window == 0 or q - k < window). */
+static void attention_by_mask(const float *q, int64_t D, int64_t Hq, int64_t Hkv, int32_t qpos,
+                              int32_t last, uint32_t window, uint32_t n_sink, double scale,
+                              const float kfull[RP_MAX][RH_MAX][RD_MAX],
+                              const float vfull[RP_MAX][RH_MAX][RD_MAX], double *out) {
+    for (int64_t h = 0; h < Hq; h++) {
+        int64_t kvh = h / (Hq / Hkv);
+        double s[RP_MAX], m = -INFINITY, sum = 0;
+        int use[RP_MAX];
+        for (int32_t k = 0; k <= last; k++) {
+            use[k] = window == 0 || k < (int32_t)n_sink || qpos - k < (int32_t)window;
+            if (!use[k]) {
+                continue;
+            }
+            double dot = 0;
+            for (int64_t d = 0; d < D; d++) {
+                dot += (double)q[h * D + d] * kfull[k][kvh][d];
+            }
+            s[k] = scale * dot;
+            m = s[k] > m ? s[k] : m;
+        }
+        for (int64_t d = 0; d < D; d++) {
+            out[h * D + d] = 0;
+        }
+        for (int32_t k = 0; k <= last; k++) {
+            if (use[k]) {
+                double e = exp(s[k] - m);
+                sum += e;
+                for (int64_t d = 0; d < D; d++) {
+                    out[h * D + d] += e * vfull[k][kvh][d];
+                }
+            }
+        }
+        for (int64_t d = 0; d < D; d++) {
+            out[h * D + d] /= sum;
+        }
+    }
+}
+
+/* Random configurations (GQA, windows, sinks, chunk sizes, capacities at
+ * the edge of the capacity rule): a sequence written chunk by chunk into
+ * ring caches with KV_WRITE and attended with ATTENTION must equal the
+ * cache-free mask formulation. */
+static void ring_cache_attention_matches_the_mask_formulation(void **state) {
+    (void)state;
+    for (int iter = 0; iter < 400; iter++) {
+        const int64_t D = 1 + rng() % RD_MAX;
+        const int64_t Hkv = 1 + rng() % 2;
+        const int64_t Hq = Hkv * (1 + rng() % 3);
+        const int64_t Tmax = 1 + rng() % 3;
+        const int32_t n_pos = 4 + (int32_t)(rng() % (RP_MAX - 4 + 1));
+        const uint32_t window = rng() % 2 ? 0 : 1 + rng() % 5;
+        const uint32_t n_sink = window ? rng() % 3 : 0;
+        const int noncausal = rng() % 4 == 0;
+        const int64_t C = window ? (int64_t)n_sink + window + Tmax - 1 + rng() % 2 : n_pos;
+        static float kc[RP_MAX * RH_MAX * RD_MAX], vc[RP_MAX * RH_MAX * RD_MAX];
+        static float kfull[RP_MAX][RH_MAX][RD_MAX], vfull[RP_MAX][RH_MAX][RD_MAX];
+        for (size_t i = 0; i < sizeof kc / sizeof kc[0]; i++) {
+            kc[i] = vc[i] = NAN; /* never-written slots must never be read */
+        }
+        ehal_params_kv kp = {window, n_sink};
+        ehal_params_attention ap = {0.0f, window, n_sink, noncausal ? EHAL_ATTN_NONCAUSAL : 0};
+        for (int32_t p0 = 0; p0 < n_pos; p0 += (int32_t)Tmax) {
+            const int64_t T = p0 + Tmax <= n_pos ? Tmax : n_pos - p0;
+            int32_t pos[3];
+            float ksrc[3 * RH_MAX * RD_MAX], vsrc[3 * RH_MAX * RD_MAX], q[3 * RH_MAX * RD_MAX];
+            float o[3 * RH_MAX * RD_MAX];
+            for (int64_t t = 0; t < T; t++) {
+                pos[t] = p0 + (int32_t)t;
+                for (int64_t h = 0; h < Hkv; h++) {
+                    for (int64_t d = 0; d < D; d++) {
+                        float kv = rng_unit(), vv = rng_unit();
+                        ksrc[(t * Hkv + h) * D + d] = kfull[pos[t]][h][d] = kv;
+                        vsrc[(t * Hkv + h) * D + d] = vfull[pos[t]][h][d] = vv;
+                    }
+                }
+                for (int64_t i = 0; i < Hq * D; i++) {
+                    q[t * Hq * D + i] = 2.0f * rng_unit();
+                }
+            }
+            tnode g;
+            kv_node(&g, &kp, ksrc, D, Hkv, T, pos, EHAL_DTYPE_F32, C, kc);
+            assert_int_equal(tn_run(&g), EHAL_STATUS_OK);
+            kv_node(&g, &kp, vsrc, D, Hkv, T, pos, EHAL_DTYPE_F32, C, vc);
+            assert_int_equal(tn_run(&g), EHAL_STATUS_OK);
+            attn_node(&g, &ap, q, D, Hq, T, EHAL_DTYPE_F32, C, Hkv, kc, vc, pos, o);
+            assert_int_equal(tn_run(&g), EHAL_STATUS_OK);
+            for (int64_t t = 0; t < T; t++) {
+                double want[RH_MAX * RD_MAX];
+                int32_t last = noncausal ? pos[T - 1] : pos[t];
+                attention_by_mask(q + t * Hq * D, D, Hq, Hkv, pos[t], last, window, n_sink,
+                                  1.0 / sqrt((double)D), (const float(*)[RH_MAX][RD_MAX])kfull,
+                                  (const float(*)[RH_MAX][RD_MAX])vfull, want);
+                for (int64_t i = 0; i < Hq * D; i++) {
+                    if (!(fabs(o[t * Hq * D + i] - want[i]) <= 1e-5)) {
+                        print_error("iter %d (D %lld Hq %lld Hkv %lld C %lld window %u sinks %u "
+                                    "T %lld noncausal %d) pos %d elem %lld: got %g want %g\n",
+                                    iter, (long long)D, (long long)Hq, (long long)Hkv,
+                                    (long long)C, window, n_sink, (long long)T, noncausal,
+                                    pos[t], (long long)i, (double)o[t * Hq * D + i], want[i]);
+                        fail();
+                    }
+                }
+            }
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kv_slot_follows_the_rule),
@@ -385,6 +506,7 @@ int main(void) {
         cmocka_unit_test(attention_over_quantized_caches),
         cmocka_unit_test(attention_refuses_bad_positions),
         cmocka_unit_test(attention_propagates_nan_per_head),
+        cmocka_unit_test(ring_cache_attention_matches_the_mask_formulation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -330,6 +330,12 @@ static void get_rows_rules(void **state) {
     get_rows_ok(&g);
     g.t[0].ne[2] = 3;
     expect_fail(&g, INVALID, "node 0 (get_rows)", "input 0 ne[2]=3", NULL);
+    get_rows_ok(&g);
+    g.t[0].dtype = EHAL_DTYPE_I32;
+    expect_fail(&g, UNSUPPORTED, "node 0 (get_rows)", "input 0 dtype i32", NULL);
+    get_rows_ok(&g);
+    g.t[2].dtype = EHAL_DTYPE_Q8_0;
+    expect_fail(&g, UNSUPPORTED, "node 0 (get_rows)", "output 0 dtype q8_0", NULL);
 }
 
 static void rms_norm_rules(void **state) {
@@ -344,6 +350,12 @@ static void rms_norm_rules(void **state) {
     rms_norm_ok(&g);
     g.t[2].ne[1] = 2;
     expect_fail(&g, INVALID, "node 0 (rms_norm)", "output 0 ne[1]=2", NULL);
+    rms_norm_ok(&g);
+    g.t[0].dtype = EHAL_DTYPE_F16;
+    expect_fail(&g, UNSUPPORTED, "node 0 (rms_norm)", "input 0 dtype f16", NULL);
+    rms_norm_ok(&g);
+    g.t[1].dtype = EHAL_DTYPE_F16;
+    expect_fail(&g, UNSUPPORTED, "node 0 (rms_norm)", "input 1 dtype f16", NULL);
     rms_norm_ok(&g);
     rms_params.eps = -1.0f;
     expect_fail(&g, INVALID, "node 0 (rms_norm)", "eps=-1", NULL);
@@ -430,6 +442,15 @@ static void kv_write_rules(void **state) {
     g.t[1].ne[0] = 4;
     expect_fail(&g, INVALID, "node 0 (kv_write)", "input 1 ne[0]=4", "input 0 ne[2]=3", NULL);
     kv_write_ok(&g);
+    g.t[0].dtype = EHAL_DTYPE_F16;
+    expect_fail(&g, UNSUPPORTED, "node 0 (kv_write)", "input 0 dtype f16", NULL);
+    kv_write_ok(&g);
+    g.t[1].ne[1] = 3;
+    expect_fail(&g, INVALID, "node 0 (kv_write)", "input 1 ne[1]=3", NULL);
+    kv_write_ok(&g);
+    g.t[2].ne[3] = 2;
+    expect_fail(&g, INVALID, "node 0 (kv_write)", "input 2 ne[3]=2", NULL);
+    kv_write_ok(&g);
     g.t[2].ne[0] = 48;
     g.t[2].dtype = EHAL_DTYPE_Q8_0;
     expect_fail(&g, INVALID, "node 0 (kv_write)", "input 2 ne[0]=48", "q8_0", NULL);
@@ -494,6 +515,13 @@ static void attention_rules(void **state) {
     attention_ok(&g);
     g.t[4].ne[2] = 1;
     expect_fail(&g, INVALID, "node 0 (attention)", "output 0 ne[2]=1", NULL);
+    attention_ok(&g);
+    g.t[0].ne[3] = 2;
+    g.t[4].ne[3] = 2;
+    expect_fail(&g, INVALID, "node 0 (attention)", "input 0 ne[3]=2", NULL);
+    attention_ok(&g);
+    g.t[0].dtype = EHAL_DTYPE_F16;
+    expect_fail(&g, UNSUPPORTED, "node 0 (attention)", "input 0 dtype f16", NULL);
     attention_ok(&g);
     attn_params.flags = 2;
     expect_fail(&g, INVALID, "node 0 (attention)", "flags=0x2", NULL);
@@ -566,6 +594,74 @@ static void messages_name_the_node_index_and_fit_the_buffer(void **state) {
     assert_int_equal(tiny[10], 'x');
 }
 
+static uint32_t rng_state = 88172645u;
+static uint32_t rng(void) { /* xorshift32 */
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+
+/* Random garbage within the caller's contract (pointers point at what
+ * their counts say): validation returns OK with an empty message, or an
+ * error with one non-empty line naming node 0. */
+static void garbage_nodes_get_a_one_line_message(void **state) {
+    (void)state;
+    static const uint32_t dtypes[] = {0, 1, 2, 8, 26, 3, 99};
+    static const int64_t dims[] = {-1, 0, 1, 1, 2, 3, 32, 64, 1LL << 40, INT64_MAX};
+    unsigned char params[64];
+    int ok = 0, failed = 0;
+    for (int iter = 0; iter < 50000; iter++) {
+        tnode g;
+        tn_init(&g, rng() % 13, NULL, 0);
+        if (rng() % 8 == 0) { /* mostly the right arity, to reach the op checks */
+            g.node.n_inputs = rng() % 6;
+            g.node.n_outputs = rng() % 3;
+        }
+        for (int i = 0; i < EHAL_MAX_INPUTS; i++) {
+            if (rng() % 4 == 0) {
+                g.node.inputs[i] = rng() % 7;
+            }
+        }
+        if (rng() % 4 == 0) {
+            g.node.outputs[0] = rng() % 7;
+        }
+        for (size_t i = 0; i < sizeof params; i++) {
+            params[i] = (unsigned char)rng();
+        }
+        g.node.params_size = rng() % 3 ? 0 : rng() % (sizeof params + 1);
+        g.node.params = rng() % 8 ? params : NULL;
+        for (int i = 0; i < TN_MAX; i++) {
+            g.t[i].dtype = dtypes[rng() % (rng() % 4 ? 5 : 7)];
+            for (int d = 0; d < 4; d++) {
+                g.t[i].ne[d] = rng() % 8 ? dims[2 + rng() % 4] : dims[rng() % 10];
+            }
+            if (rng() % 16 == 0) {
+                g.t[i].struct_size = rng() % 64;
+            }
+            if (rng() % 16 == 0) {
+                g.tp[i] = NULL;
+            }
+        }
+        if (rng() % 4 == 0) {
+            g.sg.n_tensors = rng() % (TN_MAX + 1);
+        }
+        ehal_status_t st = tn_validate(&g);
+        if (st == EHAL_STATUS_OK) {
+            assert_string_equal(g.msg, "");
+            ok++;
+            continue;
+        }
+        failed++;
+        assert_true(st == INVALID || st == UNSUPPORTED);
+        assert_true(strncmp(g.msg, "node 0", 6) == 0);
+        assert_null(strchr(g.msg, '\n'));
+    }
+    assert_true(failed > 0);
+    assert_true(ok > 0);
+    print_message("garbage: %d valid, %d rejected\n", ok, failed);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(well_formed_nodes_of_every_op_pass),
@@ -587,6 +683,7 @@ int main(void) {
         cmocka_unit_test(attention_rules),
         cmocka_unit_test(copy_rules),
         cmocka_unit_test(messages_name_the_node_index_and_fit_the_buffer),
+        cmocka_unit_test(garbage_nodes_get_a_one_line_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
