@@ -1,9 +1,12 @@
 /* The ehal_model object: tensor table, name index, accessors, teardown. */
+#define _DEFAULT_SOURCE /* madvise */
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "model_internal.h"
 
@@ -134,6 +137,21 @@ uint64_t ehal_model_data_bytes(const ehal_model *m)
     for (uint32_t i = 0; m && i < m->n_tensors; i++)
         n += m->tensors[i].size;
     return n;
+}
+
+uint64_t ehal_model_release_tensor_pages(const ehal_model *m, uint32_t i)
+{
+    if (!m || !m->map || i >= m->n_tensors)
+        return 0;
+    const long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0)
+        return 0;
+    const uintptr_t base = (uintptr_t)m->tensors[i].data;
+    const uintptr_t lo = (base + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+    const uintptr_t hi = (base + (uintptr_t)m->tensors[i].size) / (uintptr_t)page * (uintptr_t)page;
+    if (hi <= lo || madvise((void *)lo, (size_t)(hi - lo), MADV_DONTNEED) != 0)
+        return 0;
+    return (uint64_t)(hi - lo);
 }
 
 void ehal_model_free(ehal_model *m)

@@ -144,6 +144,34 @@ static void round_trip_is_byte_identical_for_every_dtype(void **state)
     }
 }
 
+/* Released pages fault back in from the file with the same bytes. */
+static void released_pages_read_back_the_same_bytes(void **state)
+{
+    (void)state;
+    ehal_model_hparams hp = small_hp();
+    hp.vocab = 4000; /* token_embd spans several pages */
+    char err[512];
+    ehal_model *g = NULL, *r = NULL;
+    assert_int_equal(ehal_model_generate(&hp, EHAL_DTYPE_F32, 5, &g, err, sizeof err), 0);
+    const char *p = tmp_path("rel.gguf");
+    assert_int_equal(ehal_model_write_gguf(g, p, err, sizeof err), 0);
+    assert_int_equal(ehal_model_load_gguf(p, &r, err, sizeof err), 0);
+    const ehal_model_tensor *t = ehal_model_tensor_find(r, "token_embd.weight");
+    uint32_t idx = 0;
+    while (ehal_model_tensor_at(r, idx) != t)
+        idx++;
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t released = ehal_model_release_tensor_pages(r, idx);
+    assert_true(released > 0 && released <= t->size && released % (uint64_t)page == 0);
+    assert_true(released + 2 * (uint64_t)page > t->size);
+    assert_int_equal(memcmp(t->data, ehal_model_tensor_find(g, t->name)->data, (size_t)t->size),
+                     0);
+    assert_int_equal(ehal_model_release_tensor_pages(g, 0), 0); /* generated: nothing */
+    assert_int_equal(ehal_model_release_tensor_pages(r, 9999), 0);
+    ehal_model_free(g);
+    ehal_model_free(r);
+}
+
 static void streaming_write_equals_in_memory_write(void **state)
 {
     (void)state;
@@ -294,6 +322,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip_is_byte_identical_for_every_dtype),
         cmocka_unit_test(streaming_write_equals_in_memory_write),
+        cmocka_unit_test(released_pages_read_back_the_same_bytes),
         cmocka_unit_test(header_and_metadata_follow_gguf_v3),
         cmocka_unit_test(failures_leave_no_file_and_name_the_path),
         cmocka_unit_test(progress_reports_every_tensor),

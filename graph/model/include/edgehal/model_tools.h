@@ -61,6 +61,14 @@ uint64_t ehal_model_param_count(const ehal_model_hparams *hp);
 /* Bytes of tensor data of m (without the GGUF header and padding). */
 uint64_t ehal_model_data_bytes(const ehal_model *m);
 
+/* For an executor that copied or repacked tensor i into backend memory:
+ * drops the resident pages that lie wholly inside the tensor's bytes in the
+ * file mapping (madvise DONTNEED), so the mapped copy stops counting
+ * against the process's resident set. The data stays valid: reading it
+ * again faults it back in from the file. Returns the bytes released; 0 for
+ * a generated model or an index out of range. Thread-safe. */
+uint64_t ehal_model_release_tensor_pages(const ehal_model *m, uint32_t i);
+
 /* Names of the presets ehal_model_preset_hparams knows, NULL-terminated. */
 const char *const *ehal_model_preset_names(void);
 
