@@ -90,6 +90,11 @@ static void run_one(const conf_case *c, conf_ctx *x, ehal_conf_result *r)
 static void child_main(const ehal_conf_options *o, const conf_case *cases, const uint32_t *idx,
                        const worker *w, const ehal_conf_result *results, int fd)
 {
+    /* A crash must kill the child with its signal even when the host
+     * process (a test framework, an app) installed handlers for it. */
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+        signal(fatal[i], SIG_DFL);
     conf_ctx x;
     char msg[EHAL_CONF_MSG_MAX];
     int ok = conf_open(o, &x, msg, sizeof msg) == 0;
@@ -141,8 +146,25 @@ static int start(const ehal_conf_options *o, const conf_case *cases, const uint3
 
 /* The child is gone or killed: blame the first unreported case, requeue
  * the others. */
+/* Cases to re-run after a crash, in order. At most n are pending at once
+ * (each case is pending at most once), so compacting keeps it in bounds. */
+typedef struct queue {
+    uint32_t *v;
+    uint32_t head, n;
+} queue;
+
+static void push(queue *q, uint32_t x)
+{
+    if (q->head > 0) {
+        memmove(q->v, q->v + q->head, (q->n - q->head) * sizeof *q->v);
+        q->n -= q->head;
+        q->head = 0;
+    }
+    q->v[q->n++] = x;
+}
+
 static void finish(worker *w, ehal_conf_result *results, const uint32_t *idx, int killed,
-                   double timeout, uint32_t *retry, uint32_t *n_retry)
+                   double timeout, queue *retry)
 {
     int status = 0;
     if (killed)
@@ -170,7 +192,7 @@ static void finish(worker *w, ehal_conf_result *results, const uint32_t *idx, in
                      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     }
     for (uint32_t k = w->done + 1; k < w->n; k++)
-        retry[(*n_retry)++] = w->group[k];
+        push(retry, w->group[k]);
 }
 
 int conf_run_cases(const ehal_conf_options *o, const conf_case *cases, const uint32_t *idx,
@@ -201,23 +223,23 @@ int conf_run_cases(const ehal_conf_options *o, const conf_case *cases, const uin
     jobs = jobs > MAX_JOBS ? MAX_JOBS : jobs;
     group = group > MAX_GROUP ? MAX_GROUP : group;
     worker *ws = calloc(jobs, sizeof *ws);
-    uint32_t *retry = malloc((n + 1) * sizeof *retry);
-    if (!ws || !retry) {
+    queue retry = {malloc((n + 1) * sizeof(uint32_t)), 0, 0};
+    if (!ws || !retry.v) {
         free(ws);
-        free(retry);
+        free(retry.v);
         return -1;
     }
-    uint32_t next = 0, n_retry = 0, r_head = 0;
+    uint32_t next = 0;
     int rc = 0;
     while (done < n) {
         for (uint32_t j = 0; j < jobs; j++) {
             worker *w = &ws[j];
-            if (w->pid || (next >= n && r_head >= n_retry))
+            if (w->pid || (next >= n && retry.head >= retry.n))
                 continue;
             w->n = 0;
-            while (w->n < group && r_head < n_retry)
-                w->group[w->n++] = retry[r_head++];
-            while (w->n < group && next < n && r_head >= n_retry)
+            while (w->n < group && retry.head < retry.n)
+                w->group[w->n++] = retry.v[retry.head++];
+            while (w->n < group && next < n && retry.head >= retry.n)
                 w->group[w->n++] = next++;
             if (start(o, cases, idx, w, results, timeout) != 0) {
                 rc = -1;
@@ -252,7 +274,7 @@ int conf_run_cases(const ehal_conf_options *o, const conf_case *cases, const uin
                 continue;
             if (got <= 0) {
                 uint32_t before = w->done;
-                finish(w, results, idx, 0, timeout, retry, &n_retry);
+                finish(w, results, idx, 0, timeout, &retry);
                 if (before < w->n) {
                     done++;
                     if (progress)
@@ -281,7 +303,7 @@ int conf_run_cases(const ehal_conf_options *o, const conf_case *cases, const uin
             worker *w = &ws[j];
             if (w->pid && t > w->deadline) {
                 uint32_t before = w->done;
-                finish(w, results, idx, 1, timeout, retry, &n_retry);
+                finish(w, results, idx, 1, timeout, &retry);
                 if (before < w->n) {
                     done++;
                     if (progress)
@@ -293,8 +315,8 @@ int conf_run_cases(const ehal_conf_options *o, const conf_case *cases, const uin
 out:
     for (uint32_t j = 0; j < jobs; j++)
         if (ws[j].pid)
-            finish(&ws[j], results, idx, 1, timeout, retry, &n_retry);
+            finish(&ws[j], results, idx, 1, timeout, &retry);
     free(ws);
-    free(retry);
+    free(retry.v);
     return rc;
 }

@@ -1,0 +1,359 @@
+/*
+ * The suite must catch every planted fault of the faulty backends (built
+ * from faulty_backend.c) and name it in the report: the right case ids fail
+ * with the right reason, and the cases without the fault pass.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "edgehal/conformance.h"
+
+static FILE *devnull;
+
+typedef struct runopts {
+    const char *filter;
+    const char *repro;
+    const char *xfail;
+    const char *json;
+    const char *junit;
+    int quick, verify;
+    double timeout;
+} runopts;
+
+static ehal_conf_report *run(const char *fault, const runopts *ro, int *code)
+{
+    static char path[1024];
+    const char *dir = getenv("EHAL_FAULTY_DIR");
+    snprintf(path, sizeof path, "%s/libedgehal-faulty-%s.so", dir ? dir : "tests/faulty", fault);
+    ehal_conf_options o;
+    memset(&o, 0, sizeof o);
+    o.backend = path;
+    o.filter = ro->filter;
+    o.repro = ro->repro;
+    o.quick = ro->quick;
+    o.timeout_s = ro->timeout > 0 ? ro->timeout : 30;
+    o.xfail_path = ro->xfail;
+    o.verify_xfail = ro->verify;
+    o.json_path = ro->json;
+    o.junit_path = ro->junit;
+    o.jobs = 2;
+    o.out = devnull;
+    o.progress = 0;
+    ehal_conf_report *r = NULL;
+    *code = ehal_conf_run(&o, &r);
+    return r;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    devnull = fopen("/dev/null", "w");
+    return devnull ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fclose(devnull);
+    return 0;
+}
+
+static void control_backend_without_fault_meets_core_quick(void **state)
+{
+    (void)state;
+    runopts ro = {.quick = 1};
+    int code;
+    ehal_conf_report *r = run("none", &ro, &code);
+    assert_non_null(r);
+    assert_int_equal(code, 0);
+    assert_true(r->n_results >= 30);
+    assert_int_equal(r->n_pass, r->n_results);
+    assert_string_equal(r->backend, "faulty-none");
+    ehal_conf_report_free(r);
+}
+
+static long shape_dim(const char *shape, char key)
+{
+    for (const char *s = shape; *s; s++)
+        if (*s == key && (s == shape || s[-1] == 'x'))
+            return strtol(s + 1, NULL, 10);
+    return -1;
+}
+
+static void slightly_wrong_matmul_fails_exactly_the_shapes_with_n_mod_7_eq_3(void **state)
+{
+    (void)state;
+    runopts ro = {.filter = "matmul/*"};
+    int code, failed = 0;
+    ehal_conf_report *r = run("wrong", &ro, &code);
+    assert_non_null(r);
+    assert_int_equal(code, 1);
+    for (uint32_t i = 0; i < r->n_results; i++) {
+        const ehal_conf_result *c = &r->results[i];
+        long n = shape_dim(c->shape, 'N');
+        assert_true(n > 0);
+        if (n % 7 == 3) {
+            assert_int_equal(c->status, EHAL_CONF_FAIL);
+            assert_non_null(strstr(c->message, "tolerance exceeded"));
+            /* 2% off: nmse ~4e-4, far above every matmul row's tolerance. */
+            assert_true(c->nmse > 1e-4 && c->nmse < 1e-3);
+            failed++;
+        } else {
+            assert_int_equal(c->status, EHAL_CONF_PASS);
+        }
+    }
+    assert_int_equal(failed, 8); /* N31 and N10, four weight dtypes */
+    ehal_conf_report_free(r);
+}
+
+static void out_of_bounds_write_is_named_with_its_size(void **state)
+{
+    (void)state;
+    runopts ro = {.filter = "mul/*"};
+    int code;
+    ehal_conf_report *r = run("oob", &ro, &code);
+    assert_non_null(r);
+    assert_int_equal(code, 1);
+    assert_true(r->n_results >= 5);
+    for (uint32_t i = 0; i < r->n_results; i++) {
+        assert_int_equal(r->results[i].status, EHAL_CONF_FAIL);
+        assert_non_null(strstr(r->results[i].message, "wrote 4 bytes past the end of the output of mul"));
+    }
+    ehal_conf_report_free(r);
+}
+
+static void crash_fails_its_cases_with_the_signal_and_the_suite_goes_on(void **state)
+{
+    (void)state;
+    runopts ro = {.quick = 1};
+    int code, crashed = 0;
+    ehal_conf_report *r = run("crash", &ro, &code);
+    assert_non_null(r);
+    assert_int_equal(code, 1);
+    for (uint32_t i = 0; i < r->n_results; i++) {
+        const ehal_conf_result *c = &r->results[i];
+        /* rms_norm alone and inside the decoder layer */
+        if (strcmp(c->op, "rms_norm") == 0 || strcmp(c->op, "layer") == 0) {
+            assert_int_equal(c->status, EHAL_CONF_FAIL);
+            assert_string_equal(c->message, "crashed: SIGSEGV");
+            crashed++;
+        } else {
+            assert_int_equal(c->status, EHAL_CONF_PASS);
+        }
+    }
+    assert_int_equal(crashed, 2);
+    assert_int_equal(r->n_pass, r->n_results - 2);
+    ehal_conf_report_free(r);
+}
+
+static void hang_is_killed_after_the_timeout_and_named(void **state)
+{
+    (void)state;
+    runopts ro = {.filter = "s[wo]*", .timeout = 1.0};
+    int code, hung = 0;
+    ehal_conf_report *r = run("hang", &ro, &code);
+    assert_non_null(r);
+    assert_int_equal(code, 1);
+    for (uint32_t i = 0; i < r->n_results; i++) {
+        const ehal_conf_result *c = &r->results[i];
+        if (strcmp(c->op, "swiglu") == 0) {
+            assert_int_equal(c->status, EHAL_CONF_FAIL);
+            assert_string_equal(c->message, "hung: killed after 1 s");
+            assert_true(c->time_ms >= 900.0);
+            hung++;
+        } else {
+            assert_string_equal(c->op, "softmax");
+            assert_int_equal(c->status, EHAL_CONF_PASS);
+        }
+    }
+    assert_true(hung >= 3);
+    ehal_conf_report_free(r);
+}
+
+static void capability_lie_fails_as_a_broken_promise(void **state)
+{
+    (void)state;
+    runopts ro = {.filter = "softmax/*"};
+    int code;
+    ehal_conf_report *r = run("lie", &ro, &code);
+    assert_non_null(r);
+    assert_int_equal(code, 1);
+    assert_true(r->n_results >= 5);
+    for (uint32_t i = 0; i < r->n_results; i++) {
+        assert_int_equal(r->results[i].status, EHAL_CONF_FAIL);
+        assert_non_null(strstr(r->results[i].message, "execute failed on a supported subgraph"));
+        assert_non_null(strstr(r->results[i].message, "unimplemented"));
+    }
+    ehal_conf_report_free(r);
+}
+
+/* The fault (slot p % C) differs from the slot rule only with sinks once
+ * positions pass the capacity. */
+static void wrong_kv_eviction_fails_ring_cases_with_sinks_past_capacity(void **state)
+{
+    (void)state;
+    runopts ro = {.filter = "kv*"};
+    int code, failed = 0;
+    ehal_conf_report *r = run("evict", &ro, &code);
+    assert_non_null(r);
+    assert_int_equal(code, 1);
+    for (uint32_t i = 0; i < r->n_results; i++) {
+        const ehal_conf_result *c = &r->results[i];
+        int expect_fail = strstr(c->id, "sink4") &&
+                          (strcmp(c->op, "kvseq") == 0 || strstr(c->id, "P116"));
+        if (expect_fail) {
+            assert_int_equal(c->status, EHAL_CONF_FAIL);
+            assert_non_null(strstr(c->message, "tolerance exceeded"));
+            failed++;
+        } else {
+            assert_int_equal(c->status, EHAL_CONF_PASS);
+        }
+    }
+    assert_int_equal(failed, 4); /* kv_write and kvseq, f16 and q8_0 */
+    ehal_conf_report_free(r);
+}
+
+static void honest_unsupported_is_listed_missing_and_profile_not_met(void **state)
+{
+    (void)state;
+    runopts ro = {.filter = "attention/*"};
+    int code;
+    ehal_conf_report *r = run("missing", &ro, &code);
+    assert_non_null(r);
+    assert_int_equal(code, 1);
+    assert_int_equal(r->profile_met, 0);
+    assert_int_equal(r->n_fail, 0);
+    assert_true(r->n_unsupported >= 9);
+    for (uint32_t i = 0; i < r->n_results; i++) {
+        const ehal_conf_result *c = &r->results[i];
+        if (strcmp(c->dtype, "q8_0") == 0) {
+            assert_int_equal(c->status, EHAL_CONF_UNSUPPORTED);
+            assert_non_null(strstr(c->message, "prepare refused it"));
+        } else {
+            assert_int_equal(c->status, EHAL_CONF_PASS);
+        }
+    }
+    ehal_conf_report_free(r);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void xfail_list_absorbs_failures_and_verify_flags_unexpected_passes(void **state)
+{
+    (void)state;
+    const char *xf = "/tmp/ehal_conf_test_xfail.txt";
+    write_file(xf, "# known bad shapes\n"
+                   "matmul/*/K64xN31xT1/*\n"
+                   "matmul/*/K512xN10xT3/*   # trailing comment\n"
+                   "\n"
+                   "matmul/f32/K4096xN32xT1/s1\n");
+    runopts ro = {.filter = "matmul/*", .xfail = xf};
+    int code;
+    ehal_conf_report *r = run("wrong", &ro, &code);
+    assert_non_null(r);
+    assert_int_equal(code, 0);
+    assert_int_equal(r->n_xfail, 8);
+    assert_int_equal(r->n_xpass, 1);
+    assert_int_equal(r->n_fail, 0);
+    assert_int_equal(ehal_conf_report_find(r, "matmul/f32/K4096xN32xT1/s1")->status, EHAL_CONF_XPASS);
+    ehal_conf_report_free(r);
+
+    ro.verify = 1;
+    r = run("wrong", &ro, &code);
+    assert_non_null(r);
+    assert_int_equal(code, 1);
+    const ehal_conf_result *c = ehal_conf_report_find(r, "matmul/f32/K4096xN32xT1/s1");
+    assert_int_equal(c->status, EHAL_CONF_FAIL);
+    assert_non_null(strstr(c->message, "unexpected pass"));
+    ehal_conf_report_free(r);
+    remove(xf);
+}
+
+static void repro_runs_exactly_one_case_by_id(void **state)
+{
+    (void)state;
+    runopts ro = {.repro = "matmul/q4_0/K64xN31xT1/s1"};
+    int code;
+    ehal_conf_report *r = run("wrong", &ro, &code);
+    assert_non_null(r);
+    assert_int_equal(code, 1);
+    assert_int_equal(r->n_results, 1);
+    assert_string_equal(r->results[0].id, "matmul/q4_0/K64xN31xT1/s1");
+    assert_int_equal(r->results[0].status, EHAL_CONF_FAIL);
+    ehal_conf_report_free(r);
+
+    runopts bad = {.repro = "matmul/q4_0/K64xN31xT1"};
+    assert_null(run("wrong", &bad, &code));
+    assert_int_equal(code, 2);
+    runopts none = {.repro = "matmul/q4_0/K65xN31xT1/s1"};
+    assert_null(run("wrong", &none, &code));
+    assert_int_equal(code, 1);
+}
+
+static void json_and_junit_reports_name_the_failing_case(void **state)
+{
+    (void)state;
+    runopts ro = {.filter = "matmul/f32/*", .json = "/tmp/ehal_conf_test.json",
+                  .junit = "/tmp/ehal_conf_test.xml"};
+    int code;
+    ehal_conf_report *r = run("wrong", &ro, &code);
+    assert_non_null(r);
+    assert_int_equal(code, 1);
+    ehal_conf_report_free(r);
+    const char *j = read_file(ro.json);
+    assert_non_null(strstr(j, "\"backend\": \"faulty-wrong\""));
+    const char *c = strstr(j, "\"id\": \"matmul/f32/K64xN31xT1/s1\"");
+    assert_non_null(c);
+    const char *st = strstr(c, "\"status\": ");
+    assert_non_null(st);
+    assert_memory_equal(st, "\"status\": \"fail\"", 16);
+    assert_non_null(strstr(c, "\"tol_nmse\": 1e-06"));
+    const char *x = read_file(ro.junit);
+    assert_non_null(strstr(x, "<testsuite name=\"matmul\""));
+    const char *tc = strstr(x, "name=\"matmul/f32/K64xN31xT1/s1\"");
+    assert_non_null(tc);
+    assert_non_null(strstr(tc, "<failure message=\"output (step 0): tolerance exceeded"));
+    remove(ro.json);
+    remove(ro.junit);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(control_backend_without_fault_meets_core_quick),
+        cmocka_unit_test(slightly_wrong_matmul_fails_exactly_the_shapes_with_n_mod_7_eq_3),
+        cmocka_unit_test(out_of_bounds_write_is_named_with_its_size),
+        cmocka_unit_test(crash_fails_its_cases_with_the_signal_and_the_suite_goes_on),
+        cmocka_unit_test(hang_is_killed_after_the_timeout_and_named),
+        cmocka_unit_test(capability_lie_fails_as_a_broken_promise),
+        cmocka_unit_test(wrong_kv_eviction_fails_ring_cases_with_sinks_past_capacity),
+        cmocka_unit_test(honest_unsupported_is_listed_missing_and_profile_not_met),
+        cmocka_unit_test(xfail_list_absorbs_failures_and_verify_flags_unexpected_passes),
+        cmocka_unit_test(repro_runs_exactly_one_case_by_id),
+        cmocka_unit_test(json_and_junit_reports_name_the_failing_case),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
