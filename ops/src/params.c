@@ -48,8 +48,10 @@ void ehal_op_get_params(const ehal_subgraph *sg, uint32_t node, void *out, size_
     if (!n) {
         return;
     }
-    if (n->params && n->params_size > 0) {
-        memcpy(out, n->params, n->params_size < out_size ? n->params_size : out_size);
+    uint32_t psize;
+    const void *params = ehal_ops_node_params(n, &psize);
+    if (params && psize > 0) {
+        memcpy(out, params, psize < out_size ? psize : out_size);
     }
 
     /* Defaults are applied on a full-size copy and written back only as far

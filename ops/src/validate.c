@@ -227,10 +227,10 @@ ehal_status_t ehal_op_validate(const ehal_subgraph *sg, uint32_t node, char *msg
     if (!n) {
         return early_fail(msg, msg_size, node, EHAL_STATUS_INVALID_ARGUMENT, "node is NULL");
     }
-    if (n->struct_size < sizeof(ehal_node_desc)) {
+    if (n->struct_size < EHAL_OPS_NODE_MIN_SIZE) {
         return early_fail(msg, msg_size, node, EHAL_STATUS_INVALID_ARGUMENT,
                           "node struct_size=%" PRIu32 " is below %zu", n->struct_size,
-                          sizeof(ehal_node_desc));
+                          (size_t)EHAL_OPS_NODE_MIN_SIZE);
     }
     const ehal_op_info *info = ehal_op_info_get(n->op);
     if (!info) {
@@ -257,9 +257,10 @@ ehal_status_t ehal_op_validate(const ehal_subgraph *sg, uint32_t node, char *msg
                           "n_outputs=%" PRIu32 ", the op makes %" PRIu32, n->n_outputs,
                           info->n_outputs);
     }
-    if (n->params_size > 0 && !n->params) {
+    uint32_t psize;
+    if (!ehal_ops_node_params(n, &psize) && psize > 0) {
         return ehal_vfail(&c, EHAL_STATUS_INVALID_ARGUMENT,
-                          "params is NULL with params_size=%" PRIu32, n->params_size);
+                          "params is NULL with params_size=%" PRIu32, psize);
     }
     if (sg->n_tensors > 0 && !sg->tensors) {
         return ehal_vfail(&c, EHAL_STATUS_INVALID_ARGUMENT,

@@ -149,6 +149,23 @@ static void unusable_node_zero_fills(void **state) {
     ehal_op_get_params(&g.sg, 0, NULL, 16); /* ignored */
 }
 
+/* A node from a writer whose node struct ends before params_size/params
+ * carries no params (R1), whatever those bytes hold. */
+static void node_without_params_fields_has_no_params(void **state) {
+    (void)state;
+    tnode g;
+    ehal_params_rope in = {EHAL_ROPE_NEOX, 8, 5.0f, 3.0f};
+    tn_init(&g, EHAL_OP_ROPE, &in, sizeof in);
+    tn_tensor(&g, 0, EHAL_DTYPE_F32, 16, 1, 1, 1, NULL);
+    g.node.struct_size = offsetof(ehal_node_desc, params_size);
+    ehal_params_rope p;
+    ehal_op_get_params(&g.sg, 0, &p, sizeof p);
+    assert_int_equal(p.mode, EHAL_ROPE_NORMAL);
+    assert_int_equal(p.n_rot, 16);
+    assert_true(p.freq_base == 10000.0f);
+    assert_true(p.freq_scale == 1.0f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rope_zero_fields_take_their_defaults),
@@ -160,6 +177,7 @@ int main(void) {
         cmocka_unit_test(kv_and_rms_norm_params_have_no_defaults),
         cmocka_unit_test(short_out_buffer_gets_the_prefix),
         cmocka_unit_test(unusable_node_zero_fills),
+        cmocka_unit_test(node_without_params_fields_has_no_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
