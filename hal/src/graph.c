@@ -1,6 +1,6 @@
 /*
  * Caller-supplied subgraphs, checked for structure and copied to the
- * core's struct sizes before anything reads them (R2): a caller built
+ * core's struct sizes before anything reads them (R1): a caller built
  * against an older header passes shorter structs, whose absent fields are
  * zero here, and a plugin always sees the core's sizes.
  */

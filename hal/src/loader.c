@@ -212,7 +212,7 @@ static int negotiate(ehal_backend *be, ehal_backend_entry_fn entry, char *reason
         return 0;
     }
     /* Entries beyond what this core knows are ignored; entries beyond the
-     * plugin's table stay NULL (R2, R8). */
+     * plugin's table stay NULL (R1, R8). */
     memset(&be->iface, 0, sizeof be->iface);
     size_t n = t->struct_size < sizeof be->iface ? t->struct_size : sizeof be->iface;
     memcpy(&be->iface, t, n);
