@@ -15,7 +15,7 @@ static int convertible(uint32_t dtype) {
 static void to_f32(uint32_t dtype, const void *src, int64_t i0, float *out, int64_t n) {
     switch (dtype) {
     case EHAL_DTYPE_F32:
-        memcpy(out, (const float *)src + i0, (size_t)n * sizeof(float));
+        memmove(out, (const float *)src + i0, (size_t)n * sizeof(float));
         break;
     case EHAL_DTYPE_F16:
         for (int64_t i = 0; i < n; i++) {
@@ -36,7 +36,7 @@ static void to_f32(uint32_t dtype, const void *src, int64_t i0, float *out, int6
 static void from_f32(uint32_t dtype, const float *in, void *dst, int64_t i0, int64_t n) {
     switch (dtype) {
     case EHAL_DTYPE_F32:
-        memcpy((float *)dst + i0, in, (size_t)n * sizeof(float));
+        memmove((float *)dst + i0, in, (size_t)n * sizeof(float));
         break;
     case EHAL_DTYPE_F16:
         for (int64_t i = 0; i < n; i++) {
