@@ -37,6 +37,16 @@ int gguf_cursor_fail(gguf_cursor *c, const char *fmt, ...)
     return -1;
 }
 
+const char *gguf_printable(const char *s, uint64_t n, char *out, size_t out_size)
+{
+    size_t k = 0;
+    for (; k < n && k + 1 < out_size; k++)
+        out[k] = s[k] >= 32 && s[k] < 127 ? s[k] : '?';
+    if (out_size)
+        out[k] = '\0';
+    return out;
+}
+
 uint64_t gguf_cursor_remaining(const gguf_cursor *c)
 {
     return c->size - c->pos; /* pos <= size always holds */

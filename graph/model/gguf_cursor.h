@@ -34,6 +34,10 @@ int gguf_cursor_fail(gguf_cursor *c, const char *fmt, ...)
 #endif
     ;
 
+/* Copies at most out_size - 1 bytes of s[0..n) into out for a message,
+ * replacing bytes outside printable ASCII with '?'; returns out. */
+const char *gguf_printable(const char *s, uint64_t n, char *out, size_t out_size);
+
 uint64_t gguf_cursor_remaining(const gguf_cursor *c);
 int gguf_read_u8(gguf_cursor *c, const char *field, uint8_t *v);
 int gguf_read_u16(gguf_cursor *c, const char *field, uint16_t *v);

@@ -201,8 +201,9 @@ int gguf_parse_kvs(gguf_cursor *c, uint64_t kv_count, gguf_kvs *out)
             rc = -1;
             break;
         }
-        gguf_cursor_ctx(c, "kv %llu '%.*s'", (unsigned long long)k,
-                        (int)(klen > 100 ? 100 : klen), key);
+        char kp[104];
+        gguf_cursor_ctx(c, "kv %llu '%s'", (unsigned long long)k,
+                        gguf_printable(key, klen, kp, sizeof kp));
         uint64_t s = key_hash(key, klen) & (slots - 1);
         while (seen[s]) {
             /* seen[s] - 1 is a key already read: its 8-byte length precedes it. */

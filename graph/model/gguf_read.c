@@ -96,7 +96,9 @@ static int read_tensor_info(gguf_cursor *c, uint64_t i, tinfo *t, ehal_status_t 
                                 (unsigned long long)t->name_len, EHAL_MODEL_NAME_MAX);
     if (memchr(t->name, '\0', (size_t)t->name_len))
         return gguf_cursor_fail(c, "name contains a NUL byte");
-    gguf_cursor_ctx(c, "tensor %llu '%.*s'", (unsigned long long)i, (int)t->name_len, t->name);
+    char np[EHAL_MODEL_NAME_MAX + 1];
+    gguf_cursor_ctx(c, "tensor %llu '%s'", (unsigned long long)i,
+                    gguf_printable(t->name, t->name_len, np, sizeof np));
     if (gguf_read_u32(c, "n_dims", &t->n_dims))
         return -1;
     if (t->n_dims < 1 || t->n_dims > EHAL_MAX_DIMS)
@@ -154,8 +156,9 @@ static int check_ranges(gguf_cursor *c, tinfo *ti, uint64_t n, uint64_t data_sta
     int rc = 0;
     for (uint64_t i = 0; i < n && rc == 0; i++) {
         tinfo *t = &ti[i];
-        gguf_cursor_ctx(c, "tensor %llu '%.*s'", (unsigned long long)i, (int)t->name_len,
-                        t->name);
+        char np[EHAL_MODEL_NAME_MAX + 1];
+        gguf_cursor_ctx(c, "tensor %llu '%s'", (unsigned long long)i,
+                        gguf_printable(t->name, t->name_len, np, sizeof np));
         uint32_t elem_align = t->type == EHAL_DTYPE_F32 ? 4u : 2u;
         if (t->offset % alignment != 0) {
             rc = gguf_cursor_fail(c, "offset %llu is not a multiple of general.alignment %u",
@@ -187,12 +190,14 @@ static int check_ranges(gguf_cursor *c, tinfo *ti, uint64_t n, uint64_t data_sta
         for (uint64_t k = 1; k < n && rc == 0; k++) {
             if (r[k].start < r[k - 1].end) {
                 const tinfo *a = &ti[r[k - 1].id], *b = &ti[r[k].id];
-                gguf_cursor_ctx(c, "tensor %u '%.*s'", r[k].id, (int)b->name_len, b->name);
-                rc = gguf_cursor_fail(c, "data range [%llu, %llu) overlaps tensor %u '%.*s' "
+                char na[EHAL_MODEL_NAME_MAX + 1], nb[EHAL_MODEL_NAME_MAX + 1];
+                gguf_cursor_ctx(c, "tensor %u '%s'", r[k].id,
+                                gguf_printable(b->name, b->name_len, nb, sizeof nb));
+                rc = gguf_cursor_fail(c, "data range [%llu, %llu) overlaps tensor %u '%s' "
                                          "[%llu, %llu)",
                                       (unsigned long long)r[k].start,
                                       (unsigned long long)r[k].end, r[k - 1].id,
-                                      (int)a->name_len, a->name,
+                                      gguf_printable(a->name, a->name_len, na, sizeof na),
                                       (unsigned long long)r[k - 1].start,
                                       (unsigned long long)r[k - 1].end);
             }
@@ -248,8 +253,9 @@ static ehal_status_t check_arch(const gguf_kvs *kv, char *err, size_t n)
         return EHAL_STATUS_FORMAT;
     }
     if (a->slen != 5 || memcmp(a->s, "llama", 5) != 0) {
-        ehal_model_errf(err, n, "general.architecture: '%.*s' is not supported (only 'llama')",
-                        (int)(a->slen > 64 ? 64 : a->slen), a->s);
+        char ap[65];
+        ehal_model_errf(err, n, "general.architecture: '%s' is not supported (only 'llama')",
+                        gguf_printable(a->s, a->slen, ap, sizeof ap));
         return EHAL_STATUS_UNSUPPORTED;
     }
     return EHAL_STATUS_OK;

@@ -233,6 +233,12 @@ static void other_architectures_are_refused_naming_it(void **state)
     ge_build_model(&e, &o, &lay);
     expect_refusal(&e, EHAL_STATUS_UNSUPPORTED, "general.architecture", "'gpt2' is not supported");
     ge_free(&e);
+    /* Control bytes from the file never reach the one-line message. */
+    ge_init(&e);
+    o.arch = "ll\nama\x1b[2J";
+    ge_build_model(&e, &o, &lay);
+    expect_refusal(&e, EHAL_STATUS_UNSUPPORTED, "'ll?ama?[2J' is not supported", NULL);
+    ge_free(&e);
 }
 
 /* Every prefix of a valid file is refused with FORMAT and a message; the
