@@ -46,6 +46,11 @@ typedef struct ehal_program {
     uint64_t *off;                /* [n_tensors * n_backends] arena offsets of roots */
     ehal_buffer *arena[EHAL_PART_MAX_BACKENDS];
     void *map[EHAL_PART_MAX_BACKENDS]; /* mapped arena, or NULL */
+    /* Zero-copy: zc[a][b] set when b reads a's activations in place, via
+     * imp[a][b], a's mapped arena imported into b (both HOST_SHARED). */
+    uint8_t zc[EHAL_PART_MAX_BACKENDS][EHAL_PART_MAX_BACKENDS];
+    uint8_t zc_used[EHAL_PART_MAX_BACKENDS][EHAL_PART_MAX_BACKENDS];
+    ehal_buffer *imp[EHAL_PART_MAX_BACKENDS][EHAL_PART_MAX_BACKENDS];
     uint64_t arena_size[EHAL_PART_MAX_BACKENDS];
     ehal_part_rt *parts;
     uint32_t n_parts;
@@ -53,6 +58,8 @@ typedef struct ehal_program {
     uint32_t logits_backend;
     uint64_t logits_rows;
     uint64_t last_use;            /* for eviction */
+    int allow_zc, zc_failed;
+    uint64_t zc_bytes;            /* boundary bytes read in place per step */
 } ehal_program;
 
 struct ehal_session {

@@ -21,6 +21,9 @@ void ehal_program_free(ehal_program *p)
         free(p->parts[k].copies);
     }
     free(p->parts);
+    for (uint32_t a = 0; a < EHAL_PART_MAX_BACKENDS; a++)
+        for (uint32_t b = 0; b < EHAL_PART_MAX_BACKENDS; b++)
+            ehal_buffer_free(p->imp[a][b]);
     for (uint32_t b = 0; b < EHAL_PART_MAX_BACKENDS; b++) {
         if (p->map[b])
             ehal_buffer_unmap(p->arena[b]);
@@ -204,7 +207,7 @@ static ehal_status_t place_activations(ehal_session *s, ehal_program *p)
     const ehal_plan *pl = p->plan;
     uint64_t *first = malloc(sizeof *first * nt * B), *lastu = malloc(sizeof *lastu * nt * B);
     uint32_t *part_of = malloc(sizeof *part_of * (nn ? nn : 1));
-    int is_cpu[EHAL_PART_MAX_BACKENDS];
+    int is_cpu[EHAL_PART_MAX_BACKENDS], shared[EHAL_PART_MAX_BACKENDS];
     if (!first || !lastu || !part_of) {
         free(first), free(lastu), free(part_of);
         return EHAL_STATUS_OUT_OF_MEMORY;
@@ -214,7 +217,11 @@ static ehal_status_t place_activations(ehal_session *s, ehal_program *p)
         pr.device.struct_size = sizeof pr.device;
         ehal_backend_props_get(ehal_backend_get(s->ctx, b), &pr);
         is_cpu[b] = pr.device.kind == EHAL_DEVICE_CPU;
+        shared[b] = (pr.device.flags & EHAL_DEVICE_HOST_SHARED) != 0;
     }
+    for (uint32_t a = 0; a < B; a++)
+        for (uint32_t b = 0; b < B; b++)
+            p->zc[a][b] = p->allow_zc && a != b && shared[a] && shared[b];
     for (size_t k = 0; k < (size_t)nt * B; k++)
         first[k] = EHAL_NO_OFFSET, lastu[k] = 0, p->off[k] = EHAL_NO_OFFSET;
     for (uint32_t k = 0; k < pl->n_parts; k++)
@@ -239,6 +246,17 @@ static ehal_status_t place_activations(ehal_session *s, ehal_program *p)
                         pl->assign[rt->producer] == b;
             uint64_t st = (!local || !is_cpu[b]) ? pl->part_start[k] : i;
             uint64_t en = is_cpu[b] ? i : pl->part_start[k + 1] - 1;
+            if (!local && role != EHAL_ROLE_INPUT && rt->producer != EHAL_GRAPH_NONE &&
+                p->zc[pl->assign[rt->producer]][b]) {
+                /* read in place from the producer's arena: keep it alive */
+                uint32_t a = pl->assign[rt->producer];
+                size_t y = (size_t)r * B + a;
+                uint64_t ea = en > pl->part_start[k + 1] - 1 ? en : pl->part_start[k + 1] - 1;
+                if (ea > lastu[y])
+                    lastu[y] = ea;
+                p->zc_used[a][b] = 1;
+                continue;
+            }
             if (role == EHAL_ROLE_INPUT)
                 st = 0, en = nn;
             if (role == EHAL_ROLE_OUTPUT)
@@ -297,6 +315,19 @@ static ehal_status_t place_activations(ehal_session *s, ehal_program *p)
             p->map[b] = ptr;
         lo = hi;
     }
+    for (uint32_t a = 0; a < B && st == EHAL_STATUS_OK; a++)
+        for (uint32_t b = 0; b < B && st == EHAL_STATUS_OK; b++) {
+            if (!p->zc_used[a][b])
+                continue;
+            /* Import a's arena into b; if either side refuses, the caller
+             * rebuilds the program with copies instead. */
+            if (!p->map[a] || ehal_buffer_import_host(ehal_backend_get(s->ctx, b), p->map[a],
+                                                      p->arena_size[a], 0,
+                                                      &p->imp[a][b]) != EHAL_STATUS_OK) {
+                p->zc_failed = 1;
+                st = EHAL_STATUS_UNSUPPORTED;
+            }
+        }
     free(it), free(first), free(lastu), free(part_of);
     return st;
 }
@@ -318,6 +349,14 @@ static ehal_status_t locate(ehal_session *s, ehal_program *p, const ehal_graph_n
     if (rt->desc.role == EHAL_ROLE_KV)
         return kv_buf(s, rt, b, buf);
     uint64_t o = p->off[(size_t)r * p->n_backends + b];
+    if (o == EHAL_NO_OFFSET && rt->producer != EHAL_GRAPH_NONE) {
+        uint32_t a = p->plan->assign[rt->producer];
+        if (p->imp[a][b]) {
+            *buf = p->imp[a][b];
+            *off += p->off[(size_t)r * p->n_backends + a];
+            return EHAL_STATUS_OK;
+        }
+    }
     if (o == EHAL_NO_OFFSET) {
         snprintf(s->err, sizeof s->err, "tensor '%s' has no place on backend %u", rt->name, b);
         return EHAL_STATUS_INTERNAL;
@@ -415,6 +454,10 @@ static ehal_status_t plan_copies(ehal_program *p)
                 if (from == pr->backend || have[(size_t)r * B + pr->backend])
                     continue;
                 have[(size_t)r * B + pr->backend] = 1;
+                if (p->imp[from][pr->backend]) { /* read in place */
+                    p->zc_bytes += ehal_tensor_nbytes(&rt->desc);
+                    continue;
+                }
                 pr->copies[pr->n_copies++] = (ehal_copy){r, from, pr->backend};
             }
         }
@@ -423,12 +466,28 @@ static ehal_status_t plan_copies(ehal_program *p)
     return EHAL_STATUS_OK;
 }
 
+static ehal_status_t build_once(ehal_session *s, uint32_t T, int allow_zc, int *zc_failed,
+                                ehal_program **out);
+
 ehal_status_t ehal_program_build(ehal_session *s, uint32_t T, ehal_program **out)
+{
+    int zc_failed = 0;
+    ehal_status_t st = build_once(s, T, 1, &zc_failed, out);
+    if (st != EHAL_STATUS_OK && zc_failed) {
+        s->err[0] = '\0';
+        st = build_once(s, T, 0, &zc_failed, out);
+    }
+    return st;
+}
+
+static ehal_status_t build_once(ehal_session *s, uint32_t T, int allow_zc, int *zc_failed,
+                                ehal_program **out)
 {
     *out = NULL;
     ehal_program *p = calloc(1, sizeof *p);
     if (!p)
         return EHAL_STATUS_OUT_OF_MEMORY;
+    p->allow_zc = allow_zc;
     p->n_tokens = T;
     p->n_backends = s->n_backends;
     ehal_llama_options lo = {T, s->o.kv_dtype, s->o.kv_capacity, s->o.kv_window, s->o.kv_sinks,
@@ -495,6 +554,9 @@ ehal_status_t ehal_program_build(ehal_session *s, uint32_t T, ehal_program **out
     if (st != EHAL_STATUS_OK) {
         if (!s->err[0])
             snprintf(s->err, sizeof s->err, "program T=%u: %s", T, ehal_status_string(st));
+        *zc_failed = p->zc_failed;
+        for (uint32_t b = 0; b < p->n_backends; b++)
+            s->stats.arena_bytes -= p->arena[b] ? p->arena_size[b] : 0;
         ehal_program_free(p);
         return st;
     }

@@ -271,6 +271,7 @@ static ehal_status_t run_step(ehal_session *s, const int32_t *tokens, uint32_t T
         return st;
     }
     s->position += T;
+    s->stats.zero_copy_bytes += p->zc_bytes;
     s->stats.steps++;
     s->stats.tokens += T;
     return EHAL_STATUS_OK;

@@ -4,7 +4,8 @@
  * (GT_NAME) so the executor's multi-backend paths are tested without any
  * real device. Options: "<name>.cost" (percent multiplier on the estimate),
  * "<name>.reject" (an op name it answers UNSUPPORTED), "<name>.memory"
- * (device memory it declares, bytes).
+ * (device memory it declares, bytes), "<name>.import" (0: refuse to import
+ * host memory, so the executor must copy boundary tensors).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 
 struct ehal_backend_impl {
     const ehal_host_services *host;
-    uint64_t cost_pct, memory;
+    uint64_t cost_pct, memory, import;
     uint32_t reject;
     ehal_kernel_fn table[EHAL_OP_ID_LIMIT_];
 };
@@ -39,9 +40,12 @@ static ehal_status_t gt_init(const ehal_host_services *host, const ehal_option *
         return EHAL_STATUS_OUT_OF_MEMORY;
     be->host = host;
     be->cost_pct = 100;
+    be->import = 1;
     ehal_status_t st = ehal_sdk_option_u64(host, opts, n_opts, "cost", &be->cost_pct);
     if (st == EHAL_STATUS_OK)
         st = ehal_sdk_option_u64(host, opts, n_opts, "memory", &be->memory);
+    if (st == EHAL_STATUS_OK)
+        st = ehal_sdk_option_u64(host, opts, n_opts, "import", &be->import);
     const char *rej = ehal_sdk_option(opts, n_opts, "reject");
     be->reject = rej ? ehal_op_from_name(rej) : 0;
     for (uint32_t op = 0; op < EHAL_OP_ID_LIMIT_; op++)
@@ -147,6 +151,8 @@ static ehal_status_t gt_import(ehal_backend_impl *be, void *ptr, uint64_t size, 
                                ehal_buffer_impl **out)
 {
     (void)flags;
+    if (!be->import)
+        return EHAL_STATUS_UNSUPPORTED;
     ehal_buffer_impl *b = ehal_sdk_calloc(be->host, 1, sizeof *b);
     if (!b)
         return EHAL_STATUS_OUT_OF_MEMORY;

@@ -179,11 +179,13 @@ static void same_run_twice_gives_identical_tokens(void **state)
     ehal_context_destroy(ctx);
 }
 
-static void partitioned_run_equals_single_backend_run(void **state)
+/* Split across gt_a and gt_b; import=1: boundary tensors are read in place
+ * (zero copy), import=0: they are copied. Both equal the single run. */
+static void split_run(int import)
 {
-    (void)state;
+    ehal_option bo[2] = {{"gt_a.import", import ? "1" : "0"}, {"gt_b.import", import ? "1" : "0"}};
     ehal_context *one = open_ctx(1, "gt_a", NULL, 0);
-    ehal_context *two = open_ctx(1, "gt_a,gt_b", NULL, 0);
+    ehal_context *two = open_ctx(1, "gt_a,gt_b", bo, 2);
     if (!one || !two || ehal_backend_count(two) != 2) {
         print_message("skipped: test plugins not found\n");
         ehal_context_destroy(one), ehal_context_destroy(two);
@@ -202,8 +204,26 @@ static void partitioned_run_equals_single_backend_run(void **state)
     assert_true(max_diff(b, a, NL, &mr) == 0.0);
     /* it really was split: both backends ran and tensors crossed */
     assert_true(st.backend_ns[0] > 0 && st.backend_ns[1] > 0);
-    assert_true(st.transfer_bytes > 0);
+    if (import) {
+        assert_true(st.zero_copy_bytes > 0);
+        assert_int_equal(st.transfer_bytes, 0);
+    } else {
+        assert_true(st.transfer_bytes > 0);
+        assert_int_equal(st.zero_copy_bytes, 0);
+    }
     ehal_context_destroy(one), ehal_context_destroy(two);
+}
+
+static void partitioned_run_reading_in_place_equals_single_run(void **state)
+{
+    (void)state;
+    split_run(1);
+}
+
+static void partitioned_run_copying_boundaries_equals_single_run(void **state)
+{
+    (void)state;
+    split_run(0);
 }
 
 static void kv_cache_stays_on_the_attention_backend(void **state)
@@ -374,7 +394,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(single_backend_equals_reference_path),
         cmocka_unit_test(same_run_twice_gives_identical_tokens),
-        cmocka_unit_test(partitioned_run_equals_single_backend_run),
+        cmocka_unit_test(partitioned_run_reading_in_place_equals_single_run),
+        cmocka_unit_test(partitioned_run_copying_boundaries_equals_single_run),
         cmocka_unit_test(kv_cache_stays_on_the_attention_backend),
         cmocka_unit_test(sliding_window_with_sinks_matches_reference),
         cmocka_unit_test(memory_limit_keeps_weights_off_a_small_device),

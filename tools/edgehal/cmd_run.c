@@ -214,8 +214,10 @@ static void print_figures(const ehal_session *s, ehal_context *ctx, double prefi
     printf(" (kernels %.3f ms, transfers %.3f ms)\n", (double)st.exec_ns / 1e6,
            (double)st.transfer_ns / 1e6);
     if (dec && dec->tokens) {
-        printf("transfer: %.0f bytes per decoded token between backends\n",
-               (double)dec->transfer_bytes / (double)dec->tokens);
+        printf("transfer: %.0f bytes per decoded token copied between backends, %.0f read in "
+               "place (zero copy)\n",
+               (double)dec->transfer_bytes / (double)dec->tokens,
+               (double)dec->zero_copy_bytes / (double)dec->tokens);
         double oh = dec->wall_ns ? 100.0 * (double)(dec->wall_ns - dec->exec_ns - dec->transfer_ns) /
                                        (double)dec->wall_ns
                                  : 0;
@@ -486,6 +488,7 @@ int ehal_cmd_run(int argc, char **argv)
     dec.exec_ns -= after_prefill.exec_ns;
     dec.transfer_ns -= after_prefill.transfer_ns;
     dec.transfer_bytes -= after_prefill.transfer_bytes;
+    dec.zero_copy_bytes -= after_prefill.zero_copy_bytes;
     printf("tokens:");
     for (uint64_t i = 0; i < a.n_predict; i++)
         printf("%s%d", i ? "," : " ", out_tok[i]);

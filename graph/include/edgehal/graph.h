@@ -181,7 +181,8 @@ typedef struct ehal_session_stats {
     uint64_t wall_ns;       /* inside eval */
     uint64_t exec_ns;       /* inside execute+wait, all backends */
     uint64_t transfer_ns;   /* boundary moves and input/output copies */
-    uint64_t transfer_bytes;/* boundary moves between backends */
+    uint64_t transfer_bytes;/* boundary moves between backends (copied) */
+    uint64_t zero_copy_bytes;/* boundary tensors read in place, not copied */
     uint64_t backend_ns[16];/* execute+wait per backend index */
     uint64_t weight_bytes;  /* as the backends hold them */
     uint64_t kv_bytes;
