@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "edgehal/quant.h"
 
@@ -185,7 +186,15 @@ int vt_run_ref(vt_graph *g, int reset) {
     return 0;
 }
 
-int vt_run(vt_backend *b, vt_graph *g) {
+int vt_run(vt_backend *b, vt_graph *g) { return vt_run_timed(b, g, 0, NULL); }
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int vt_run_timed(vt_backend *b, vt_graph *g, int iters, double *ms_per_run) {
     if (vt_run_ref(g, 1) != 0) {
         return -1;
     }
@@ -237,6 +246,16 @@ int vt_run(vt_backend *b, vt_graph *g) {
         printf("wait failed\n");
     } else {
         rc = 0;
+        double t0 = now_ms();
+        for (int it = 0; it < iters && rc == 0; it++) {
+            if (f->execute(b->be, exe, NULL) != EHAL_STATUS_OK ||
+                f->wait(b->be, exe, UINT64_MAX) != EHAL_STATUS_OK) {
+                rc = -1;
+            }
+        }
+        if (ms_per_run && iters > 0) {
+            *ms_per_run = (now_ms() - t0) / iters;
+        }
         for (uint32_t i = 0; i < g->n_tensors; i++) {
             if (f->buffer_read(b->be, buf, off[i], g->dev[i], ehal_tensor_nbytes(&g->td[i])) != 0) {
                 rc = -1;

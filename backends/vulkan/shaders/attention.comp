@@ -11,6 +11,7 @@
  * Bindings: 0 Q, 1 K cache, 2 V cache, 3 pos, 4 O. D <= 512. */
 #include "common.glsl"
 #include "kvcache.glsl"
+#extension GL_EXT_control_flow_attributes : require
 #define WG 64u
 #define MAXD 512u
 layout(local_size_x = 64) in;
@@ -59,7 +60,7 @@ void main() {
 
     float m = -3.402823466e38, l = 0.0;
     float acc[MAXD / WG];
-    for (uint i = 0u; i < MAXD / WG; i++) acc[i] = 0.0;
+    [[unroll]] for (uint i = 0u; i < MAXD / WG; i++) acc[i] = 0.0;
     uint krow0 = pc.off[1] + kvh * uint(C) * pc.u[7];
     uint vrow0 = pc.off[2] + kvh * uint(C) * pc.u[8];
     for (uint base = 0u; base < uint(n_keys); base += WG) {
@@ -89,22 +90,22 @@ void main() {
         float psum = 0.0;
         for (uint i = 0u; i < WG; i++) psum += sp[i];
         l = l * alpha + psum;
-        for (uint a = 0u; a < MAXD / WG; a++) {
+        [[unroll]] for (uint a = 0u; a < MAXD / WG; a++) {
             uint d = tid + a * WG;
-            if (d >= D) break;
-            float v = acc[a] * alpha;
-            for (uint i = 0u; i < WG; i++) {
-                if (sslot[i] >= 0) v += sp[i] * ld_2(pc.u[6], vrow0 + uint(sslot[i]) * pc.u[8], d);
+            if (d < D) {
+                float v = acc[a] * alpha;
+                for (uint i = 0u; i < WG; i++) {
+                    if (sslot[i] >= 0) v += sp[i] * ld_2(pc.u[6], vrow0 + uint(sslot[i]) * pc.u[8], d);
+                }
+                acc[a] = v;
             }
-            acc[a] = v;
         }
         m = cm;
         barrier();
     }
     uint oo = (pc.off[4] >> 2) + (t * Hq + h) * D;
-    for (uint a = 0u; a < MAXD / WG; a++) {
+    [[unroll]] for (uint a = 0u; a < MAXD / WG; a++) {
         uint d = tid + a * WG;
-        if (d >= D) break;
-        bf4.d[oo + d] = l > 0.0 ? acc[a] / l : 0.0;
+        if (d < D) bf4.d[oo + d] = l > 0.0 ? acc[a] / l : 0.0;
     }
 }

@@ -4,6 +4,7 @@
  * subgroupAdd (USE_SUBGROUP) or a shared-memory tree (fallback).
  * WTYPE: compile-time weight dtype. u: 0 K, 1 N, 2 T, 3 W row bytes. */
 #include "common.glsl"
+#extension GL_EXT_control_flow_attributes : require
 #ifdef USE_SUBGROUP
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -26,7 +27,7 @@ void main() {
     uint row = pc.off[0] + n * pc.u[3];
     uint xo = pc.off[1] >> 2;
     float acc[MAXT];
-    for (int t = 0; t < MAXT; t++) acc[t] = 0.0;
+    [[unroll]] for (int t = 0; t < MAXT; t++) acc[t] = 0.0;
 #if WTYPE == 8 || WTYPE == 2
     for (uint b = tid; b < K / 32u; b += WG) {
 #if WTYPE == 8
@@ -44,19 +45,21 @@ void main() {
             float w = float(int(q) - 8) * dsc;
 #endif
             uint k = b * 32u + j;
-            for (uint t = 0u; t < T; t++) acc[t] += w * bf1.d[xo + t * K + k];
+            [[unroll]] for (uint t = 0u; t < MAXT; t++) if (t < T) acc[t] += w * bf1.d[xo + t * K + k];
         }
     }
 #else
     for (uint k = tid; k < K; k += WG) {
         float w = ld_0(WTYPE, row, k);
-        for (uint t = 0u; t < T; t++) acc[t] += w * bf1.d[xo + t * K + k];
+        [[unroll]] for (uint t = 0u; t < MAXT; t++) if (t < T) acc[t] += w * bf1.d[xo + t * K + k];
     }
 #endif
 #ifdef USE_SUBGROUP
-    for (uint t = 0u; t < T; t++) {
-        float s = subgroupAdd(acc[t]);
-        if (subgroupElect()) red[t][gl_SubgroupID] = s;
+    [[unroll]] for (uint t = 0u; t < MAXT; t++) {
+        if (t < T) { /* T is uniform: subgroupAdd stays in uniform control flow */
+            float s = subgroupAdd(acc[t]);
+            if (subgroupElect()) red[t][gl_SubgroupID] = s;
+        }
     }
     barrier();
     if (tid < T) {
@@ -65,7 +68,7 @@ void main() {
         bf4.d[(pc.off[4] >> 2) + tid * N + n] = s;
     }
 #else
-    for (uint t = 0u; t < T; t++) red[t][tid] = acc[t];
+    [[unroll]] for (uint t = 0u; t < MAXT; t++) if (t < T) red[t][tid] = acc[t];
     barrier();
     for (uint s = WG / 2u; s > 0u; s >>= 1u) {
         if (tid < s) {
