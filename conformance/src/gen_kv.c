@@ -78,7 +78,7 @@ static void attention_enum(conf_caselist *l, uint32_t fam)
         {64, 4, 1, 1, 64, 32, 32, 0, 0},      /* window edge: key 0 just outside */
         {64, 4, 2, 8, 64, 100, 32, 4, 0},     /* window + sinks, ring wrapped */
         {64, 4, 2, 3, 64, 35, 32, 4, 0},      /* queries straddling the window edge */
-        {128, 8, 2, 128, 4096, 3968, 0, 0, 1}, /* prefill at the end of 4096 (llm-full) */
+        {128, 4, 1, 32, 4096, 4064, 0, 0, 1}, /* prefill at the end of 4096 (llm-full) */
     };
     for (size_t d = 0; d < 3; d++) {
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
