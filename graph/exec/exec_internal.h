@@ -12,7 +12,7 @@
 #define EHAL_NO_OFFSET UINT64_MAX
 
 typedef struct ehal_weight_buf {
-    const char *name; /* the model's tensor name (model outlives the session) */
+    char *name; /* owned copy */
     uint32_t backend;
     uint32_t packed;
     ehal_buffer *buf;
@@ -59,12 +59,16 @@ typedef struct ehal_program {
     uint64_t logits_rows;
     uint64_t last_use;            /* for eviction */
     int allow_zc, zc_failed;
+    int graph_borrowed; /* a caller's graph (ehal_graph_exec), not freed */
     uint64_t zc_bytes;            /* boundary bytes read in place per step */
 } ehal_program;
 
 struct ehal_session {
     ehal_context *ctx;
-    const ehal_model *m;
+    const ehal_model *m;               /* NULL for a caller's graph */
+    const ehal_graph *user_graph;      /* set for ehal_graph_exec */
+    ehal_weight_source_fn weight_fn;   /* with user_graph */
+    void *weight_user;
     ehal_model_hparams hp;
     ehal_session_options o;
     char **pins;
@@ -98,6 +102,9 @@ uint64_t ehal_exec_now_ns(void);
 /* Builds (graph, plan, weights, KV, arenas, prepared partitions) for T. */
 ehal_status_t ehal_program_build(ehal_session *s, uint32_t n_tokens, ehal_program **out);
 void ehal_program_free(ehal_program *p);
+
+/* Runs every partition of p once (boundary moves, execute, wait). */
+ehal_status_t ehal_program_run(ehal_session *s, ehal_program *p);
 
 /* Records a trace slice (no-op unless tracing). */
 void ehal_trace_add(ehal_session *s, uint32_t track, const char *name, uint64_t t0, uint64_t t1);

@@ -31,7 +31,8 @@ void ehal_program_free(ehal_program *p)
     }
     free(p->off);
     ehal_plan_free(p->plan);
-    ehal_graph_free(p->g);
+    if (!p->graph_borrowed)
+        ehal_graph_free(p->g);
     free(p);
 }
 
@@ -53,16 +54,31 @@ static ehal_status_t weight_buf(ehal_session *s, const ehal_graph_tensor *t, uin
             return EHAL_STATUS_OK;
         }
     }
-    const ehal_model_tensor *mt = ehal_model_tensor_find(s->m, t->name);
-    if (!mt) {
-        snprintf(s->err, sizeof s->err, "weight '%s': not in the model", t->name);
+    const uint64_t nbytes = ehal_tensor_nbytes(&t->desc);
+    const void *data = NULL;
+    if (s->m) {
+        const ehal_model_tensor *mt = ehal_model_tensor_find(s->m, t->name);
+        data = mt && mt->size == nbytes ? mt->data : NULL;
+    } else if (s->weight_fn) {
+        data = s->weight_fn(s->weight_user, t->name, nbytes);
+    }
+    if (!data) {
+        snprintf(s->err, sizeof s->err, "weight '%s' (%llu bytes): not provided by the %s",
+                 t->name, (unsigned long long)nbytes, s->m ? "model" : "weight source");
         return EHAL_STATUS_NOT_FOUND;
     }
+    size_t nl = strlen(t->name) + 1;
+    char *name = malloc(nl);
+    if (!name)
+        return EHAL_STATUS_OUT_OF_MEMORY;
+    memcpy(name, t->name, nl);
     if (s->n_weights == s->cap_weights) {
         uint32_t nc = s->cap_weights ? s->cap_weights * 2 : 64;
         ehal_weight_buf *nw = realloc(s->weights, nc * sizeof *nw);
-        if (!nw)
+        if (!nw) {
+            free(name);
             return EHAL_STATUS_OUT_OF_MEMORY;
+        }
         s->weights = nw;
         s->cap_weights = nc;
     }
@@ -71,26 +87,28 @@ static ehal_status_t weight_buf(ehal_session *s, const ehal_graph_tensor *t, uin
     ehal_buffer *buf = NULL;
     ehal_status_t st;
     if (packed) {
-        st = ehal_buffer_prepack(be, &d, mt->data, &buf);
+        st = ehal_buffer_prepack(be, &d, data, &buf);
     } else {
         ehal_backend_props pr = {.struct_size = sizeof pr};
         pr.device.struct_size = sizeof pr.device;
         ehal_backend_props_get(be, &pr);
         st = EHAL_STATUS_UNSUPPORTED;
         if (pr.device.flags & EHAL_DEVICE_HOST_SHARED) /* zero copy of the mapping */
-            st = ehal_buffer_import_host(be, (void *)mt->data, mt->size, EHAL_BUFFER_WEIGHTS, &buf);
+            st = ehal_buffer_import_host(be, (void *)data, nbytes, EHAL_BUFFER_WEIGHTS, &buf);
         if (st != EHAL_STATUS_OK) {
-            st = ehal_buffer_alloc(be, mt->size, EHAL_BUFFER_WEIGHTS, &buf);
+            st = ehal_buffer_alloc(be, nbytes, EHAL_BUFFER_WEIGHTS, &buf);
             if (st == EHAL_STATUS_OK) {
-                st = ehal_buffer_write(buf, 0, mt->data, mt->size);
+                st = ehal_buffer_write(buf, 0, data, nbytes);
                 if (st != EHAL_STATUS_OK)
                     ehal_buffer_free(buf), buf = NULL;
             }
         }
     }
-    if (st != EHAL_STATUS_OK)
+    if (st != EHAL_STATUS_OK) {
+        free(name);
         return fail(s, st, "uploading weight", t->name);
-    s->weights[s->n_weights++] = (ehal_weight_buf){mt->name, b, (uint32_t)packed, buf, ehal_buffer_size(buf)};
+    }
+    s->weights[s->n_weights++] = (ehal_weight_buf){name, b, (uint32_t)packed, buf, ehal_buffer_size(buf)};
     s->stats.weight_bytes += ehal_buffer_size(buf);
     *out = buf;
     return EHAL_STATUS_OK;
@@ -493,7 +511,13 @@ static ehal_status_t build_once(ehal_session *s, uint32_t T, int allow_zc, int *
     ehal_llama_options lo = {T, s->o.kv_dtype, s->o.kv_capacity, s->o.kv_window, s->o.kv_sinks,
                              s->o.all_logits};
     char err[256];
-    ehal_status_t st = ehal_graph_build_llama(s->m, &lo, &p->g, err, sizeof err);
+    ehal_status_t st = EHAL_STATUS_OK;
+    if (s->user_graph) {
+        p->g = (ehal_graph *)s->user_graph;
+        p->graph_borrowed = 1;
+    } else {
+        st = ehal_graph_build_llama(s->m, &lo, &p->g, err, sizeof err);
+    }
     if (st != EHAL_STATUS_OK) {
         snprintf(s->err, sizeof s->err, "%s", err);
         free(p);
@@ -544,8 +568,10 @@ static ehal_status_t build_once(ehal_session *s, uint32_t T, int allow_zc, int *
     p->pos = ehal_graph_tensor_find(p->g, "pos");
     p->logits = ehal_graph_tensor_find(p->g, "logits");
     const ehal_graph_tensor *lt = ehal_graph_tensor_get(p->g, p->logits);
-    p->logits_backend = p->plan->assign[lt->producer];
-    p->logits_rows = (uint64_t)lt->desc.ne[1];
+    if (lt && lt->producer != EHAL_GRAPH_NONE) {
+        p->logits_backend = p->plan->assign[lt->producer];
+        p->logits_rows = (uint64_t)lt->desc.ne[1];
+    }
     st = place_activations(s, p);
     if (st == EHAL_STATUS_OK)
         st = plan_copies(p);

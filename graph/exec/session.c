@@ -84,8 +84,10 @@ void ehal_session_free(ehal_session *s)
         return;
     for (uint32_t i = 0; i < EHAL_EXEC_MAX_PROGRAMS; i++)
         ehal_program_free(s->progs[i]);
-    for (uint32_t i = 0; i < s->n_weights; i++)
+    for (uint32_t i = 0; i < s->n_weights; i++) {
         ehal_buffer_free(s->weights[i].buf);
+        free(s->weights[i].name);
+    }
     for (uint32_t i = 0; i < s->n_kv; i++)
         ehal_buffer_free(s->kv[i].buf);
     for (uint32_t i = 0; s->pins && i < s->o.n_pins; i++)
@@ -197,6 +199,40 @@ static ehal_status_t move(ehal_session *s, ehal_program *p, const ehal_copy *c)
     return st;
 }
 
+ehal_status_t ehal_program_run(ehal_session *s, ehal_program *p)
+{
+    ehal_status_t st = EHAL_STATUS_OK;
+    const uint32_t B = p->n_backends;
+    for (uint32_t k = 0; k < p->n_parts; k++) {
+        ehal_part_rt *pr = &p->parts[k];
+        if (pr->n_copies) {
+            uint64_t c0 = ehal_exec_now_ns();
+            for (uint32_t c = 0; c < pr->n_copies && st == EHAL_STATUS_OK; c++)
+                st = move(s, p, &pr->copies[c]);
+            uint64_t c1 = ehal_exec_now_ns();
+            s->stats.transfer_ns += c1 - c0;
+            ehal_trace_add(s, B, "move", c0, c1);
+            if (st != EHAL_STATUS_OK)
+                return st;
+        }
+        uint64_t e0 = ehal_exec_now_ns();
+        st = ehal_execute(pr->exe);
+        if (st == EHAL_STATUS_OK)
+            st = ehal_wait(pr->exe, UINT64_MAX);
+        uint64_t e1 = ehal_exec_now_ns();
+        if (st != EHAL_STATUS_OK) {
+            snprintf(s->err, sizeof s->err, "executing partition %s: %s: %s", pr->label,
+                     ehal_status_string(st), ehal_last_error(s->ctx));
+            return st;
+        }
+        s->stats.exec_ns += e1 - e0;
+        s->stats.backend_ns[pr->backend < 16 ? pr->backend : 15] += e1 - e0;
+        ehal_trace_add(s, pr->backend, pr->label, e0, e1);
+    }
+    s->stats.zero_copy_bytes += p->zc_bytes;
+    return EHAL_STATUS_OK;
+}
+
 static ehal_status_t run_step(ehal_session *s, const int32_t *tokens, uint32_t T, float *logits)
 {
     ehal_status_t st;
@@ -232,32 +268,9 @@ static ehal_status_t run_step(ehal_session *s, const int32_t *tokens, uint32_t T
         snprintf(s->err, sizeof s->err, "writing inputs: %s", ehal_last_error(s->ctx));
         return st;
     }
-    for (uint32_t k = 0; k < p->n_parts; k++) {
-        ehal_part_rt *pr = &p->parts[k];
-        if (pr->n_copies) {
-            uint64_t c0 = ehal_exec_now_ns();
-            for (uint32_t c = 0; c < pr->n_copies && st == EHAL_STATUS_OK; c++)
-                st = move(s, p, &pr->copies[c]);
-            uint64_t c1 = ehal_exec_now_ns();
-            s->stats.transfer_ns += c1 - c0;
-            ehal_trace_add(s, B, "move", c0, c1);
-            if (st != EHAL_STATUS_OK)
-                return st;
-        }
-        uint64_t e0 = ehal_exec_now_ns();
-        st = ehal_execute(pr->exe);
-        if (st == EHAL_STATUS_OK)
-            st = ehal_wait(pr->exe, UINT64_MAX);
-        uint64_t e1 = ehal_exec_now_ns();
-        if (st != EHAL_STATUS_OK) {
-            snprintf(s->err, sizeof s->err, "executing partition %s: %s: %s", pr->label,
-                     ehal_status_string(st), ehal_last_error(s->ctx));
-            return st;
-        }
-        s->stats.exec_ns += e1 - e0;
-        s->stats.backend_ns[pr->backend < 16 ? pr->backend : 15] += e1 - e0;
-        ehal_trace_add(s, pr->backend, pr->label, e0, e1);
-    }
+    st = ehal_program_run(s, p);
+    if (st != EHAL_STATUS_OK)
+        return st;
     uint64_t r0 = ehal_exec_now_ns();
     uint64_t lo = p->off[(size_t)p->logits * B + p->logits_backend];
     uint64_t n = (uint64_t)s->hp.vocab * p->logits_rows * sizeof(float);
@@ -271,7 +284,6 @@ static ehal_status_t run_step(ehal_session *s, const int32_t *tokens, uint32_t T
         return st;
     }
     s->position += T;
-    s->stats.zero_copy_bytes += p->zc_bytes;
     s->stats.steps++;
     s->stats.tokens += T;
     return EHAL_STATUS_OK;

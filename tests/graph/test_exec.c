@@ -334,6 +334,93 @@ static void memory_limit_keeps_weights_off_a_small_device(void **state)
     ehal_context_destroy(ctx);
 }
 
+static const float g_w1[64] = {
+    0.5f, -1, 0, 2, 0.25f, 0, 1, -0.5f, 1, 1, 1, 1, 1, 1, 1, 1, -2, 0, 0, 0, 0, 0, 0, 3,
+    0, 0.5f, 0, 0.5f, 0, 0.5f, 0, 0.5f, 3, -3, 2, -2, 1, -1, 0.5f, -0.5f, 0, 0, 0, 0, 0, 0, 0, 1,
+    0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f, 0.7f, 0.8f, -1, -1, 0, 0, 1, 1, 2, 2};
+static const float g_nw[8] = {1, 2, 0.5f, 1, -1, 1, 3, 0.25f};
+
+static const void *weight_source(void *user, const char *name, uint64_t nbytes)
+{
+    (void)user;
+    if (!strcmp(name, "w1") && nbytes == sizeof g_w1)
+        return g_w1;
+    if (!strcmp(name, "nw") && nbytes == sizeof g_nw)
+        return g_nw;
+    return NULL;
+}
+
+/* y = rms_norm(W1 x) * nw + x, computed directly. */
+static void expected_small(const float *x, float *y)
+{
+    for (int t = 0; t < 2; t++) {
+        float h[8];
+        double ss = 0;
+        for (int n = 0; n < 8; n++) {
+            double a = 0;
+            for (int k = 0; k < 8; k++)
+                a += (double)g_w1[n * 8 + k] * x[t * 8 + k];
+            h[n] = (float)a;
+            ss += a * a;
+        }
+        double r = 1.0 / sqrt(ss / 8 + 1e-5);
+        for (int n = 0; n < 8; n++)
+            y[t * 8 + n] = (float)(h[n] * r * g_nw[n] + x[t * 8 + n]);
+    }
+}
+
+static void callers_graph_runs_split_across_backends(void **state)
+{
+    (void)state;
+    ehal_context *ctx = open_ctx(1, "gt_a,gt_b", NULL, 0);
+    if (!ctx) {
+        print_message("skipped: test plugins not found\n");
+        skip();
+    }
+    ehal_graph *g;
+    assert_int_equal(ehal_graph_create(&g), EHAL_STATUS_OK);
+    int64_t xs[2] = {8, 2}, ws[2] = {8, 8}, ns[1] = {8};
+    uint32_t x = ehal_graph_add_tensor(g, "x", EHAL_DTYPE_F32, EHAL_ROLE_INPUT, 2, xs);
+    uint32_t w1 = ehal_graph_add_tensor(g, "w1", EHAL_DTYPE_F32, EHAL_ROLE_WEIGHT, 2, ws);
+    uint32_t nw = ehal_graph_add_tensor(g, "nw", EHAL_DTYPE_F32, EHAL_ROLE_WEIGHT, 1, ns);
+    uint32_t h = ehal_graph_add_tensor(g, "h", EHAL_DTYPE_F32, EHAL_ROLE_ACTIVATION, 2, xs);
+    uint32_t hn = ehal_graph_add_tensor(g, "hn", EHAL_DTYPE_F32, EHAL_ROLE_ACTIVATION, 2, xs);
+    uint32_t y = ehal_graph_add_tensor(g, "y", EHAL_DTYPE_F32, EHAL_ROLE_OUTPUT, 2, xs);
+    ehal_params_rms_norm rp = {1e-5f};
+    ehal_graph_add_node(g, "mm", EHAL_OP_MATMUL, (uint32_t[]){w1, x}, 2, h, NULL, 0);
+    ehal_graph_add_node(g, "norm", EHAL_OP_RMS_NORM, (uint32_t[]){h, nw}, 2, hn, &rp, sizeof rp);
+    ehal_graph_add_node(g, "res", EHAL_OP_ADD, (uint32_t[]){hn, x}, 2, y, NULL, 0);
+    assert_int_equal(ehal_graph_validate(g), EHAL_STATUS_OK);
+    const char *pins[] = {"all=gt_a", "op:rms_norm=gt_b"};
+    ehal_plan_options po = {sizeof po, pins, 2, NULL};
+    ehal_graph_exec *e = NULL;
+    char err[320];
+    if (ehal_graph_exec_create(ctx, g, &po, weight_source, NULL, &e, err, sizeof err) !=
+        EHAL_STATUS_OK)
+        fail_msg("graph_exec: %s", err);
+    assert_int_equal(ehal_plan_partition_count(ehal_graph_exec_plan(e)), 3);
+    for (int run = 0; run < 2; run++) {
+        float in[16], out[16], want[16];
+        for (int i = 0; i < 16; i++)
+            in[i] = (float)((i * 7 + run * 3) % 11) - 5.0f;
+        assert_int_equal(ehal_graph_exec_set_input(e, x, in, sizeof in), EHAL_STATUS_OK);
+        assert_int_equal(ehal_graph_exec_run(e), EHAL_STATUS_OK);
+        assert_int_equal(ehal_graph_exec_read(e, y, out, sizeof out), EHAL_STATUS_OK);
+        expected_small(in, want);
+        for (int i = 0; i < 16; i++)
+            assert_float_equal(out[i], want[i], 1e-4);
+    }
+    /* misuse is refused with the tensor named */
+    float small[4] = {0};
+    assert_int_equal(ehal_graph_exec_set_input(e, x, small, sizeof small),
+                     EHAL_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(ehal_graph_exec_last_error(e), "'x' is 64 bytes, got 16"));
+    assert_int_equal(ehal_graph_exec_read(e, h, small, sizeof small), EHAL_STATUS_INVALID_ARGUMENT);
+    ehal_graph_exec_free(e);
+    ehal_graph_free(g);
+    ehal_context_destroy(ctx);
+}
+
 /* The build's real plugins: cpu alone, then cpu with each other backend
  * holding layers 0-1, against the reference path. */
 static void real_backends_match_reference_path(void **state)
@@ -399,6 +486,7 @@ int main(void)
         cmocka_unit_test(kv_cache_stays_on_the_attention_backend),
         cmocka_unit_test(sliding_window_with_sinks_matches_reference),
         cmocka_unit_test(memory_limit_keeps_weights_off_a_small_device),
+        cmocka_unit_test(callers_graph_runs_split_across_backends),
         cmocka_unit_test(real_backends_match_reference_path),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

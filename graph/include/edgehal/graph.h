@@ -193,6 +193,35 @@ void ehal_session_reset_stats(ehal_session *s);
 /* Chrome trace JSON of everything recorded since create. */
 ehal_status_t ehal_session_write_trace(const ehal_session *s, const char *path);
 
+/* ---- executing a caller's graph --------------------------------------------- */
+
+/* Returns the bytes of weight `name` (nbytes long, in the tensor's dtype and
+ * dense layout), or NULL if unknown. The memory must stay valid and
+ * unchanged until the exec is freed (it may be imported without a copy). */
+typedef const void *(*ehal_weight_source_fn)(void *user, const char *name, uint64_t nbytes);
+
+typedef struct ehal_graph_exec ehal_graph_exec;
+
+/* Plans a validated graph over the context's backends (pins in o), uploads
+ * its weights, allocates its KV tensors (zeroed, persistent across runs)
+ * and prepares every partition. g must outlive the exec. The caller frees
+ * *out. */
+ehal_status_t ehal_graph_exec_create(ehal_context *ctx, const ehal_graph *g,
+                                     const ehal_plan_options *o, ehal_weight_source_fn weights,
+                                     void *user, ehal_graph_exec **out, char *err,
+                                     size_t err_size);
+void ehal_graph_exec_free(ehal_graph_exec *e);
+const char *ehal_graph_exec_last_error(const ehal_graph_exec *e);
+const ehal_plan *ehal_graph_exec_plan(const ehal_graph_exec *e);
+/* Writes an INPUT tensor (size must be its byte size) for the next run. */
+ehal_status_t ehal_graph_exec_set_input(ehal_graph_exec *e, uint32_t tensor, const void *data,
+                                        uint64_t size);
+ehal_status_t ehal_graph_exec_run(ehal_graph_exec *e);
+/* Reads an OUTPUT tensor after a run. */
+ehal_status_t ehal_graph_exec_read(ehal_graph_exec *e, uint32_t tensor, void *data,
+                                   uint64_t size);
+void ehal_graph_exec_get_stats(const ehal_graph_exec *e, ehal_session_stats *out);
+
 /* Reference path: the same graphs run on host memory with the catalog's
  * reference kernels. Same eval contract as a session. */
 typedef struct ehal_refrun ehal_refrun;
