@@ -19,8 +19,7 @@ typedef struct gguf_cursor {
     size_t err_size;
 } gguf_cursor;
 
-void gguf_cursor_init(gguf_cursor *c, const void *base, uint64_t size, char *err,
-                      size_t err_size);
+void gguf_cursor_init(gguf_cursor *c, const void *base, uint64_t size, char *err, size_t err_size);
 /* Sets the context prefix of later messages (printf-style). */
 void gguf_cursor_ctx(gguf_cursor *c, const char *fmt, ...)
 #if defined(__GNUC__)

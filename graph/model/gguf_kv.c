@@ -27,8 +27,7 @@ const char *const gguf_key_names[KV_COUNT_] = {
 };
 
 /* Bytes of a fixed-size value type; 0 for string and array. */
-static uint64_t fixed_size(uint32_t t)
-{
+static uint64_t fixed_size(uint32_t t) {
     switch (t) {
     case EHAL_GGUF_UINT8:
     case EHAL_GGUF_INT8:
@@ -46,8 +45,7 @@ static uint64_t fixed_size(uint32_t t)
 }
 
 /* The fewest bytes one element of this type can take in a file. */
-static uint64_t min_size(uint32_t t)
-{
+static uint64_t min_size(uint32_t t) {
     if (t == EHAL_GGUF_STRING)
         return 8;
     if (t == EHAL_GGUF_ARRAY)
@@ -55,15 +53,13 @@ static uint64_t min_size(uint32_t t)
     return fixed_size(t);
 }
 
-static int check_type(gguf_cursor *c, const char *field, uint32_t t)
-{
+static int check_type(gguf_cursor *c, const char *field, uint32_t t) {
     if (t < EHAL_GGUF_VALUE_TYPE_COUNT)
         return 0;
     return gguf_cursor_fail(c, "%s %u is unknown (0..12)", field, t);
 }
 
-static int skip_value(gguf_cursor *c, uint32_t t, int depth)
-{
+static int skip_value(gguf_cursor *c, uint32_t t, int depth) {
     const uint8_t *p;
     if (t == EHAL_GGUF_STRING) {
         const char *s;
@@ -99,8 +95,7 @@ static int skip_value(gguf_cursor *c, uint32_t t, int depth)
     return 0;
 }
 
-static int read_scalar(gguf_cursor *c, uint32_t t, gguf_kv_value *v)
-{
+static int read_scalar(gguf_cursor *c, uint32_t t, gguf_kv_value *v) {
     uint8_t b;
     uint16_t h;
     uint32_t w;
@@ -167,16 +162,14 @@ static int read_scalar(gguf_cursor *c, uint32_t t, gguf_kv_value *v)
     }
 }
 
-static uint64_t key_hash(const char *s, uint64_t n)
-{
+static uint64_t key_hash(const char *s, uint64_t n) {
     uint64_t h = 0xcbf29ce484222325ull;
     for (uint64_t k = 0; k < n; k++)
         h = (h ^ (uint8_t)s[k]) * 0x100000001b3ull;
     return h;
 }
 
-int gguf_parse_kvs(gguf_cursor *c, uint64_t kv_count, gguf_kvs *out)
-{
+int gguf_parse_kvs(gguf_cursor *c, uint64_t kv_count, gguf_kvs *out) {
     memset(out, 0, sizeof *out);
     /* Each pair takes at least 13 bytes (key length, type, one byte). */
     if (kv_count > gguf_cursor_remaining(c) / 13)
@@ -240,20 +233,17 @@ int gguf_parse_kvs(gguf_cursor *c, uint64_t kv_count, gguf_kvs *out)
     return rc;
 }
 
-static int is_int_type(uint32_t t)
-{
+static int is_int_type(uint32_t t) {
     return t <= EHAL_GGUF_INT32 || t == EHAL_GGUF_UINT64 || t == EHAL_GGUF_INT64;
 }
 
-static int is_signed(uint32_t t)
-{
+static int is_signed(uint32_t t) {
     return t == EHAL_GGUF_INT8 || t == EHAL_GGUF_INT16 || t == EHAL_GGUF_INT32 ||
            t == EHAL_GGUF_INT64;
 }
 
 int gguf_kv_u32(const gguf_kvs *kv, enum gguf_key k, int required, uint32_t dflt, uint32_t *v,
-                char *err, size_t err_size)
-{
+                char *err, size_t err_size) {
     const gguf_kv_value *x = &kv->v[k];
     if (!x->present) {
         if (required) {
@@ -264,8 +254,8 @@ int gguf_kv_u32(const gguf_kvs *kv, enum gguf_key k, int required, uint32_t dflt
         return 0;
     }
     if (!is_int_type(x->type)) {
-        ehal_model_errf(err, err_size, "%s: value type %s, expected an integer",
-                        gguf_key_names[k], ehal_gguf_value_type_name(x->type));
+        ehal_model_errf(err, err_size, "%s: value type %s, expected an integer", gguf_key_names[k],
+                        ehal_gguf_value_type_name(x->type));
         return -1;
     }
     if (is_signed(x->type) ? (x->i < 0 || x->i > (int64_t)UINT32_MAX) : x->u > UINT32_MAX) {
@@ -282,16 +272,15 @@ int gguf_kv_u32(const gguf_kvs *kv, enum gguf_key k, int required, uint32_t dflt
 }
 
 int gguf_kv_f32(const gguf_kvs *kv, enum gguf_key k, float dflt, float *v, char *err,
-                size_t err_size)
-{
+                size_t err_size) {
     const gguf_kv_value *x = &kv->v[k];
     if (!x->present) {
         *v = dflt;
         return 0;
     }
     if (x->type != EHAL_GGUF_FLOAT32 && x->type != EHAL_GGUF_FLOAT64) {
-        ehal_model_errf(err, err_size, "%s: value type %s, expected float32",
-                        gguf_key_names[k], ehal_gguf_value_type_name(x->type));
+        ehal_model_errf(err, err_size, "%s: value type %s, expected float32", gguf_key_names[k],
+                        ehal_gguf_value_type_name(x->type));
         return -1;
     }
     if (!isfinite(x->f) || x->f <= 0.0 || x->f > 3.0e38) {

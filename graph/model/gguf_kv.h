@@ -34,11 +34,11 @@ enum gguf_key {
 
 typedef struct gguf_kv_value {
     int present;
-    uint32_t type;   /* GGUF value type */
-    uint64_t u;      /* unsigned integers and bool */
-    int64_t i;       /* signed integers */
-    double f;        /* float32 / float64 */
-    const char *s;   /* string bytes in the file, not NUL-terminated */
+    uint32_t type; /* GGUF value type */
+    uint64_t u;    /* unsigned integers and bool */
+    int64_t i;     /* signed integers */
+    double f;      /* float32 / float64 */
+    const char *s; /* string bytes in the file, not NUL-terminated */
     uint64_t slen;
 } gguf_kv_value;
 

@@ -37,16 +37,14 @@ typedef struct range {
     uint32_t id;
 } range;
 
-static int range_cmp(const void *a, const void *b)
-{
+static int range_cmp(const void *a, const void *b) {
     const range *x = a, *y = b;
     if (x->start != y->start)
         return x->start < y->start ? -1 : 1;
     return x->id < y->id ? -1 : (x->id > y->id);
 }
 
-static int read_header(gguf_cursor *c, uint64_t *n_tensors, uint64_t *n_kv, ehal_status_t *st)
-{
+static int read_header(gguf_cursor *c, uint64_t *n_tensors, uint64_t *n_kv, ehal_status_t *st) {
     const uint8_t *magic;
     uint32_t version;
     *st = EHAL_STATUS_FORMAT;
@@ -54,8 +52,9 @@ static int read_header(gguf_cursor *c, uint64_t *n_tensors, uint64_t *n_kv, ehal
     if (gguf_read_bytes(c, "magic", 4, &magic))
         return -1;
     if (memcmp(magic, "GGUF", 4) != 0)
-        return gguf_cursor_fail(c, "magic: bytes %02x %02x %02x %02x, expected 47 47 55 46 "
-                                   "(\"GGUF\")",
+        return gguf_cursor_fail(c,
+                                "magic: bytes %02x %02x %02x %02x, expected 47 47 55 46 "
+                                "(\"GGUF\")",
                                 magic[0], magic[1], magic[2], magic[3]);
     if (gguf_read_u32(c, "version", &version))
         return -1;
@@ -85,8 +84,7 @@ static int read_header(gguf_cursor *c, uint64_t *n_tensors, uint64_t *n_kv, ehal
 }
 
 /* Reads one tensor info; *st says FORMAT or UNSUPPORTED on failure. */
-static int read_tensor_info(gguf_cursor *c, uint64_t i, tinfo *t, ehal_status_t *st)
-{
+static int read_tensor_info(gguf_cursor *c, uint64_t i, tinfo *t, ehal_status_t *st) {
     *st = EHAL_STATUS_FORMAT;
     gguf_cursor_ctx(c, "tensor %llu", (unsigned long long)i);
     if (gguf_read_string(c, "name", &t->name, &t->name_len))
@@ -127,12 +125,13 @@ static int read_tensor_info(gguf_cursor *c, uint64_t i, tinfo *t, ehal_status_t 
         *st = EHAL_STATUS_UNSUPPORTED;
         if (!tn)
             return gguf_cursor_fail(c, "tensor type %u is unknown", t->type);
-        return gguf_cursor_fail(c, "tensor type %s (%u) is not supported "
-                                   "(supported: f32, f16, q4_0, q8_0)",
+        return gguf_cursor_fail(c,
+                                "tensor type %s (%u) is not supported "
+                                "(supported: f32, f16, q4_0, q8_0)",
                                 tn, t->type);
     }
     uint32_t bv = t->type == EHAL_DTYPE_Q4_0 || t->type == EHAL_DTYPE_Q8_0 ? 32u : 1u;
-    uint32_t bb = t->type == EHAL_DTYPE_Q4_0 ? 18u
+    uint32_t bb = t->type == EHAL_DTYPE_Q4_0   ? 18u
                   : t->type == EHAL_DTYPE_Q8_0 ? 34u
                   : t->type == EHAL_DTYPE_F16  ? 2u
                                                : 4u;
@@ -148,8 +147,7 @@ static int read_tensor_info(gguf_cursor *c, uint64_t i, tinfo *t, ehal_status_t 
 
 /* Checks every tensor's data range against the file and the others. */
 static int check_ranges(gguf_cursor *c, tinfo *ti, uint64_t n, uint64_t data_start,
-                        uint32_t alignment)
-{
+                        uint32_t alignment) {
     range *r = ehal_model_malloc((size_t)n * sizeof *r);
     if (!r)
         return -2;
@@ -193,13 +191,13 @@ static int check_ranges(gguf_cursor *c, tinfo *ti, uint64_t n, uint64_t data_sta
                 char na[EHAL_MODEL_NAME_MAX + 1], nb[EHAL_MODEL_NAME_MAX + 1];
                 gguf_cursor_ctx(c, "tensor %u '%s'", r[k].id,
                                 gguf_printable(b->name, b->name_len, nb, sizeof nb));
-                rc = gguf_cursor_fail(c, "data range [%llu, %llu) overlaps tensor %u '%s' "
-                                         "[%llu, %llu)",
-                                      (unsigned long long)r[k].start,
-                                      (unsigned long long)r[k].end, r[k - 1].id,
-                                      gguf_printable(a->name, a->name_len, na, sizeof na),
-                                      (unsigned long long)r[k - 1].start,
-                                      (unsigned long long)r[k - 1].end);
+                rc = gguf_cursor_fail(
+                    c,
+                    "data range [%llu, %llu) overlaps tensor %u '%s' "
+                    "[%llu, %llu)",
+                    (unsigned long long)r[k].start, (unsigned long long)r[k].end, r[k - 1].id,
+                    gguf_printable(a->name, a->name_len, na, sizeof na),
+                    (unsigned long long)r[k - 1].start, (unsigned long long)r[k - 1].end);
             }
         }
     }
@@ -207,9 +205,7 @@ static int check_ranges(gguf_cursor *c, tinfo *ti, uint64_t n, uint64_t data_sta
     return rc;
 }
 
-static ehal_status_t read_hparams(const gguf_kvs *kv, ehal_model_hparams *hp, char *err,
-                                  size_t n)
-{
+static ehal_status_t read_hparams(const gguf_kvs *kv, ehal_model_hparams *hp, char *err, size_t n) {
     memset(hp, 0, sizeof *hp);
     if (gguf_kv_u32(kv, KV_DIM, 1, 0, &hp->dim, err, n) ||
         gguf_kv_u32(kv, KV_LAYERS, 1, 0, &hp->n_layers, err, n) ||
@@ -233,15 +229,16 @@ static ehal_status_t read_hparams(const gguf_kvs *kv, ehal_model_hparams *hp, ch
     if (gguf_kv_u32(kv, KV_ROPE_DIM, 0, hd, &rope_dim, err, n))
         return EHAL_STATUS_FORMAT;
     if (rope_dim != hd) {
-        ehal_model_errf(err, n, "llama.rope.dimension_count: %u, only the full head dimension "
-                        "%u is supported", rope_dim, hd);
+        ehal_model_errf(err, n,
+                        "llama.rope.dimension_count: %u, only the full head dimension "
+                        "%u is supported",
+                        rope_dim, hd);
         return EHAL_STATUS_UNSUPPORTED;
     }
     return EHAL_STATUS_OK;
 }
 
-static ehal_status_t check_arch(const gguf_kvs *kv, char *err, size_t n)
-{
+static ehal_status_t check_arch(const gguf_kvs *kv, char *err, size_t n) {
     const gguf_kv_value *a = &kv->v[KV_ARCH];
     if (!a->present) {
         ehal_model_errf(err, n, "general.architecture: key missing");
@@ -263,8 +260,7 @@ static ehal_status_t check_arch(const gguf_kvs *kv, char *err, size_t n)
 
 /* Parses the mapped bytes into a model (tensors point into base). */
 static ehal_status_t parse(const uint8_t *base, uint64_t size, ehal_model **out, char *err,
-                           size_t err_size)
-{
+                           size_t err_size) {
     gguf_cursor c;
     gguf_cursor_init(&c, base, size, err, err_size);
     uint64_t n_tensors, n_kv;
@@ -377,9 +373,7 @@ fail:
     return st;
 }
 
-ehal_status_t ehal_model_load_gguf(const char *path, ehal_model **out, char *err,
-                                   size_t err_size)
-{
+ehal_status_t ehal_model_load_gguf(const char *path, ehal_model **out, char *err, size_t err_size) {
     if (out)
         *out = NULL;
     if (!path || !out) {

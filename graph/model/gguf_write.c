@@ -17,8 +17,8 @@
 #include "edgehal/model_tools.h"
 
 #define ALIGNMENT 32u
-#define N_SPECIAL 3u  /* <unk> <s> </s> */
-#define N_BYTE 256u   /* <0x00>..<0xFF> */
+#define N_SPECIAL 3u /* <unk> <s> </s> */
+#define N_BYTE 256u  /* <0x00>..<0xFF> */
 
 /* Token types of GGUF's tokenizer.ggml.token_type. */
 #define TOK_NORMAL 1
@@ -32,8 +32,7 @@ typedef struct writer {
     int err_no; /* first write error, 0 if none */
 } writer;
 
-static void w_bytes(writer *w, const void *p, size_t n)
-{
+static void w_bytes(writer *w, const void *p, size_t n) {
     if (w->err_no || n == 0)
         return;
     if (fwrite(p, 1, n, w->f) != n)
@@ -41,60 +40,56 @@ static void w_bytes(writer *w, const void *p, size_t n)
     w->pos += n;
 }
 
-static void w_le(writer *w, uint64_t v, int n)
-{
+static void w_le(writer *w, uint64_t v, int n) {
     uint8_t b[8];
     for (int i = 0; i < n; i++)
         b[i] = (uint8_t)(v >> (8 * i));
     w_bytes(w, b, (size_t)n);
 }
 
-static void w_u32(writer *w, uint32_t v) { w_le(w, v, 4); }
-static void w_u64(writer *w, uint64_t v) { w_le(w, v, 8); }
+static void w_u32(writer *w, uint32_t v) {
+    w_le(w, v, 4);
+}
+static void w_u64(writer *w, uint64_t v) {
+    w_le(w, v, 8);
+}
 
-static void w_f32(writer *w, float f)
-{
+static void w_f32(writer *w, float f) {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
     w_u32(w, u);
 }
 
-static void w_str(writer *w, const char *s)
-{
+static void w_str(writer *w, const char *s) {
     size_t n = strlen(s);
     w_u64(w, n);
     w_bytes(w, s, n);
 }
 
-static void w_pad(writer *w)
-{
+static void w_pad(writer *w) {
     static const uint8_t zeros[ALIGNMENT];
     w_bytes(w, zeros, (size_t)((ALIGNMENT - w->pos % ALIGNMENT) % ALIGNMENT));
 }
 
-static void kv_str(writer *w, const char *key, const char *v)
-{
+static void kv_str(writer *w, const char *key, const char *v) {
     w_str(w, key);
     w_u32(w, EHAL_GGUF_STRING);
     w_str(w, v);
 }
 
-static void kv_u32(writer *w, const char *key, uint32_t v)
-{
+static void kv_u32(writer *w, const char *key, uint32_t v) {
     w_str(w, key);
     w_u32(w, EHAL_GGUF_UINT32);
     w_u32(w, v);
 }
 
-static void kv_f32(writer *w, const char *key, float v)
-{
+static void kv_f32(writer *w, const char *key, float v) {
     w_str(w, key);
     w_u32(w, EHAL_GGUF_FLOAT32);
     w_f32(w, v);
 }
 
-static void token_text(uint32_t i, char *buf, size_t n)
-{
+static void token_text(uint32_t i, char *buf, size_t n) {
     static const char *const special[N_SPECIAL] = {"<unk>", "<s>", "</s>"};
     if (i < N_SPECIAL)
         snprintf(buf, n, "%s", special[i]);
@@ -104,17 +99,16 @@ static void token_text(uint32_t i, char *buf, size_t n)
         snprintf(buf, n, "tok_%u", i);
 }
 
-static int token_type(uint32_t i)
-{
-    return i == 0 ? TOK_UNKNOWN : i < N_SPECIAL ? TOK_CONTROL
-           : i < N_SPECIAL + N_BYTE             ? TOK_BYTE
-                                                : TOK_NORMAL;
+static int token_type(uint32_t i) {
+    return i == 0                   ? TOK_UNKNOWN
+           : i < N_SPECIAL          ? TOK_CONTROL
+           : i < N_SPECIAL + N_BYTE ? TOK_BYTE
+                                    : TOK_NORMAL;
 }
 
 /* The tokenizer.* section: a placeholder SentencePiece-style vocabulary with
  * the model's vocab size, so tools that expect one can load the file. */
-static void write_tokenizer(writer *w, uint32_t vocab)
-{
+static void write_tokenizer(writer *w, uint32_t vocab) {
     char text[32];
     kv_str(w, "tokenizer.ggml.model", "llama");
     w_str(w, "tokenizer.ggml.tokens");
@@ -144,8 +138,7 @@ static void write_tokenizer(writer *w, uint32_t vocab)
 
 #define N_KV 22u /* the pairs write_header emits */
 
-static uint32_t file_type_of(const ehal_model *m)
-{
+static uint32_t file_type_of(const ehal_model *m) {
     if (m->file_type != UINT32_MAX && m->file_type != 0u)
         return m->file_type;
     const ehal_model_tensor *t = ehal_model_tensor_find(m, "blk.0.attn_q.weight");
@@ -153,8 +146,7 @@ static uint32_t file_type_of(const ehal_model *m)
     return d == EHAL_DTYPE_F16 ? 1u : d == EHAL_DTYPE_Q4_0 ? 2u : d == EHAL_DTYPE_Q8_0 ? 7u : 0u;
 }
 
-static void write_header(writer *w, const ehal_model *m, const char *name)
-{
+static void write_header(writer *w, const ehal_model *m, const char *name) {
     const ehal_model_hparams *hp = &m->hp;
     w_bytes(w, "GGUF", 4);
     w_u32(w, 3);
@@ -178,8 +170,7 @@ static void write_header(writer *w, const ehal_model *m, const char *name)
     write_tokenizer(w, hp->vocab); /* 7 pairs */
 }
 
-static ehal_status_t check_model(const ehal_model *m, char *err, size_t err_size)
-{
+static ehal_status_t check_model(const ehal_model *m, char *err, size_t err_size) {
     ehal_status_t st = ehal_llama_check_hparams(&m->hp, err, err_size);
     if (st != EHAL_STATUS_OK)
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -199,8 +190,7 @@ static ehal_status_t check_model(const ehal_model *m, char *err, size_t err_size
 }
 
 static ehal_status_t write_all(writer *w, const ehal_model *m, const char *name,
-                               const ehal_model_write_opts *opts, char *err, size_t err_size)
-{
+                               const ehal_model_write_opts *opts, char *err, size_t err_size) {
     write_header(w, m, name);
     uint64_t off = 0, max_size = 0, total = ehal_model_data_bytes(m), done = 0;
     for (uint32_t i = 0; i < m->n_tensors; i++) {
@@ -250,8 +240,7 @@ static ehal_status_t write_all(writer *w, const ehal_model *m, const char *name,
 
 ehal_status_t ehal_model_write_gguf_ex(const ehal_model *m, const char *path,
                                        const ehal_model_write_opts *opts, char *err,
-                                       size_t err_size)
-{
+                                       size_t err_size) {
     if (!m || !path) {
         ehal_model_errf(err, err_size, "ehal_model_write_gguf: model and path must not be NULL");
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -292,8 +281,7 @@ ehal_status_t ehal_model_write_gguf_ex(const ehal_model *m, const char *path,
         st = EHAL_STATUS_IO;
     }
     if (st == EHAL_STATUS_OK && rename(tmp, path) != 0) {
-        ehal_model_errf(err, err_size, "cannot rename %s to %s: %s", tmp, path,
-                        strerror(errno));
+        ehal_model_errf(err, err_size, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
         st = EHAL_STATUS_IO;
     }
     if (st != EHAL_STATUS_OK)
@@ -303,7 +291,6 @@ ehal_status_t ehal_model_write_gguf_ex(const ehal_model *m, const char *path,
 }
 
 ehal_status_t ehal_model_write_gguf(const ehal_model *m, const char *path, char *err,
-                                    size_t err_size)
-{
+                                    size_t err_size) {
     return ehal_model_write_gguf_ex(m, path, NULL, err, err_size);
 }

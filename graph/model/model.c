@@ -14,13 +14,11 @@
 
 static long fail_countdown; /* 0: off; else allocations left before failing */
 
-void ehal_model_test_fail_alloc(long n)
-{
+void ehal_model_test_fail_alloc(long n) {
     fail_countdown = n;
 }
 
-static int alloc_should_fail(void)
-{
+static int alloc_should_fail(void) {
     if (fail_countdown <= 0)
         return 0;
     if (fail_countdown == 1)
@@ -29,23 +27,19 @@ static int alloc_should_fail(void)
     return 0;
 }
 
-void *ehal_model_malloc(size_t size)
-{
+void *ehal_model_malloc(size_t size) {
     return alloc_should_fail() ? NULL : malloc(size ? size : 1);
 }
 
-void *ehal_model_calloc(size_t n, size_t size)
-{
+void *ehal_model_calloc(size_t n, size_t size) {
     return alloc_should_fail() ? NULL : calloc(n ? n : 1, size ? size : 1);
 }
 
-void ehal_model_mfree(void *p)
-{
+void ehal_model_mfree(void *p) {
     free(p);
 }
 
-void ehal_model_errf(char *err, size_t err_size, const char *fmt, ...)
-{
+void ehal_model_errf(char *err, size_t err_size, const char *fmt, ...) {
     if (!err || err_size == 0)
         return;
     va_list ap;
@@ -54,8 +48,7 @@ void ehal_model_errf(char *err, size_t err_size, const char *fmt, ...)
     va_end(ap);
 }
 
-ehal_model *ehal_model_new(uint32_t n_tensors, size_t names_bytes)
-{
+ehal_model *ehal_model_new(uint32_t n_tensors, size_t names_bytes) {
     ehal_model *m = ehal_model_calloc(1, sizeof *m);
     if (!m)
         return NULL;
@@ -69,16 +62,14 @@ ehal_model *ehal_model_new(uint32_t n_tensors, size_t names_bytes)
     return m;
 }
 
-static uint32_t name_hash(const char *s)
-{
+static uint32_t name_hash(const char *s) {
     uint32_t h = 2166136261u; /* FNV-1a */
     for (; *s; s++)
         h = (h ^ (uint8_t)*s) * 16777619u;
     return h;
 }
 
-ehal_status_t ehal_model_index_build(ehal_model *m, uint32_t *dup_a, uint32_t *dup_b)
-{
+ehal_status_t ehal_model_index_build(ehal_model *m, uint32_t *dup_a, uint32_t *dup_b) {
     uint32_t slots = 16;
     while (slots <= 2u * m->n_tensors)
         slots *= 2; /* n_tensors < 2^30 is checked by the callers */
@@ -103,23 +94,19 @@ ehal_status_t ehal_model_index_build(ehal_model *m, uint32_t *dup_a, uint32_t *d
     return EHAL_STATUS_OK;
 }
 
-const ehal_model_hparams *ehal_model_get_hparams(const ehal_model *m)
-{
+const ehal_model_hparams *ehal_model_get_hparams(const ehal_model *m) {
     return m ? &m->hp : NULL;
 }
 
-uint32_t ehal_model_tensor_count(const ehal_model *m)
-{
+uint32_t ehal_model_tensor_count(const ehal_model *m) {
     return m ? m->n_tensors : 0;
 }
 
-const ehal_model_tensor *ehal_model_tensor_at(const ehal_model *m, uint32_t i)
-{
+const ehal_model_tensor *ehal_model_tensor_at(const ehal_model *m, uint32_t i) {
     return m && i < m->n_tensors ? &m->tensors[i] : NULL;
 }
 
-const ehal_model_tensor *ehal_model_tensor_find(const ehal_model *m, const char *name)
-{
+const ehal_model_tensor *ehal_model_tensor_find(const ehal_model *m, const char *name) {
     if (!m || !name || !m->index)
         return NULL;
     uint32_t s = name_hash(name) & (m->n_slots - 1);
@@ -131,16 +118,14 @@ const ehal_model_tensor *ehal_model_tensor_find(const ehal_model *m, const char 
     return NULL;
 }
 
-uint64_t ehal_model_data_bytes(const ehal_model *m)
-{
+uint64_t ehal_model_data_bytes(const ehal_model *m) {
     uint64_t n = 0;
     for (uint32_t i = 0; m && i < m->n_tensors; i++)
         n += m->tensors[i].size;
     return n;
 }
 
-uint64_t ehal_model_release_tensor_pages(const ehal_model *m, uint32_t i)
-{
+uint64_t ehal_model_release_tensor_pages(const ehal_model *m, uint32_t i) {
     if (!m || !m->map || i >= m->n_tensors)
         return 0;
     const long page = sysconf(_SC_PAGESIZE);
@@ -154,8 +139,7 @@ uint64_t ehal_model_release_tensor_pages(const ehal_model *m, uint32_t i)
     return (uint64_t)(hi - lo);
 }
 
-void ehal_model_free(ehal_model *m)
-{
+void ehal_model_free(ehal_model *m) {
     if (!m)
         return;
     if (m->map)

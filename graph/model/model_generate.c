@@ -12,34 +12,31 @@
  *   token_embd : 2u - 1                             uniform in [-1, 1)
  *   norm   : 1 + 0.125 * (2u - 1)                   around 1
  */
-#include <stdlib.h>
-#include <string.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "model_internal.h"
 
 #include "edgehal/model_tools.h"
 #include "edgehal/quant.h"
 
-static uint64_t splitmix64(uint64_t *state)
-{
+static uint64_t splitmix64(uint64_t *state) {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
 
-static uint64_t fnv1a64(const char *s)
-{
+static uint64_t fnv1a64(const char *s) {
     uint64_t h = 0xcbf29ce484222325ull;
     for (; *s; s++)
         h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
     return h;
 }
 
-static uint64_t bytes_of(uint32_t dtype, int64_t ne0, int64_t rows)
-{
+static uint64_t bytes_of(uint32_t dtype, int64_t ne0, int64_t rows) {
     switch (dtype) {
     case EHAL_DTYPE_F32: return (uint64_t)ne0 * (uint64_t)rows * 4u;
     case EHAL_DTYPE_F16: return (uint64_t)ne0 * (uint64_t)rows * 2u;
@@ -48,8 +45,7 @@ static uint64_t bytes_of(uint32_t dtype, int64_t ne0, int64_t rows)
     }
 }
 
-void ehal_model_generate_tensor(const ehal_model *m, uint32_t i, void *dst, float *scratch)
-{
+void ehal_model_generate_tensor(const ehal_model *m, uint32_t i, void *dst, float *scratch) {
     const ehal_model_tensor *t = &m->tensors[i];
     const int is_norm = t->n_dims == 1;
     const int is_embd = strcmp(t->name, "token_embd.weight") == 0;
@@ -71,15 +67,13 @@ void ehal_model_generate_tensor(const ehal_model *m, uint32_t i, void *dst, floa
     }
 }
 
-static const char *dtype_str(uint32_t d)
-{
+static const char *dtype_str(uint32_t d) {
     const char *n = ehal_gguf_type_name(d);
     return n ? n : "unknown";
 }
 
-static ehal_status_t build(const ehal_model_hparams *hp_in, uint32_t dtype, uint64_t seed,
-                           int lazy, ehal_model **out, char *err, size_t err_size)
-{
+static ehal_status_t build(const ehal_model_hparams *hp_in, uint32_t dtype, uint64_t seed, int lazy,
+                           ehal_model **out, char *err, size_t err_size) {
     if (out)
         *out = NULL;
     if (!hp_in || !out) {
@@ -113,8 +107,10 @@ static ehal_status_t build(const ehal_model_hparams *hp_in, uint32_t dtype, uint
     m->lazy = lazy;
     m->gen_dtype = dtype;
     m->seed = seed;
-    m->file_type = dtype == EHAL_DTYPE_F32 ? 0u : dtype == EHAL_DTYPE_F16 ? 1u
-                   : dtype == EHAL_DTYPE_Q4_0 ? 2u : 7u;
+    m->file_type = dtype == EHAL_DTYPE_F32    ? 0u
+                   : dtype == EHAL_DTYPE_F16  ? 1u
+                   : dtype == EHAL_DTYPE_Q4_0 ? 2u
+                                              : 7u;
     snprintf(m->name, sizeof m->name, "edgehal-random-llama-%ux%u-%s", hp.dim, hp.n_layers,
              dtype_str(dtype));
     uint64_t total = 0;
@@ -139,9 +135,10 @@ static ehal_status_t build(const ehal_model_hparams *hp_in, uint32_t dtype, uint
     }
     if (!lazy) {
         void *mem = NULL;
-        float *scratch = ehal_model_malloc(
-            (size_t)(hp.dim > hp.ffn_dim ? hp.dim : hp.ffn_dim) * sizeof(float));
-        if ((uint64_t)(size_t)total != total || !scratch || posix_memalign(&mem, 64, (size_t)total) != 0) {
+        float *scratch =
+            ehal_model_malloc((size_t)(hp.dim > hp.ffn_dim ? hp.dim : hp.ffn_dim) * sizeof(float));
+        if ((uint64_t)(size_t)total != total || !scratch ||
+            posix_memalign(&mem, 64, (size_t)total) != 0) {
             ehal_model_mfree(scratch);
             ehal_model_free(m);
             ehal_model_errf(err, err_size, "out of memory for %llu bytes of weights",
@@ -163,14 +160,11 @@ static ehal_status_t build(const ehal_model_hparams *hp_in, uint32_t dtype, uint
 }
 
 ehal_status_t ehal_model_generate(const ehal_model_hparams *hp, uint32_t dtype, uint64_t seed,
-                                  ehal_model **out, char *err, size_t err_size)
-{
+                                  ehal_model **out, char *err, size_t err_size) {
     return build(hp, dtype, seed, 0, out, err, err_size);
 }
 
-ehal_status_t ehal_model_generate_lazy(const ehal_model_hparams *hp, uint32_t dtype,
-                                       uint64_t seed, ehal_model **out, char *err,
-                                       size_t err_size)
-{
+ehal_status_t ehal_model_generate_lazy(const ehal_model_hparams *hp, uint32_t dtype, uint64_t seed,
+                                       ehal_model **out, char *err, size_t err_size) {
     return build(hp, dtype, seed, 1, out, err, err_size);
 }

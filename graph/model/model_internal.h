@@ -21,8 +21,8 @@ struct ehal_model {
     uint32_t n_slots; /* power of two, > 2 * n_tensors */
     void *map;        /* read-only mapping of the GGUF file, or NULL */
     size_t map_size;
-    void *data;       /* generator memory (owned), or NULL */
-    int lazy;         /* generated on demand: tensors[i].data is NULL */
+    void *data; /* generator memory (owned), or NULL */
+    int lazy;   /* generated on demand: tensors[i].data is NULL */
     uint32_t gen_dtype;
     uint64_t seed;
     uint32_t file_type; /* general.file_type, as read or as written */

@@ -13,25 +13,21 @@
 enum { T_ATTN_NORM, T_Q, T_K, T_V, T_O, T_FFN_NORM, T_GATE, T_UP, T_DOWN };
 
 static const char *const layer_names[PER_LAYER] = {
-    "attn_norm.weight",   "attn_q.weight", "attn_k.weight",
-    "attn_v.weight",      "attn_output.weight", "ffn_norm.weight",
-    "ffn_gate.weight",    "ffn_up.weight", "ffn_down.weight",
+    "attn_norm.weight", "attn_q.weight",   "attn_k.weight", "attn_v.weight",   "attn_output.weight",
+    "ffn_norm.weight",  "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
 };
 
-uint32_t ehal_llama_tensor_count(const ehal_model_hparams *hp)
-{
+uint32_t ehal_llama_tensor_count(const ehal_model_hparams *hp) {
     return 1u + PER_LAYER * hp->n_layers + 1u + (hp->tied_embeddings ? 0u : 1u);
 }
 
-static void set2(ehal_llama_spec *s, int64_t ne0, int64_t ne1)
-{
+static void set2(ehal_llama_spec *s, int64_t ne0, int64_t ne1) {
     s->n_dims = 2;
     s->ne[0] = ne0;
     s->ne[1] = ne1;
 }
 
-int ehal_llama_tensor_spec(const ehal_model_hparams *hp, uint32_t i, ehal_llama_spec *out)
-{
+int ehal_llama_tensor_spec(const ehal_model_hparams *hp, uint32_t i, ehal_llama_spec *out) {
     if (i >= ehal_llama_tensor_count(hp))
         return -1;
     memset(out, 0, sizeof *out);
@@ -74,8 +70,7 @@ int ehal_llama_tensor_spec(const ehal_model_hparams *hp, uint32_t i, ehal_llama_
     return 0;
 }
 
-uint64_t ehal_llama_param_count(const ehal_model_hparams *hp)
-{
+uint64_t ehal_llama_param_count(const ehal_model_hparams *hp) {
     uint64_t n = 0;
     ehal_llama_spec s;
     for (uint32_t i = 0; ehal_llama_tensor_spec(hp, i, &s) == 0; i++)
@@ -83,13 +78,11 @@ uint64_t ehal_llama_param_count(const ehal_model_hparams *hp)
     return n;
 }
 
-uint64_t ehal_model_param_count(const ehal_model_hparams *hp)
-{
+uint64_t ehal_model_param_count(const ehal_model_hparams *hp) {
     return hp ? ehal_llama_param_count(hp) : 0;
 }
 
-ehal_status_t ehal_llama_check_hparams(const ehal_model_hparams *hp, char *err, size_t err_size)
-{
+ehal_status_t ehal_llama_check_hparams(const ehal_model_hparams *hp, char *err, size_t err_size) {
     static const struct {
         const char *key;
         size_t off;
@@ -131,8 +124,10 @@ ehal_status_t ehal_llama_check_hparams(const ehal_model_hparams *hp, char *err, 
         return EHAL_STATUS_FORMAT;
     }
     if ((hp->dim / hp->n_heads) % 2 != 0) {
-        ehal_model_errf(err, err_size, "head dimension %u (embedding_length / head_count) is odd; "
-                        "RoPE needs it even", hp->dim / hp->n_heads);
+        ehal_model_errf(err, err_size,
+                        "head dimension %u (embedding_length / head_count) is odd; "
+                        "RoPE needs it even",
+                        hp->dim / hp->n_heads);
         return EHAL_STATUS_FORMAT;
     }
     if (!(hp->rms_eps > 0.0f) || !(hp->rope_base > 0.0f)) {
@@ -144,8 +139,7 @@ ehal_status_t ehal_llama_check_hparams(const ehal_model_hparams *hp, char *err, 
     return EHAL_STATUS_OK;
 }
 
-static void shape_str(char *buf, size_t n, uint32_t n_dims, const int64_t *ne)
-{
+static void shape_str(char *buf, size_t n, uint32_t n_dims, const int64_t *ne) {
     size_t k = 0;
     k += (size_t)snprintf(buf + k, n - k, "[");
     for (uint32_t d = 0; d < n_dims && k < n; d++)
@@ -154,8 +148,7 @@ static void shape_str(char *buf, size_t n, uint32_t n_dims, const int64_t *ne)
         snprintf(buf + k, n - k, "]");
 }
 
-ehal_status_t ehal_llama_check_tensors(ehal_model *m, char *err, size_t err_size)
-{
+ehal_status_t ehal_llama_check_tensors(ehal_model *m, char *err, size_t err_size) {
     const ehal_model_tensor *emb = ehal_model_tensor_find(m, "token_embd.weight");
     if (!emb) {
         ehal_model_errf(err, err_size, "token_embd.weight: tensor missing");

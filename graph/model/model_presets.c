@@ -10,10 +10,10 @@ typedef struct preset {
     ehal_model_hparams hp;
 } preset;
 
-#define HP(dim, layers, heads, kv, ffn, vocab, ctx, tied)                                     \
-    {                                                                                          \
-        (dim), (layers), (heads), (kv), (ffn), (vocab), (ctx), EHAL_ROPE_NORMAL, 10000.0f,   \
-            1e-5f, (tied)                                                                      \
+#define HP(dim, layers, heads, kv, ffn, vocab, ctx, tied)                                         \
+    {                                                                                             \
+        (dim), (layers), (heads), (kv), (ffn), (vocab), (ctx), EHAL_ROPE_NORMAL, 10000.0f, 1e-5f, \
+            (tied)                                                                                \
     }
 
 static const preset presets[] = {
@@ -29,13 +29,11 @@ static const preset presets[] = {
 
 static const char *const preset_names[] = {"tiny", "small", "1b", "builtin", NULL};
 
-const char *const *ehal_model_preset_names(void)
-{
+const char *const *ehal_model_preset_names(void) {
     return preset_names;
 }
 
-ehal_status_t ehal_model_preset_hparams(const char *name, ehal_model_hparams *out)
-{
+ehal_status_t ehal_model_preset_hparams(const char *name, ehal_model_hparams *out) {
     if (!name || !out)
         return EHAL_STATUS_INVALID_ARGUMENT;
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {

@@ -5,19 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ge_init(gguf_emit *e)
-{
+void ge_init(gguf_emit *e) {
     memset(e, 0, sizeof *e);
 }
 
-void ge_free(gguf_emit *e)
-{
+void ge_free(gguf_emit *e) {
     free(e->buf);
     memset(e, 0, sizeof *e);
 }
 
-void ge_raw(gguf_emit *e, const void *p, size_t n)
-{
+void ge_raw(gguf_emit *e, const void *p, size_t n) {
     if (e->len + n > e->cap) {
         size_t cap = e->cap ? e->cap : 4096;
         while (cap < e->len + n)
@@ -34,74 +31,72 @@ void ge_raw(gguf_emit *e, const void *p, size_t n)
     e->len += n;
 }
 
-static void le(gguf_emit *e, uint64_t v, int n)
-{
+static void le(gguf_emit *e, uint64_t v, int n) {
     uint8_t b[8];
     for (int i = 0; i < n; i++)
         b[i] = (uint8_t)(v >> (8 * i));
     ge_raw(e, b, (size_t)n);
 }
 
-void ge_u8(gguf_emit *e, uint8_t v) { le(e, v, 1); }
-void ge_u16(gguf_emit *e, uint16_t v) { le(e, v, 2); }
-void ge_u32(gguf_emit *e, uint32_t v) { le(e, v, 4); }
-void ge_u64(gguf_emit *e, uint64_t v) { le(e, v, 8); }
+void ge_u8(gguf_emit *e, uint8_t v) {
+    le(e, v, 1);
+}
+void ge_u16(gguf_emit *e, uint16_t v) {
+    le(e, v, 2);
+}
+void ge_u32(gguf_emit *e, uint32_t v) {
+    le(e, v, 4);
+}
+void ge_u64(gguf_emit *e, uint64_t v) {
+    le(e, v, 8);
+}
 
-void ge_f32(gguf_emit *e, float v)
-{
+void ge_f32(gguf_emit *e, float v) {
     uint32_t u;
     memcpy(&u, &v, 4);
     ge_u32(e, u);
 }
 
-void ge_f64(gguf_emit *e, double v)
-{
+void ge_f64(gguf_emit *e, double v) {
     uint64_t u;
     memcpy(&u, &v, 8);
     ge_u64(e, u);
 }
 
-void ge_str(gguf_emit *e, const char *s)
-{
+void ge_str(gguf_emit *e, const char *s) {
     ge_u64(e, strlen(s));
     ge_raw(e, s, strlen(s));
 }
 
-void ge_pad(gguf_emit *e, size_t align)
-{
+void ge_pad(gguf_emit *e, size_t align) {
     while (e->len % align)
         ge_u8(e, 0);
 }
 
-void ge_kv_u32(gguf_emit *e, const char *key, uint32_t v)
-{
+void ge_kv_u32(gguf_emit *e, const char *key, uint32_t v) {
     ge_str(e, key);
     ge_u32(e, 4);
     ge_u32(e, v);
 }
 
-void ge_kv_f32(gguf_emit *e, const char *key, float v)
-{
+void ge_kv_f32(gguf_emit *e, const char *key, float v) {
     ge_str(e, key);
     ge_u32(e, 6);
     ge_f32(e, v);
 }
 
-void ge_kv_str(gguf_emit *e, const char *key, const char *v)
-{
+void ge_kv_str(gguf_emit *e, const char *key, const char *v) {
     ge_str(e, key);
     ge_u32(e, 8);
     ge_str(e, v);
 }
 
-void ge_patch(gguf_emit *e, size_t pos, uint64_t v, int n)
-{
+void ge_patch(gguf_emit *e, size_t pos, uint64_t v, int n) {
     for (int i = 0; i < n; i++)
         e->buf[pos + (size_t)i] = (uint8_t)(v >> (8 * i));
 }
 
-int ge_write_file(const gguf_emit *e, size_t len, const char *path)
-{
+int ge_write_file(const gguf_emit *e, size_t len, const char *path) {
     FILE *f = fopen(path, "wb");
     if (!f)
         return -1;
@@ -109,8 +104,7 @@ int ge_write_file(const gguf_emit *e, size_t len, const char *path)
     return (fclose(f) == 0 && w == len) ? 0 : -1;
 }
 
-void ge_default_opts(ge_opts *o)
-{
+void ge_default_opts(ge_opts *o) {
     memset(o, 0, sizeof *o);
     o->version = 3;
     o->arch = "llama";
@@ -118,16 +112,14 @@ void ge_default_opts(ge_opts *o)
     o->output_type = 0;
 }
 
-uint8_t ge_data_byte(size_t t, uint64_t k)
-{
+uint8_t ge_data_byte(size_t t, uint64_t k) {
     return (uint8_t)((t * 31u + k * 7u) & 255u);
 }
 
 /* Every GGUF value type, arrays of several, nested arrays and a
  * 32000-string vocabulary: the model never uses any of them. Returns the
  * number of pairs emitted. */
-static uint64_t extra_kvs(gguf_emit *e, ge_layout *lay)
-{
+static uint64_t extra_kvs(gguf_emit *e, ge_layout *lay) {
     ge_str(e, "x.u8"), ge_u32(e, 0), ge_u8(e, 200);
     ge_str(e, "x.i8"), ge_u32(e, 1), ge_u8(e, 0x80);
     ge_str(e, "x.u16"), ge_u32(e, 2), ge_u16(e, 65535);
@@ -175,13 +167,12 @@ static uint64_t extra_kvs(gguf_emit *e, ge_layout *lay)
 }
 
 static const char *const layer_names[9] = {
-    "blk.0.attn_norm.weight", "blk.0.attn_q.weight", "blk.0.attn_k.weight",
+    "blk.0.attn_norm.weight", "blk.0.attn_q.weight",      "blk.0.attn_k.weight",
     "blk.0.attn_v.weight",    "blk.0.attn_output.weight", "blk.0.ffn_norm.weight",
-    "blk.0.ffn_gate.weight",  "blk.0.ffn_up.weight",       "blk.0.ffn_down.weight",
+    "blk.0.ffn_gate.weight",  "blk.0.ffn_up.weight",      "blk.0.ffn_down.weight",
 };
 
-static uint64_t tensor_bytes(uint32_t type, int64_t ne0, int64_t ne1)
-{
+static uint64_t tensor_bytes(uint32_t type, int64_t ne0, int64_t ne1) {
     uint64_t n = (uint64_t)ne0 * (uint64_t)ne1;
     switch (type) {
     case 1: return n * 2;
@@ -191,17 +182,16 @@ static uint64_t tensor_bytes(uint32_t type, int64_t ne0, int64_t ne1)
     }
 }
 
-void ge_build_model(gguf_emit *e, const ge_opts *o, ge_layout *lay)
-{
+void ge_build_model(gguf_emit *e, const ge_opts *o, ge_layout *lay) {
     memset(lay, 0, sizeof *lay);
     size_t n = 0;
-#define T(nm, ty, a, b) (lay->names[n] = (nm), lay->types[n] = (ty), lay->ne[n][0] = (a), \
-                         lay->ne[n][1] = (b), n++)
-    T("token_embd.weight", 8, GE_DIM, GE_VOCAB); /* q8_0 */
+#define T(nm, ty, a, b) \
+    (lay->names[n] = (nm), lay->types[n] = (ty), lay->ne[n][0] = (a), lay->ne[n][1] = (b), n++)
+    T("token_embd.weight", 8, GE_DIM, GE_VOCAB);            /* q8_0 */
     const uint32_t ltypes[9] = {0, 8, 1, 0, 2, 0, 2, 1, 0}; /* mixed */
-    const int64_t lne[9][2] = {{GE_DIM, 1},      {GE_DIM, GE_DIM}, {GE_DIM, 32}, {GE_DIM, 32},
-                               {GE_DIM, GE_DIM}, {GE_DIM, 1},      {GE_DIM, GE_FFN},
-                               {GE_DIM, GE_FFN}, {GE_FFN, GE_DIM}};
+    const int64_t lne[9][2] = {{GE_DIM, 1},      {GE_DIM, GE_DIM}, {GE_DIM, 32},
+                               {GE_DIM, 32},     {GE_DIM, GE_DIM}, {GE_DIM, 1},
+                               {GE_DIM, GE_FFN}, {GE_DIM, GE_FFN}, {GE_FFN, GE_DIM}};
     for (int k = 0; k < 9; k++)
         T(layer_names[k], ltypes[k], lne[k][0], lne[k][1]);
     T("output_norm.weight", 0, GE_DIM, 1);

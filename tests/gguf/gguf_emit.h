@@ -53,8 +53,8 @@ typedef struct ge_opts {
 
 typedef struct ge_layout {
     size_t tensor_count_pos, kv_count_pos, first_key_len_pos, alignment_value_pos;
-    size_t tokens_count_pos;  /* count of the 32000-string array (extra_kvs) */
-    size_t nested_count_pos;  /* count of the outer nested array (extra_kvs) */
+    size_t tokens_count_pos; /* count of the 32000-string array (extra_kvs) */
+    size_t nested_count_pos; /* count of the outer nested array (extra_kvs) */
     size_t n_tensors;
     const char *names[GE_MAX_TENSORS];
     uint32_t types[GE_MAX_TENSORS];

@@ -1,6 +1,7 @@
 /* GGUF reader: files from an independent emitter (tests/gguf/gguf_emit.c),
  * every metadata value type, foreign tensor types and architectures,
  * truncation at every length, corrupted fields and allocation failures. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -20,22 +20,19 @@
 
 static char tmpdir[256];
 
-static const char *tmp_path(const char *name)
-{
+static const char *tmp_path(const char *name) {
     static char p[512];
     snprintf(p, sizeof p, "%s/%s", tmpdir, name);
     return p;
 }
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ehal-gguf-read-XXXXXX");
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     (void)state;
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
@@ -44,8 +41,7 @@ static int teardown(void **state)
 
 /* Loads e's first len bytes; returns the status and the message in err. */
 static ehal_status_t load_bytes(const gguf_emit *e, size_t len, char *err, size_t n,
-                                ehal_model **out)
-{
+                                ehal_model **out) {
     const char *p = tmp_path("m.gguf");
     assert_int_equal(ge_write_file(e, len, p), 0);
     err[0] = '\0';
@@ -58,9 +54,7 @@ static ehal_status_t load_bytes(const gguf_emit *e, size_t len, char *err, size_
     return st;
 }
 
-static void expect_refusal(const gguf_emit *e, ehal_status_t want, const char *s1,
-                           const char *s2)
-{
+static void expect_refusal(const gguf_emit *e, ehal_status_t want, const char *s1, const char *s2) {
     char err[512];
     ehal_model *m = (ehal_model *)1;
     ehal_status_t st = load_bytes(e, e->len, err, sizeof err, &m);
@@ -70,8 +64,7 @@ static void expect_refusal(const gguf_emit *e, ehal_status_t want, const char *s
     assert_null(m);
 }
 
-static void check_model_contents(const ehal_model *m, const ge_layout *lay)
-{
+static void check_model_contents(const ehal_model *m, const ge_layout *lay) {
     const ehal_model_hparams *hp = ehal_model_get_hparams(m);
     assert_int_equal(hp->dim, GE_DIM);
     assert_int_equal(hp->n_layers, 1);
@@ -98,15 +91,14 @@ static void check_model_contents(const ehal_model *m, const ge_layout *lay)
         const uint8_t *d = x->data;
         for (uint64_t k = 0; k < x->size; k++)
             if (d[k] != ge_data_byte(t, k))
-                fail_msg("tensor %s byte %llu: %u, want %u", x->name, (unsigned long long)k,
-                         d[k], ge_data_byte(t, k));
+                fail_msg("tensor %s byte %llu: %u, want %u", x->name, (unsigned long long)k, d[k],
+                         ge_data_byte(t, k));
     }
     assert_null(ehal_model_tensor_find(m, "no.such.tensor"));
     assert_null(ehal_model_tensor_at(m, (uint32_t)lay->n_tensors));
 }
 
-static void reads_every_value_type_and_a_32000_string_vocabulary(void **state)
-{
+static void reads_every_value_type_and_a_32000_string_vocabulary(void **state) {
     (void)state;
     gguf_emit e;
     ge_opts o;
@@ -126,8 +118,7 @@ static void reads_every_value_type_and_a_32000_string_vocabulary(void **state)
     ge_free(&e);
 }
 
-static void tied_model_has_no_output_weight(void **state)
-{
+static void tied_model_has_no_output_weight(void **state) {
     (void)state;
     gguf_emit e;
     ge_opts o;
@@ -146,8 +137,7 @@ static void tied_model_has_no_output_weight(void **state)
     ge_free(&e);
 }
 
-static void alignment_default_and_64_and_version_2_are_accepted(void **state)
-{
+static void alignment_default_and_64_and_version_2_are_accepted(void **state) {
     (void)state;
     const uint32_t aligns[] = {0, 64, 4};
     for (int v = 2; v <= 3; v++) {
@@ -172,8 +162,7 @@ static void alignment_default_and_64_and_version_2_are_accepted(void **state)
     }
 }
 
-static void build(gguf_emit *e, ge_layout *lay, int extra)
-{
+static void build(gguf_emit *e, ge_layout *lay, int extra) {
     ge_opts o;
     ge_init(e);
     ge_default_opts(&o);
@@ -181,8 +170,7 @@ static void build(gguf_emit *e, ge_layout *lay, int extra)
     ge_build_model(e, &o, lay);
 }
 
-static void version_1_and_big_endian_are_refused(void **state)
-{
+static void version_1_and_big_endian_are_refused(void **state) {
     (void)state;
     gguf_emit e;
     ge_layout lay;
@@ -196,8 +184,7 @@ static void version_1_and_big_endian_are_refused(void **state)
     ge_free(&e);
 }
 
-static void foreign_tensor_types_are_refused_naming_tensor_and_type(void **state)
-{
+static void foreign_tensor_types_are_refused_naming_tensor_and_type(void **state) {
     (void)state;
     static const struct {
         uint32_t type;
@@ -221,8 +208,7 @@ static void foreign_tensor_types_are_refused_naming_tensor_and_type(void **state
     }
 }
 
-static void other_architectures_are_refused_naming_it(void **state)
-{
+static void other_architectures_are_refused_naming_it(void **state) {
     (void)state;
     gguf_emit e;
     ge_opts o;
@@ -243,8 +229,7 @@ static void other_architectures_are_refused_naming_it(void **state)
 
 /* Every prefix of a valid file is refused with FORMAT and a message; the
  * file shrinks one byte at a time in place. */
-static void every_truncation_is_refused(void **state)
-{
+static void every_truncation_is_refused(void **state) {
     (void)state;
     gguf_emit e;
     ge_layout lay;
@@ -280,14 +265,13 @@ static void every_truncation_is_refused(void **state)
 /* The same with the large metadata file, at a stride (every length would
  * take minutes), plus every length inside the first string of the
  * vocabulary array. */
-static void truncations_inside_large_metadata_are_refused(void **state)
-{
+static void truncations_inside_large_metadata_are_refused(void **state) {
     (void)state;
     gguf_emit e;
     ge_layout lay;
     build(&e, &lay, 1);
-    for (size_t len = 0; len < e.len; len += (len >= lay.tokens_count_pos &&
-                                                len < lay.tokens_count_pos + 40) ? 1 : 997) {
+    for (size_t len = 0; len < e.len;
+         len += (len >= lay.tokens_count_pos && len < lay.tokens_count_pos + 40) ? 1 : 997) {
         char err[512] = "";
         ehal_status_t st = load_bytes(&e, len, err, sizeof err, NULL);
         if (st != EHAL_STATUS_FORMAT || strlen(err) < 10)
@@ -300,8 +284,7 @@ static void truncations_inside_large_metadata_are_refused(void **state)
 
 /* One corruption: patch n bytes at pos with v, expect status and text. */
 static void corrupt(int extra, size_t (*pos)(const ge_layout *), uint64_t v, int n,
-                    ehal_status_t want, const char *s1, const char *s2)
-{
+                    ehal_status_t want, const char *s1, const char *s2) {
     gguf_emit e;
     ge_layout lay;
     build(&e, &lay, extra);
@@ -310,28 +293,56 @@ static void corrupt(int extra, size_t (*pos)(const ge_layout *), uint64_t v, int
     ge_free(&e);
 }
 
-static size_t p_tensor_count(const ge_layout *l) { return l->tensor_count_pos; }
-static size_t p_kv_count(const ge_layout *l) { return l->kv_count_pos; }
-static size_t p_first_key_len(const ge_layout *l) { return l->first_key_len_pos; }
-static size_t p_tokens_count(const ge_layout *l) { return l->tokens_count_pos; }
-static size_t p_nested_count(const ge_layout *l) { return l->nested_count_pos; }
-static size_t p_alignment(const ge_layout *l) { return l->alignment_value_pos; }
-static size_t p_ndims3(const ge_layout *l) { return l->ndims_pos[3]; }
-static size_t p_ne0_3(const ge_layout *l) { return l->ndims_pos[3] + 4; }
-static size_t p_ne1_3(const ge_layout *l) { return l->ndims_pos[3] + 12; }
-static size_t p_ne0_2(const ge_layout *l) { return l->ndims_pos[2] + 4; }
-static size_t p_name_len3(const ge_layout *l) { return l->name_len_pos[3]; }
-static size_t p_offset3(const ge_layout *l) { return l->offset_pos[3]; }
-static size_t p_last_offset(const ge_layout *l) { return l->offset_pos[l->n_tensors - 1]; }
-static size_t p_type2(const ge_layout *l) { return l->type_pos[2]; }
-static size_t p_ne1_q(const ge_layout *l) { return l->ndims_pos[2] + 12; }
-static size_t p_first_value_type(const ge_layout *l)
-{
+static size_t p_tensor_count(const ge_layout *l) {
+    return l->tensor_count_pos;
+}
+static size_t p_kv_count(const ge_layout *l) {
+    return l->kv_count_pos;
+}
+static size_t p_first_key_len(const ge_layout *l) {
+    return l->first_key_len_pos;
+}
+static size_t p_tokens_count(const ge_layout *l) {
+    return l->tokens_count_pos;
+}
+static size_t p_nested_count(const ge_layout *l) {
+    return l->nested_count_pos;
+}
+static size_t p_alignment(const ge_layout *l) {
+    return l->alignment_value_pos;
+}
+static size_t p_ndims3(const ge_layout *l) {
+    return l->ndims_pos[3];
+}
+static size_t p_ne0_3(const ge_layout *l) {
+    return l->ndims_pos[3] + 4;
+}
+static size_t p_ne1_3(const ge_layout *l) {
+    return l->ndims_pos[3] + 12;
+}
+static size_t p_ne0_2(const ge_layout *l) {
+    return l->ndims_pos[2] + 4;
+}
+static size_t p_name_len3(const ge_layout *l) {
+    return l->name_len_pos[3];
+}
+static size_t p_offset3(const ge_layout *l) {
+    return l->offset_pos[3];
+}
+static size_t p_last_offset(const ge_layout *l) {
+    return l->offset_pos[l->n_tensors - 1];
+}
+static size_t p_type2(const ge_layout *l) {
+    return l->type_pos[2];
+}
+static size_t p_ne1_q(const ge_layout *l) {
+    return l->ndims_pos[2] + 12;
+}
+static size_t p_first_value_type(const ge_layout *l) {
     return l->first_key_len_pos + 8 + strlen("general.architecture");
 }
 
-static void corrupted_counts_and_lengths_are_refused_naming_the_field(void **state)
-{
+static void corrupted_counts_and_lengths_are_refused_naming_the_field(void **state) {
     (void)state;
     corrupt(0, p_tensor_count, 1ull << 60, 8, EHAL_STATUS_FORMAT, "tensor_count", "cannot fit");
     corrupt(0, p_kv_count, 1ull << 60, 8, EHAL_STATUS_FORMAT, "kv_count", "cannot fit");
@@ -344,8 +355,7 @@ static void corrupted_counts_and_lengths_are_refused_naming_the_field(void **sta
     corrupt(0, p_name_len3, 0, 8, EHAL_STATUS_FORMAT, "tensor 3", "name length 0");
 }
 
-static void corrupted_tensor_infos_are_refused_naming_the_field(void **state)
-{
+static void corrupted_tensor_infos_are_refused_naming_the_field(void **state) {
     (void)state;
     corrupt(0, p_ndims3, 9, 4, EHAL_STATUS_FORMAT, "'blk.0.attn_k.weight'", "n_dims 9");
     corrupt(0, p_ndims3, 0, 4, EHAL_STATUS_FORMAT, "'blk.0.attn_k.weight'", "n_dims 0");
@@ -369,8 +379,7 @@ static void corrupted_tensor_infos_are_refused_naming_the_field(void **state)
             "expected [64, 64]");
 }
 
-static uint8_t *find_bytes(gguf_emit *e, const char *s, size_t n)
-{
+static uint8_t *find_bytes(gguf_emit *e, const char *s, size_t n) {
     for (size_t i = 0; i + n <= e->len; i++)
         if (memcmp(e->buf + i, s, n) == 0)
             return e->buf + i;
@@ -378,8 +387,7 @@ static uint8_t *find_bytes(gguf_emit *e, const char *s, size_t n)
     return NULL;
 }
 
-static void duplicate_names_and_keys_and_missing_keys_are_refused(void **state)
-{
+static void duplicate_names_and_keys_and_missing_keys_are_refused(void **state) {
     (void)state;
     gguf_emit e;
     ge_layout lay;
@@ -414,8 +422,7 @@ static void duplicate_names_and_keys_and_missing_keys_are_refused(void **state)
     ge_free(&e);
 }
 
-static void missing_and_non_regular_files_are_io_errors(void **state)
-{
+static void missing_and_non_regular_files_are_io_errors(void **state) {
     (void)state;
     char err[512];
     ehal_model *m = NULL;
@@ -424,15 +431,13 @@ static void missing_and_non_regular_files_are_io_errors(void **state)
     assert_non_null(strstr(err, "absent.gguf"));
     assert_int_equal(ehal_model_load_gguf(tmpdir, &m, err, sizeof err), EHAL_STATUS_IO);
     assert_non_null(strstr(err, "not a regular file"));
-    assert_int_equal(ehal_model_load_gguf(NULL, &m, err, sizeof err),
-                     EHAL_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(ehal_model_load_gguf(NULL, &m, err, sizeof err), EHAL_STATUS_INVALID_ARGUMENT);
     assert_null(m);
 }
 
 /* Fails the 1st, 2nd, ... allocation of a load: each is a clean
  * OUT_OF_MEMORY (leaks show up under ASan) until the load needs no more. */
-static void every_allocation_failure_is_reported(void **state)
-{
+static void every_allocation_failure_is_reported(void **state) {
     (void)state;
     gguf_emit e;
     ge_layout lay;
@@ -461,8 +466,7 @@ static void every_allocation_failure_is_reported(void **state)
 /* Deterministic random byte changes in the header, metadata and tensor
  * infos: each file either loads as a consistent model or is refused with
  * FORMAT/UNSUPPORTED and a message; never a crash (run under ASan too). */
-static void random_corruptions_load_consistently_or_are_explained(void **state)
-{
+static void random_corruptions_load_consistently_or_are_explained(void **state) {
     (void)state;
     gguf_emit e;
     ge_layout lay;
@@ -510,8 +514,7 @@ static void random_corruptions_load_consistently_or_are_explained(void **state)
     ge_free(&e);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reads_every_value_type_and_a_32000_string_vocabulary),
         cmocka_unit_test(tied_model_has_no_output_weight),

@@ -2,13 +2,13 @@
  * writes equal in-memory ones, the written metadata, and I/O failures that
  * leave no file behind. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -21,8 +21,7 @@
 
 static char tmpdir[256];
 
-static const char *tmp_path(const char *name)
-{
+static const char *tmp_path(const char *name) {
     static char p[4][512];
     static int k;
     k = (k + 1) % 4;
@@ -30,23 +29,20 @@ static const char *tmp_path(const char *name)
     return p[k];
 }
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ehal-gguf-write-XXXXXX");
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     (void)state;
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
+static uint8_t *slurp(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
     fseek(f, 0, SEEK_END);
@@ -60,21 +56,18 @@ static uint8_t *slurp(const char *path, size_t *len)
     return b;
 }
 
-static int file_exists(const char *p)
-{
+static int file_exists(const char *p) {
     struct stat sb;
     return stat(p, &sb) == 0;
 }
 
 /* A small shape with GQA, untied, every matrix width a multiple of 32. */
-static ehal_model_hparams small_hp(void)
-{
+static ehal_model_hparams small_hp(void) {
     ehal_model_hparams hp = {64, 2, 4, 2, 96, 300, 256, EHAL_ROPE_NORMAL, 10000.0f, 1e-5f, 0};
     return hp;
 }
 
-static void assert_same_model(const ehal_model *a, const ehal_model *b)
-{
+static void assert_same_model(const ehal_model *a, const ehal_model *b) {
     const ehal_model_hparams *x = ehal_model_get_hparams(a), *y = ehal_model_get_hparams(b);
     assert_int_equal(x->dim, y->dim);
     assert_int_equal(x->n_layers, y->n_layers);
@@ -101,11 +94,9 @@ static void assert_same_model(const ehal_model *a, const ehal_model *b)
     }
 }
 
-static void round_trip_is_byte_identical_for_every_dtype(void **state)
-{
+static void round_trip_is_byte_identical_for_every_dtype(void **state) {
     (void)state;
-    const uint32_t dtypes[] = {EHAL_DTYPE_F32, EHAL_DTYPE_F16, EHAL_DTYPE_Q8_0,
-                               EHAL_DTYPE_Q4_0};
+    const uint32_t dtypes[] = {EHAL_DTYPE_F32, EHAL_DTYPE_F16, EHAL_DTYPE_Q8_0, EHAL_DTYPE_Q4_0};
     for (size_t d = 0; d < 4; d++) {
         for (int tied = 0; tied <= 1; tied++) {
             ehal_model_hparams hp = small_hp();
@@ -121,8 +112,7 @@ static void round_trip_is_byte_identical_for_every_dtype(void **state)
                 fail_msg("read back dtype %u: %s", dtypes[d], err);
             assert_same_model(g, r);
             /* Matrices carry the dtype, norms stay f32. */
-            assert_int_equal(ehal_model_tensor_find(r, "blk.1.ffn_down.weight")->dtype,
-                             dtypes[d]);
+            assert_int_equal(ehal_model_tensor_find(r, "blk.1.ffn_down.weight")->dtype, dtypes[d]);
             assert_int_equal(ehal_model_tensor_find(r, "token_embd.weight")->dtype, dtypes[d]);
             assert_int_equal(ehal_model_tensor_find(r, "blk.0.ffn_norm.weight")->dtype,
                              EHAL_DTYPE_F32);
@@ -145,8 +135,7 @@ static void round_trip_is_byte_identical_for_every_dtype(void **state)
 }
 
 /* Released pages fault back in from the file with the same bytes. */
-static void released_pages_read_back_the_same_bytes(void **state)
-{
+static void released_pages_read_back_the_same_bytes(void **state) {
     (void)state;
     ehal_model_hparams hp = small_hp();
     hp.vocab = 4000; /* token_embd spans several pages */
@@ -164,16 +153,14 @@ static void released_pages_read_back_the_same_bytes(void **state)
     uint64_t released = ehal_model_release_tensor_pages(r, idx);
     assert_true(released > 0 && released <= t->size && released % (uint64_t)page == 0);
     assert_true(released + 2 * (uint64_t)page > t->size);
-    assert_int_equal(memcmp(t->data, ehal_model_tensor_find(g, t->name)->data, (size_t)t->size),
-                     0);
+    assert_int_equal(memcmp(t->data, ehal_model_tensor_find(g, t->name)->data, (size_t)t->size), 0);
     assert_int_equal(ehal_model_release_tensor_pages(g, 0), 0); /* generated: nothing */
     assert_int_equal(ehal_model_release_tensor_pages(r, 9999), 0);
     ehal_model_free(g);
     ehal_model_free(r);
 }
 
-static void streaming_write_equals_in_memory_write(void **state)
-{
+static void streaming_write_equals_in_memory_write(void **state) {
     (void)state;
     ehal_model_hparams hp = small_hp();
     char err[512];
@@ -196,8 +183,7 @@ static void streaming_write_equals_in_memory_write(void **state)
 }
 
 /* Looks for a GGUF string (u64 length + bytes) anywhere in the file. */
-static int has_gguf_string(const uint8_t *b, size_t n, const char *s)
-{
+static int has_gguf_string(const uint8_t *b, size_t n, const char *s) {
     size_t k = strlen(s);
     for (size_t i = 0; i + 8 + k <= n; i++) {
         uint64_t len = 0;
@@ -209,8 +195,7 @@ static int has_gguf_string(const uint8_t *b, size_t n, const char *s)
     return 0;
 }
 
-static void header_and_metadata_follow_gguf_v3(void **state)
-{
+static void header_and_metadata_follow_gguf_v3(void **state) {
     (void)state;
     ehal_model_hparams hp;
     assert_int_equal(ehal_model_preset_hparams("builtin", &hp), 0);
@@ -223,21 +208,41 @@ static void header_and_metadata_follow_gguf_v3(void **state)
     size_t n;
     uint8_t *b = slurp(p, &n);
     /* magic, version 3, tensor_count (builtin: tied, 4 layers -> 38), kv_count 22 */
-    const uint8_t head[24] = {'G', 'G', 'U', 'F', 3, 0, 0, 0, 38, 0, 0, 0, 0, 0, 0, 0,
-                              22, 0, 0, 0, 0, 0, 0, 0};
+    const uint8_t head[24] = {'G', 'G', 'U', 'F', 3,  0, 0, 0, 38, 0, 0, 0,
+                              0,   0,   0,   0,   22, 0, 0, 0, 0,  0, 0, 0};
     assert_memory_equal(b, head, sizeof head);
-    const char *keys[] = {"general.architecture", "llama", "general.name", "my model",
-                          "general.alignment", "general.file_type",
-                          "llama.context_length", "llama.embedding_length",
-                          "llama.block_count", "llama.feed_forward_length",
-                          "llama.attention.head_count", "llama.attention.head_count_kv",
-                          "llama.rope.freq_base", "llama.attention.layer_norm_rms_epsilon",
-                          "llama.vocab_size", "llama.rope.dimension_count",
-                          "tokenizer.ggml.model", "tokenizer.ggml.tokens",
-                          "tokenizer.ggml.scores", "tokenizer.ggml.token_type",
-                          "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
-                          "<unk>", "<s>", "</s>", "<0x00>", "<0x0A>", "<0xFF>", "tok_259",
-                          "tok_511", "token_embd.weight", "blk.3.ffn_down.weight",
+    const char *keys[] = {"general.architecture",
+                          "llama",
+                          "general.name",
+                          "my model",
+                          "general.alignment",
+                          "general.file_type",
+                          "llama.context_length",
+                          "llama.embedding_length",
+                          "llama.block_count",
+                          "llama.feed_forward_length",
+                          "llama.attention.head_count",
+                          "llama.attention.head_count_kv",
+                          "llama.rope.freq_base",
+                          "llama.attention.layer_norm_rms_epsilon",
+                          "llama.vocab_size",
+                          "llama.rope.dimension_count",
+                          "tokenizer.ggml.model",
+                          "tokenizer.ggml.tokens",
+                          "tokenizer.ggml.scores",
+                          "tokenizer.ggml.token_type",
+                          "tokenizer.ggml.bos_token_id",
+                          "tokenizer.ggml.eos_token_id",
+                          "<unk>",
+                          "<s>",
+                          "</s>",
+                          "<0x00>",
+                          "<0x0A>",
+                          "<0xFF>",
+                          "tok_259",
+                          "tok_511",
+                          "token_embd.weight",
+                          "blk.3.ffn_down.weight",
                           "output_norm.weight"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!has_gguf_string(b, n, keys[i]))
@@ -248,8 +253,7 @@ static void header_and_metadata_follow_gguf_v3(void **state)
     ehal_model_free(g);
 }
 
-static void failures_leave_no_file_and_name_the_path(void **state)
-{
+static void failures_leave_no_file_and_name_the_path(void **state) {
     (void)state;
     ehal_model_hparams hp = small_hp();
     char err[512];
@@ -269,9 +273,8 @@ static void failures_leave_no_file_and_name_the_path(void **state)
         setrlimit(RLIMIT_FSIZE, &rl);
         char e2[512] = "";
         ehal_status_t st = ehal_model_write_gguf(g, full, e2, sizeof e2);
-        _exit(st == EHAL_STATUS_IO && strstr(e2, "full.gguf") && strstr(e2, "cannot write")
-                  ? 0
-                  : 1);
+        _exit(st == EHAL_STATUS_IO && strstr(e2, "full.gguf") && strstr(e2, "cannot write") ? 0
+                                                                                            : 1);
     }
     int ws = 0;
     assert_int_equal(waitpid(pid, &ws, 0), pid);
@@ -290,8 +293,7 @@ typedef struct progress_log {
     int monotonic;
 } progress_log;
 
-static void on_progress(void *user, uint64_t done, uint64_t total)
-{
+static void on_progress(void *user, uint64_t done, uint64_t total) {
     progress_log *p = user;
     if (done < p->last)
         p->monotonic = 0;
@@ -300,8 +302,7 @@ static void on_progress(void *user, uint64_t done, uint64_t total)
     p->total = total;
 }
 
-static void progress_reports_every_tensor(void **state)
-{
+static void progress_reports_every_tensor(void **state) {
     (void)state;
     ehal_model_hparams hp = small_hp();
     char err[512];
@@ -317,8 +318,7 @@ static void progress_reports_every_tensor(void **state)
     ehal_model_free(l);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip_is_byte_identical_for_every_dtype),
         cmocka_unit_test(streaming_write_equals_in_memory_write),

@@ -19,8 +19,7 @@
 static char tmpdir[256];
 static char exe[512];
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     const char *bin = getenv("EHAL_TEST_BIN_DIR");
     snprintf(exe, sizeof exe, "%s/edgehal", bin ? bin : ".");
@@ -28,16 +27,14 @@ static int setup(void **state)
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     (void)state;
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static void need_exe(void)
-{
+static void need_exe(void) {
     if (access(exe, X_OK) != 0) {
         print_message("skipped: %s is not built\n", exe);
         skip();
@@ -46,8 +43,7 @@ static void need_exe(void)
 
 static char out_text[8192], err_text[8192];
 
-static void read_file(const char *path, char *buf, size_t n)
-{
+static void read_file(const char *path, char *buf, size_t n) {
     FILE *f = fopen(path, "r");
     size_t k = f ? fread(buf, 1, n - 1, f) : 0;
     buf[k] = '\0';
@@ -56,8 +52,7 @@ static void read_file(const char *path, char *buf, size_t n)
 }
 
 /* Runs `edgehal mkmodel ARGS`; returns the exit code. */
-static int mkmodel(const char *args)
-{
+static int mkmodel(const char *args) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "'%s' mkmodel %s >'%s/out' 2>'%s/err'", exe, args, tmpdir, tmpdir);
     int ws = system(cmd);
@@ -69,8 +64,7 @@ static int mkmodel(const char *args)
     return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
 }
 
-static void help_and_usage_errors_use_the_documented_exit_codes(void **state)
-{
+static void help_and_usage_errors_use_the_documented_exit_codes(void **state) {
     (void)state;
     need_exe();
     assert_int_equal(mkmodel("--help"), 0);
@@ -94,8 +88,7 @@ static void help_and_usage_errors_use_the_documented_exit_codes(void **state)
     assert_non_null(strstr(err_text, "no/dir/x.gguf"));
 }
 
-static void writes_the_generators_model(void **state)
-{
+static void writes_the_generators_model(void **state) {
     (void)state;
     need_exe();
     char args[1024], path[600];
@@ -132,8 +125,7 @@ static void writes_the_generators_model(void **state)
     ehal_model_free(r);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(help_and_usage_errors_use_the_documented_exit_codes),
         cmocka_unit_test(writes_the_generators_model),

@@ -19,16 +19,14 @@
 
 /* ---- the documented generator, written again from docs/gguf.md ---------- */
 
-static uint64_t sm64(uint64_t *s)
-{
+static uint64_t sm64(uint64_t *s) {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
 
-static uint64_t fnv(const char *s)
-{
+static uint64_t fnv(const char *s) {
     uint64_t h = 0xcbf29ce484222325ull;
     while (*s)
         h = (h ^ (uint8_t)*s++) * 0x100000001b3ull;
@@ -37,8 +35,7 @@ static uint64_t fnv(const char *s)
 
 /* Value j of row r of tensor `name` (kind: 0 matrix, 1 token_embd, 2 norm). */
 static float doc_value(uint64_t seed, const char *name, int kind, int64_t fan_in, int64_t r,
-                       int64_t j)
-{
+                       int64_t j) {
     uint64_t s = seed ^ fnv(name);
     uint64_t key = sm64(&s);
     s = key ^ ((uint64_t)r * 0xD1B54A32D192ED03ull);
@@ -54,8 +51,7 @@ static float doc_value(uint64_t seed, const char *name, int kind, int64_t fan_in
     return (float)c * a;
 }
 
-static uint64_t hash_model(const ehal_model *m)
-{
+static uint64_t hash_model(const ehal_model *m) {
     uint64_t h = 0xcbf29ce484222325ull;
     for (uint32_t i = 0; i < ehal_model_tensor_count(m); i++) {
         const ehal_model_tensor *t = ehal_model_tensor_at(m, i);
@@ -66,8 +62,7 @@ static uint64_t hash_model(const ehal_model *m)
     return h;
 }
 
-static ehal_model *gen(const char *preset, uint32_t dtype, uint64_t seed)
-{
+static ehal_model *gen(const char *preset, uint32_t dtype, uint64_t seed) {
     ehal_model_hparams hp;
     assert_int_equal(ehal_model_preset_hparams(preset, &hp), EHAL_STATUS_OK);
     char err[256];
@@ -78,8 +73,7 @@ static ehal_model *gen(const char *preset, uint32_t dtype, uint64_t seed)
     return m;
 }
 
-static void same_seed_gives_same_bytes_and_seeds_differ(void **state)
-{
+static void same_seed_gives_same_bytes_and_seeds_differ(void **state) {
     (void)state;
     ehal_model *a = gen("builtin", EHAL_DTYPE_Q4_0, 5), *b = gen("builtin", EHAL_DTYPE_Q4_0, 5);
     ehal_model *c = gen("builtin", EHAL_DTYPE_Q4_0, 6);
@@ -97,15 +91,16 @@ static void same_seed_gives_same_bytes_and_seeds_differ(void **state)
     ehal_model_free(c);
 }
 
-static void values_follow_the_documented_distribution(void **state)
-{
+static void values_follow_the_documented_distribution(void **state) {
     (void)state;
     ehal_model *m = gen("builtin", EHAL_DTYPE_F32, 42);
     static const struct {
         const char *name;
         int kind;
-    } t[] = {{"blk.0.attn_q.weight", 0}, {"blk.3.ffn_down.weight", 0},
-             {"token_embd.weight", 1},   {"blk.2.ffn_norm.weight", 2},
+    } t[] = {{"blk.0.attn_q.weight", 0},
+             {"blk.3.ffn_down.weight", 0},
+             {"token_embd.weight", 1},
+             {"blk.2.ffn_norm.weight", 2},
              {"output_norm.weight", 2}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         const ehal_model_tensor *x = ehal_model_tensor_find(m, t[i].name);
@@ -147,8 +142,7 @@ static void values_follow_the_documented_distribution(void **state)
  * bit-identical across machines (PRNG, float rounding, fp contraction or
  * the quantizers changed). Update only with a deliberate format change,
  * and say so in docs/gguf.md. */
-static void frozen_hashes_pin_cross_machine_determinism(void **state)
-{
+static void frozen_hashes_pin_cross_machine_determinism(void **state) {
     (void)state;
     static const struct {
         uint32_t dtype;
@@ -173,8 +167,7 @@ static void frozen_hashes_pin_cross_machine_determinism(void **state)
 /* Parameters counted by hand from the shapes in model.h:
  * vocab*dim (embeddings) [+ vocab*dim output] + dim (output norm) + layers *
  * (2*dim norms + 2*dim*dim (q, o) + 2*dim*kv_dim (k, v) + 3*dim*ffn). */
-static void presets_have_the_documented_shapes(void **state)
-{
+static void presets_have_the_documented_shapes(void **state) {
     (void)state;
     static const struct {
         const char *name;
@@ -182,17 +175,19 @@ static void presets_have_the_documented_shapes(void **state)
         uint64_t params;
     } want[] = {
         /* 2*32000*288 + 288 + 6*(576 + 2*82944 + 2*82944 + 3*221184) */
-        {"tiny", {288, 6, 6, 6, 768, 32000, 2048, EHAL_ROPE_NORMAL, 10000.0f, 1e-5f, 0},
+        {"tiny",
+         {288, 6, 6, 6, 768, 32000, 2048, EHAL_ROPE_NORMAL, 10000.0f, 1e-5f, 0},
          24407712ull},
         /* 2*32000*768 + 768 + 8*(1536 + 2*589824 + 2*196608 + 3*1572864) */
-        {"small", {768, 8, 12, 4, 2048, 32000, 2048, EHAL_ROPE_NORMAL, 10000.0f, 1e-5f, 0},
+        {"small",
+         {768, 8, 12, 4, 2048, 32000, 2048, EHAL_ROPE_NORMAL, 10000.0f, 1e-5f, 0},
          99496704ull},
         /* 2*32000*2048 + 2048 + 16*(4096 + 2*4194304 + 2*1048576 + 3*16777216) */
-        {"1b", {2048, 16, 32, 8, 8192, 32000, 4096, EHAL_ROPE_NORMAL, 10000.0f, 1e-5f, 0},
+        {"1b",
+         {2048, 16, 32, 8, 8192, 32000, 4096, EHAL_ROPE_NORMAL, 10000.0f, 1e-5f, 0},
          1104218112ull},
         /* 512*128 (tied) + 128 + 4*(256 + 2*16384 + 2*8192 + 3*45056) */
-        {"builtin", {128, 4, 4, 2, 352, 512, 512, EHAL_ROPE_NORMAL, 10000.0f, 1e-5f, 1},
-         803968ull},
+        {"builtin", {128, 4, 4, 2, 352, 512, 512, EHAL_ROPE_NORMAL, 10000.0f, 1e-5f, 1}, 803968ull},
     };
     const char *const *names = ehal_model_preset_names();
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -208,8 +203,7 @@ static void presets_have_the_documented_shapes(void **state)
     assert_int_equal(ehal_model_preset_hparams(NULL, &hp), EHAL_STATUS_INVALID_ARGUMENT);
 }
 
-static void generated_model_matches_its_hparams(void **state)
-{
+static void generated_model_matches_its_hparams(void **state) {
     (void)state;
     ehal_model *m = gen("builtin", EHAL_DTYPE_Q8_0, 3);
     const ehal_model_hparams *hp = ehal_model_get_hparams(m);
@@ -232,8 +226,7 @@ static void generated_model_matches_its_hparams(void **state)
     ehal_model_free(m);
 }
 
-static void bad_requests_are_refused_with_a_message(void **state)
-{
+static void bad_requests_are_refused_with_a_message(void **state) {
     (void)state;
     char err[256];
     ehal_model *m = (ehal_model *)1;
@@ -268,8 +261,7 @@ static void bad_requests_are_refused_with_a_message(void **state)
                      EHAL_STATUS_INVALID_ARGUMENT);
 }
 
-static void every_allocation_failure_is_reported(void **state)
-{
+static void every_allocation_failure_is_reported(void **state) {
     (void)state;
     ehal_model_hparams hp;
     assert_int_equal(ehal_model_preset_hparams("builtin", &hp), 0);
@@ -291,8 +283,7 @@ static void every_allocation_failure_is_reported(void **state)
     assert_true(n > 2 && n < 50);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(same_seed_gives_same_bytes_and_seeds_differ),
         cmocka_unit_test(values_follow_the_documented_distribution),

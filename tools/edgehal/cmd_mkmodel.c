@@ -22,20 +22,15 @@ EHAL_CLI_COMMAND(mkmodel, "write a deterministic random-weight llama model as a 
 enum { OPT_PRESET = 1, OPT_QUANT, OPT_OUT, OPT_SEED, OPT_TIED, OPT_UNTIED, OPT_QUIET };
 
 static const ehal_cli_opt mkmodel_opts[] = {
-    {"preset", 'p', 1, OPT_PRESET},
-    {"quant", 'q', 1, OPT_QUANT},
-    {"out", 'o', 1, OPT_OUT},
-    {"seed", 's', 1, OPT_SEED},
-    {"tied", 0, 0, OPT_TIED},
-    {"untied", 0, 0, OPT_UNTIED},
-    {"quiet", 0, 0, OPT_QUIET},
-    {NULL, 0, 0, 0},
+    {"preset", 'p', 1, OPT_PRESET}, {"quant", 'q', 1, OPT_QUANT},
+    {"out", 'o', 1, OPT_OUT},       {"seed", 's', 1, OPT_SEED},
+    {"tied", 0, 0, OPT_TIED},       {"untied", 0, 0, OPT_UNTIED},
+    {"quiet", 0, 0, OPT_QUIET},     {NULL, 0, 0, 0},
 };
 
 #define DEFAULT_SEED 1u
 
-static void mkmodel_usage(FILE *out)
-{
+static void mkmodel_usage(FILE *out) {
     fprintf(out,
             "usage: edgehal mkmodel --preset NAME --out FILE.gguf [--quant TYPE] [--seed N]\n"
             "                       [--tied | --untied] [--quiet]\n"
@@ -62,8 +57,7 @@ typedef struct progress {
     int enabled, tty, last_pct;
 } progress;
 
-static void on_progress(void *user, uint64_t done, uint64_t total)
-{
+static void on_progress(void *user, uint64_t done, uint64_t total) {
     progress *p = user;
     if (!p->enabled || total == 0)
         return;
@@ -81,15 +75,13 @@ static void on_progress(void *user, uint64_t done, uint64_t total)
     p->last_pct = pct;
 }
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void format_params(uint64_t n, char *buf, size_t size)
-{
+static void format_params(uint64_t n, char *buf, size_t size) {
     if (n >= 1000000000ull)
         snprintf(buf, size, "%.2fB", (double)n / 1e9);
     else if (n >= 1000000ull)
@@ -98,8 +90,7 @@ static void format_params(uint64_t n, char *buf, size_t size)
         snprintf(buf, size, "%" PRIu64, n);
 }
 
-int ehal_cmd_mkmodel(int argc, char **argv)
-{
+int ehal_cmd_mkmodel(int argc, char **argv) {
     const char *preset = NULL, *out = NULL, *quant = "f16";
     uint64_t seed = DEFAULT_SEED;
     int tied = -1, quiet = 0;
@@ -165,8 +156,8 @@ int ehal_cmd_mkmodel(int argc, char **argv)
         fclose(f);
     char ptext[32];
     format_params(params, ptext, sizeof ptext);
-    printf("wrote %s: preset %s, %s, %s params, %lld bytes, seed %" PRIu64 ", %s, %.1f s\n",
-           out, preset, quant, ptext, bytes, seed,
+    printf("wrote %s: preset %s, %s, %s params, %lld bytes, seed %" PRIu64 ", %s, %.1f s\n", out,
+           preset, quant, ptext, bytes, seed,
            hp.tied_embeddings ? "tied embeddings" : "separate output.weight", dt);
     return 0;
 }

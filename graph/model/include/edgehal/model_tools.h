@@ -36,9 +36,8 @@ extern "C" {
  * is NULL and ehal_model_write_gguf(_ex) generates each tensor as it writes
  * it, giving the same bytes ehal_model_generate would. Such a model is for
  * writing only; the caller frees it with ehal_model_free. */
-ehal_status_t ehal_model_generate_lazy(const ehal_model_hparams *hp, uint32_t dtype,
-                                       uint64_t seed, ehal_model **out, char *err,
-                                       size_t err_size);
+ehal_status_t ehal_model_generate_lazy(const ehal_model_hparams *hp, uint32_t dtype, uint64_t seed,
+                                       ehal_model **out, char *err, size_t err_size);
 
 /* Called after each tensor is written; bytes count tensor data only. */
 typedef void (*ehal_model_progress_fn)(void *user, uint64_t done_bytes, uint64_t total_bytes);
