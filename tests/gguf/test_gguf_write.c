@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "model_internal.h"
+
 #include "edgehal/model.h"
 #include "edgehal/model_tools.h"
 
@@ -318,6 +320,34 @@ static void progress_reports_every_tensor(void **state) {
     ehal_model_free(l);
 }
 
+/* Fails each allocation of a streaming write in turn: OUT_OF_MEMORY with a
+ * message and no file (final or temporary) left behind. */
+static void every_allocation_failure_leaves_no_file(void **state) {
+    (void)state;
+    ehal_model_hparams hp = small_hp();
+    char err[512];
+    ehal_model *l = NULL;
+    assert_int_equal(ehal_model_generate_lazy(&hp, EHAL_DTYPE_Q4_0, 3, &l, err, sizeof err), 0);
+    const char *p = tmp_path("oom.gguf");
+    char tmpname[600];
+    snprintf(tmpname, sizeof tmpname, "%s.tmp-%ld", p, (long)getpid());
+    long n;
+    for (n = 1; n < 20; n++) {
+        ehal_model_test_fail_alloc(n);
+        ehal_status_t st = ehal_model_write_gguf(l, p, err, sizeof err);
+        ehal_model_test_fail_alloc(0);
+        if (st == EHAL_STATUS_OK)
+            break;
+        assert_int_equal(st, EHAL_STATUS_OUT_OF_MEMORY);
+        assert_non_null(strstr(err, "out of memory"));
+        assert_false(file_exists(p));
+        assert_false(file_exists(tmpname));
+    }
+    assert_true(n > 1 && n < 20);
+    assert_true(file_exists(p));
+    ehal_model_free(l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip_is_byte_identical_for_every_dtype),
@@ -326,6 +356,7 @@ int main(void) {
         cmocka_unit_test(header_and_metadata_follow_gguf_v3),
         cmocka_unit_test(failures_leave_no_file_and_name_the_path),
         cmocka_unit_test(progress_reports_every_tensor),
+        cmocka_unit_test(every_allocation_failure_leaves_no_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
