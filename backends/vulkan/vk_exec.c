@@ -15,6 +15,8 @@ struct ehal_executable_impl {
     VkCommandBuffer cb;
     VkFence fence;
     int pending; /* submitted, not yet waited for */
+    ehal_buffer_impl **aux; /* per-node constant buffers, [n_nodes], owned */
+    uint32_t n_aux;
     ehal_executable_impl *next_inflight;
 };
 
@@ -151,6 +153,17 @@ static ehal_status_t record(ehal_backend_impl *be, ehal_executable_impl *exe,
         if ((st = ehal_vk_pipeline_get(be, d.shader, &pipe)) != EHAL_STATUS_OK) {
             break;
         }
+        ehal_buffer_impl *aux = NULL;
+        if (d.aux_count) {
+            uint64_t nb = (uint64_t)d.aux_count * sizeof(float);
+            if ((st = ehal_vk_buffer_alloc(be, nb, EHAL_BUFFER_WEIGHTS, &aux)) != EHAL_STATUS_OK) {
+                break;
+            }
+            exe->aux[exe->n_aux++] = aux;
+            if ((st = ehal_vk_buffer_write(be, aux, 0, d.aux, nb)) != EHAL_STATUS_OK) {
+                break;
+            }
+        }
         /* RAW / WAW / WAR hazards against dispatches since the last barrier */
         range out = tensor_range(sg->tensors[n->outputs[0]]);
         int hazard = overlaps(&wr, out) || overlaps(&rd, out);
@@ -180,6 +193,10 @@ static ehal_status_t record(ehal_backend_impl *be, ehal_executable_impl *exe,
                 t = sg->tensors[n->inputs[b]];
             }
             pc[b] = bind_info(be, t, &infos[b]);
+            if (aux && b == EHAL_VK_AUX_BINDING) {
+                infos[b] = (VkDescriptorBufferInfo){aux->buf, 0, VK_WHOLE_SIZE};
+                pc[b] = 0;
+            }
             w[b] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
                                           .dstSet = sets[i],
                                           .dstBinding = b,
@@ -262,7 +279,8 @@ ehal_status_t ehal_vk_prepare(ehal_backend_impl *be, const ehal_subgraph *in_sg,
                                            .commandBufferCount = 1};
         VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
         sets = ehal_sdk_calloc(be->host, nsets, sizeof *sets);
-        if (!sets || be->fn.vkCreateDescriptorPool(be->dev, &pci, NULL, &exe->pool) != VK_SUCCESS ||
+        exe->aux = ehal_sdk_calloc(be->host, nsets, sizeof *exe->aux);
+        if (!sets || !exe->aux || be->fn.vkCreateDescriptorPool(be->dev, &pci, NULL, &exe->pool) != VK_SUCCESS ||
             be->fn.vkAllocateCommandBuffers(be->dev, &cai, &exe->cb) != VK_SUCCESS ||
             be->fn.vkCreateFence(be->dev, &fci, NULL, &exe->fence) != VK_SUCCESS) {
             ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vulkan: prepare: out of memory for %u nodes",
@@ -367,6 +385,10 @@ void ehal_vk_release(ehal_backend_impl *be, ehal_executable_impl *exe) {
     if (exe->pool) {
         be->fn.vkDestroyDescriptorPool(be->dev, exe->pool, NULL);
     }
+    for (uint32_t i = 0; i < exe->n_aux; i++) {
+        ehal_vk_buffer_free(be, exe->aux[i]);
+    }
+    ehal_sdk_free(be->host, exe->aux);
     ehal_sdk_graph_free(be->host, exe->graph);
     ehal_sdk_free(be->host, exe);
 }

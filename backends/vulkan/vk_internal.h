@@ -58,9 +58,16 @@ struct ehal_buffer_impl {
     int coherent;
 };
 
+/* Host-computed per-node constants (e.g. RoPE frequencies in two-float
+ * precision) live in a small buffer bound at this binding. */
+#define EHAL_VK_AUX_BINDING 2
+#define EHAL_VK_AUX_MAX 2048 /* floats */
+
 /* One node's dispatch, as chosen by vk_ops.c. */
 typedef struct ehal_vk_dispatch {
     char shader[48]; /* variant name */
+    uint32_t aux_count;  /* floats in aux; 0: none */
+    float aux[EHAL_VK_AUX_MAX];
     uint32_t pc_u[19];
     float pc_f[8];
     uint32_t groups;    /* workgroups (linear; split into x/y when large) */

@@ -3,6 +3,7 @@
  * One table indexed by op id (no switch repeated across files). Limits
  * that make an op instance unsupported are checked in ehal_vk_op_check.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -102,8 +103,17 @@ static void setup_rope(ehal_backend_impl *be, const op_ctx *c, ehal_vk_dispatch 
     d->pc_u[2] = u32n(x->ne[2]);
     d->pc_u[3] = p.n_rot;
     d->pc_u[4] = p.mode;
-    d->pc_f[0] = p.freq_base;
-    d->pc_f[1] = p.freq_scale;
+    /* freq_scale * freq_base^(-2i/n_rot) in double, split into a float
+     * pair (hi, lo): the shader forms pos * (hi + lo) and reduces it mod
+     * 2*pi in two-float arithmetic, so large positions keep the accuracy
+     * of the double-precision reference. */
+    for (uint32_t i = 0; i < p.n_rot / 2u; i++) {
+        double g = (double)p.freq_scale * pow((double)p.freq_base, -2.0 * (double)i / (double)p.n_rot);
+        float hi = (float)g;
+        d->aux[2 * i] = hi;
+        d->aux[2 * i + 1] = (float)(g - (double)hi);
+    }
+    d->aux_count = p.n_rot;
     d->groups = ceil_div((uint64_t)ehal_tensor_nelements(x), 256);
 }
 
@@ -222,6 +232,11 @@ int ehal_vk_op_check(ehal_backend_impl *be, const ehal_subgraph *sg, uint32_t no
                      (unsigned long long)limit);
             return -1;
         }
+    }
+    if (n->op == EHAL_OP_ROPE && c.in[0]->ne[0] > EHAL_VK_AUX_MAX) {
+        snprintf(why, why_size, "rope dim %lld exceeds the frequency table's %d",
+                 (long long)c.in[0]->ne[0], EHAL_VK_AUX_MAX);
+        return -1;
     }
     if (n->op == EHAL_OP_ATTENTION && c.in[0]->ne[0] > ATTN_MAX_D) {
         snprintf(why, why_size, "attention head dim %lld exceeds the shader's %d",
