@@ -1,9 +1,12 @@
 /* Programs: placing one step's graph on the backends. Weights and KV caches
  * are per session (uploaded / allocated once); activations live in one
  * arena buffer per backend, packed by lifetime. */
+#define _DEFAULT_SOURCE /* madvise */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "edgehal/ops.h"
 #include "exec_internal.h"
@@ -43,7 +46,41 @@ static ehal_status_t fail(ehal_session *s, ehal_status_t st, const char *what, c
     return st;
 }
 
-/* The buffer holding weight `name` on backend b (uploaded on first use). */
+/* Asks the kernel to drop the resident pages of [p, p+n) now that a backend
+ * holds its own copy. A hint that never loses data: clean file-backed pages
+ * (a memory-mapped GGUF) are reread if touched again; anonymous memory
+ * stays as it is without swap. */
+static void release_pages(const void *p, uint64_t n)
+{
+#ifdef MADV_PAGEOUT
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0)
+        return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t e = ((uintptr_t)p + n) & ~((uintptr_t)pg - 1);
+    if (e > a)
+        (void)madvise((void *)a, e - a, MADV_PAGEOUT);
+#else
+    (void)p, (void)n;
+#endif
+}
+
+/* 1 if buf is an import of data (its mapping is data itself). */
+static int imp_used(ehal_buffer *buf, const void *data)
+{
+    void *ptr = NULL;
+    if (ehal_buffer_map(buf, &ptr) != EHAL_STATUS_OK)
+        return 0;
+    ehal_buffer_unmap(buf);
+    return ptr == data;
+}
+
+/* The buffer holding weight `name` on backend b (uploaded on first use).
+ * MATMUL/GET_ROWS weights go through prepack; when that gives back a plain
+ * (mappable) copy on a host-shared device, the model's memory is imported
+ * instead and the copy dropped (zero copy); when it gives a private layout,
+ * the source pages are released. Other weights are imported where the
+ * device shares host memory, else copied. */
 static ehal_status_t weight_buf(ehal_session *s, const ehal_graph_tensor *t, uint32_t b,
                                 int packed, ehal_buffer **out)
 {
@@ -86,14 +123,27 @@ static ehal_status_t weight_buf(ehal_session *s, const ehal_graph_tensor *t, uin
     ehal_tensor_desc d = t->desc;
     ehal_buffer *buf = NULL;
     ehal_status_t st;
+    ehal_backend_props pr = {.struct_size = sizeof pr};
+    pr.device.struct_size = sizeof pr.device;
+    ehal_backend_props_get(be, &pr);
+    const int shared = (pr.device.flags & EHAL_DEVICE_HOST_SHARED) != 0;
     if (packed) {
         st = ehal_buffer_prepack(be, &d, data, &buf);
+        void *ptr = NULL;
+        if (st == EHAL_STATUS_OK && ehal_buffer_map(buf, &ptr) == EHAL_STATUS_OK) {
+            ehal_buffer_unmap(buf); /* a plain copy: no private layout */
+            ehal_buffer *imp = NULL;
+            if (shared && ehal_buffer_import_host(be, (void *)data, nbytes, EHAL_BUFFER_WEIGHTS,
+                                                  &imp) == EHAL_STATUS_OK) {
+                ehal_buffer_free(buf);
+                buf = imp;
+            }
+        }
+        if (st == EHAL_STATUS_OK && !imp_used(buf, data))
+            release_pages(data, nbytes);
     } else {
-        ehal_backend_props pr = {.struct_size = sizeof pr};
-        pr.device.struct_size = sizeof pr.device;
-        ehal_backend_props_get(be, &pr);
         st = EHAL_STATUS_UNSUPPORTED;
-        if (pr.device.flags & EHAL_DEVICE_HOST_SHARED) /* zero copy of the mapping */
+        if (shared) /* zero copy of the mapping */
             st = ehal_buffer_import_host(be, (void *)data, nbytes, EHAL_BUFFER_WEIGHTS, &buf);
         if (st != EHAL_STATUS_OK) {
             st = ehal_buffer_alloc(be, nbytes, EHAL_BUFFER_WEIGHTS, &buf);
