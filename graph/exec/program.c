@@ -591,7 +591,8 @@ static ehal_status_t build_once(ehal_session *s, uint32_t T, int allow_zc, int *
         }
     }
     ehal_plan_options po = {sizeof po, (const char *const *)s->pins, s->o.n_pins, NULL};
-    st = ehal_plan_create_ex(s->ctx, p->g, &po, fixed, 1, &p->plan, err, sizeof err);
+    st = ehal_plan_create_ex(s->ctx, p->g, &po, fixed, (int)s->o.explain, &p->plan, err,
+                             sizeof err);
     free(fixed);
     if (st != EHAL_STATUS_OK) {
         snprintf(s->err, sizeof s->err, "%s", err);

@@ -283,6 +283,7 @@ ehal_status_t ehal_plan_create_ex(ehal_context *ctx, const ehal_graph *g,
         p->group_nodes[(size_t)group_of(ehal_graph_node_get(g, i), n_layers) * B + p->assign[i]]++;
     for (size_t k = 0; k < (size_t)p->n_groups * B; k++)
         p->group_alt[k] = EHAL_PART_INF;
+    p->has_alt = explain;
     if (explain) {
         uint64_t *c2 = malloc(sizeof *c2 * nn * B);
         uint32_t *a2 = malloc(sizeof *a2 * (nn ? nn : 1));
@@ -379,6 +380,10 @@ void ehal_plan_explain(const ehal_plan *p, FILE *f)
 {
     if (!p || !f)
         return;
+    if (!p->has_alt) {
+        fprintf(f, "explain: this plan was made without alternatives\n");
+        return;
+    }
     fprintf(f, "explain: estimated ms per step of the best plan with the group forced onto each "
                "backend (* = chosen; n/a = unsupported or pinned away)\n");
     fprintf(f, "  %-10s %-8s", "group", "chosen");

@@ -18,6 +18,7 @@ struct ehal_plan {
     char (*group_name)[24];  /* [n_groups] */
     uint64_t *group_alt;     /* [n_groups * n_backends] plan cost with the group forced, or INF */
     uint32_t *group_nodes;   /* [n_groups * n_backends] nodes of the group on each backend */
+    int has_alt;             /* group_alt computed */
 };
 
 /* As ehal_plan_create, with fixed[n_nodes] (backend index or

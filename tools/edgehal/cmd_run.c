@@ -392,7 +392,7 @@ int ehal_cmd_run(int argc, char **argv)
         goto out;
     ehal_session_options so = {sizeof so, a.pins, a.n_pins, a.kv_type, (uint32_t)a.ctx,
                                (uint32_t)a.kv_window, (uint32_t)a.kv_sinks, a.logits != NULL,
-                               a.trace != NULL};
+                               a.trace != NULL, (uint32_t)a.explain};
     st = ehal_session_create(ctx, m, &so, &s, err, sizeof err);
     if (st == EHAL_STATUS_OK && a.check)
         st = ehal_refrun_create(m, &so, &chk.ref, err, sizeof err);
