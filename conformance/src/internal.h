@@ -181,6 +181,9 @@ typedef void (*conf_progress_fn)(void *user, uint32_t done, const ehal_conf_resu
 int conf_run_cases(const ehal_conf_options *o, const conf_case *cases, const uint32_t *idx,
                    uint32_t n, ehal_conf_result *results, conf_progress_fn progress, void *user);
 
+/* In a freshly forked case child: default actions for the fatal signals. */
+void conf_child_signals(void);
+
 /* ---- reports ---------------------------------------------------------------- */
 
 void conf_print_table(FILE *f, const ehal_conf_report *r);

@@ -85,16 +85,21 @@ static void run_one(const conf_case *c, conf_ctx *x, ehal_conf_result *r)
     r->time_ms = (now_s() - t0) * 1e3;
 }
 
-/* The child: open, run the group, report each, exit without unwinding the
- * parent's stdio. */
-static void child_main(const ehal_conf_options *o, const conf_case *cases, const uint32_t *idx,
-                       const worker *w, const ehal_conf_result *results, int fd)
+void conf_child_signals(void)
 {
     /* A crash must kill the child with its signal even when the host
      * process (a test framework, an app) installed handlers for it. */
     static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
         signal(fatal[i], SIG_DFL);
+}
+
+/* The child: open, run the group, report each, exit without unwinding the
+ * parent's stdio. */
+static void child_main(const ehal_conf_options *o, const conf_case *cases, const uint32_t *idx,
+                       const worker *w, const ehal_conf_result *results, int fd)
+{
+    conf_child_signals();
     conf_ctx x;
     char msg[EHAL_CONF_MSG_MAX];
     int ok = conf_open(o, &x, msg, sizeof msg) == 0;

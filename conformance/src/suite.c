@@ -2,6 +2,8 @@
  * expected-failure list, print and write the reports. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +87,7 @@ static int preflight(const ehal_conf_options *o, char *name, size_t name_size, c
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
+        conf_child_signals();
         conf_ctx x;
         char m[EHAL_CONF_MSG_MAX];
         if (conf_open(o, &x, m, sizeof m) != 0) {
@@ -109,7 +112,19 @@ static int preflight(const ehal_conf_options *o, char *name, size_t name_size, c
         return -1;
     }
     size_t have = 0;
+    double timeout = o->timeout_s > 0 ? o->timeout_s : 30.0, end = now_s() + timeout;
     while (have < sizeof buf) {
+        struct pollfd pf = {fds[0], POLLIN, 0};
+        double left = end - now_s();
+        if (left <= 0 || poll(&pf, 1, (int)(left * 1e3) + 1) == 0) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+            }
+            close(fds[0]);
+            conf_set_msg(msg, msg_size, "backend %s: opening it did not finish within %g s",
+                         o->backend ? o->backend : "cpu", timeout);
+            return -1;
+        }
         ssize_t n = read(fds[0], buf + have, sizeof buf - have);
         if (n < 0 && errno == EINTR)
             continue;
