@@ -250,7 +250,12 @@ static int parse_args(int argc, char **argv, run_args *a, ehal_cli_common *commo
     while ((id = ehal_cli_next(p)) > 0) {
         switch (id) {
         case OPT_MODEL: a->model = p->value; break;
-        case OPT_PROMPT: a->prompt = p->value; break;
+        case OPT_PROMPT:
+            a->prompt = p->value;
+            if (!*a->prompt || strspn(a->prompt, "0123456789,") != strlen(a->prompt))
+                return ehal_cli_usage_error(p, "--prompt-tokens '%s' is not a comma-separated "
+                                               "list of token ids", a->prompt);
+            break;
         case OPT_NPRED:
             if (ehal_cli_value_u64(p, 0, 1u << 20, &a->n_predict) != 0)
                 return 2;
