@@ -121,7 +121,7 @@ static void print_matrix(ehal_backend *be, const char *name) {
     uint32_t n_dtypes = ehal_dtype_list(&dtypes);
     printf("\n%-12s", name);
     for (uint32_t d = 0; d < n_dtypes; d++)
-        printf(" %-5s", ehal_dtype_name(dtypes[d]));
+        printf(d + 1 < n_dtypes ? " %-5s" : " %s", ehal_dtype_name(dtypes[d]));
     printf("\n");
     for (uint32_t o = 0; o < n_ops; o++) {
         char line[256];
