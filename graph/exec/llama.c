@@ -112,8 +112,9 @@ static void build_layer(builder *b, const ehal_model_hparams *hp, const ehal_lla
     uint32_t kr = act(b, N("k.rope"), EHAL_DTYPE_F32, D, Hkv, T);
     NODE(b, N("k.rope"), EHAL_OP_ROPE, kr, &rp, sizeof rp, k3, pos);
     int64_t cne[3] = {D, C, Hkv};
-    uint32_t ck = ehal_graph_add_tensor(b->g, N("cache_k"), o->kv_dtype, EHAL_ROLE_KV, 3, cne);
-    uint32_t cv = ehal_graph_add_tensor(b->g, N("cache_v"), o->kv_dtype, EHAL_ROLE_KV, 3, cne);
+    const uint32_t kvt = o->kv_dtype ? o->kv_dtype : EHAL_DTYPE_F16;
+    uint32_t ck = ehal_graph_add_tensor(b->g, N("cache_k"), kvt, EHAL_ROLE_KV, 3, cne);
+    uint32_t cv = ehal_graph_add_tensor(b->g, N("cache_v"), kvt, EHAL_ROLE_KV, 3, cne);
     ehal_params_kv kp = {o->kv_window, o->kv_sinks};
     NODE(b, N("k.kv_write"), EHAL_OP_KV_WRITE, ck, &kp, sizeof kp, kr, pos, ck);
     uint32_t v = matmul(b, W("attn_v.weight"), N("v"), xn, T);

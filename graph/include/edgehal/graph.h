@@ -100,7 +100,7 @@ uint32_t ehal_graph_tensor_root(const ehal_graph *g, uint32_t id);
 
 typedef struct ehal_llama_options {
     uint32_t n_tokens;    /* T: tokens processed by one step (>= 1) */
-    uint32_t kv_dtype;    /* EHAL_DTYPE_F16 (default when 0 is not F16: pass it) */
+    uint32_t kv_dtype;    /* EHAL_DTYPE_F16, Q8_0 or Q4_0; 0 (F32, no cache dtype) means F16 */
     uint32_t kv_capacity; /* cache slots C; 0: hparams context */
     uint32_t kv_window;   /* 0: full cache */
     uint32_t kv_sinks;    /* sink tokens kept with a window */
