@@ -10,7 +10,7 @@ set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
-build="$EHAL_ROOT/build-asan"
+build="${EHAL_ASAN_BUILD_DIR:-$EHAL_ROOT/build-asan}"
 configure_build "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEHAL_WERROR=OFF \
     -DEHAL_BUILD_TESTS=ON -DEHAL_SANITIZE=address,undefined || die "configure failed"
 cmake --build "$build" -j "$EHAL_JOBS" || die "build failed"
@@ -28,6 +28,6 @@ export LSAN_OPTIONS="suppressions=$EHAL_ROOT/scripts/sanitizers/lsan.supp:print_
 LD_PRELOAD="$shim${LD_PRELOAD:+:$LD_PRELOAD}" \
     ctest --test-dir "$build" --output-on-failure -j "$EHAL_JOBS" $EHAL_CTEST_ARGS
 rc=$?
-log "cmocka and CLI test summaries (build-asan/):"
+log "cmocka and CLI test summaries ($build):"
 ctest_summary "$build"
 exit $rc
