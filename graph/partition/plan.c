@@ -171,12 +171,11 @@ ehal_status_t ehal_plan_create_ex(ehal_context *ctx, const ehal_graph *g,
     uint64_t *cost = calloc((size_t)nn * B, sizeof *cost);
     uint64_t *mem = calloc((size_t)nn * B, sizeof *mem);
     uint32_t *pinned = calloc(nn ? nn : 1, sizeof *pinned);
-    uint32_t *forced = calloc(nn ? nn : 1, sizeof *forced);
     const char **node_names = calloc(nn ? nn : 1, sizeof *node_names);
     ehal_part_edge *edges = calloc((size_t)nn * EHAL_MAX_INPUTS + 1, sizeof *edges);
     uint32_t n_edges = 0;
     p->assign = calloc(nn ? nn : 1, sizeof *p->assign);
-    if (!cost || !mem || !pinned || !forced || !node_names || !edges || !p->assign) {
+    if (!cost || !mem || !pinned || !node_names || !edges || !p->assign) {
         snprintf(err, err_size, "plan: out of host memory");
         st = EHAL_STATUS_OUT_OF_MEMORY;
         goto done;
@@ -319,7 +318,7 @@ ehal_status_t ehal_plan_create_ex(ehal_context *ctx, const ehal_graph *g,
 done:
     if (st == EHAL_STATUS_OUT_OF_MEMORY && !err[0])
         snprintf(err, err_size, "plan: out of host memory");
-    free(cost), free(mem), free(pinned), free(forced), free(node_names), free(edges);
+    free(cost), free(mem), free(pinned), free(node_names), free(edges);
     whole_free(&w);
     if (st != EHAL_STATUS_OK) {
         ehal_plan_free(p);

@@ -405,10 +405,11 @@ int ehal_cmd_run(int argc, char **argv)
         fprintf(stderr, "edgehal run: %s\n", err);
         goto out;
     }
-    logits = malloc(sizeof *logits * hp->vocab * n_prompt);
-    chk.buf = malloc(sizeof *chk.buf * hp->vocab * n_prompt);
+    const size_t rows_max = a.logits ? n_prompt : 1; /* logits rows one step returns */
+    logits = malloc(sizeof *logits * hp->vocab * rows_max);
+    chk.buf = a.check ? malloc(sizeof *chk.buf * hp->vocab * rows_max) : NULL;
     out_tok = malloc(sizeof *out_tok * (a.n_predict + 1));
-    if (!logits || !chk.buf || !out_tok) {
+    if (!logits || (a.check && !chk.buf) || !out_tok) {
         fprintf(stderr, "edgehal run: out of host memory for %u x %u logits\n", n_prompt,
                 hp->vocab);
         goto out;
