@@ -1,0 +1,209 @@
+/*
+ * Shared helpers for every edgehal OpenCL kernel. The program is the
+ * concatenation of kernels/*.cl in the order listed in CMakeLists.txt.
+ *
+ * Tensors arrive as (global uchar *base, ulong offset) pairs: the plugin
+ * passes byte offsets instead of sub-buffers, so offsets need no device
+ * alignment beyond the element's own (4 for F32/I32, 2 for F16, 1 for the
+ * quantized blocks, which are read byte by byte).
+ *
+ * Feature defines set by the plugin's build options:
+ *   EHAL_FP16      cl_khr_fp16 is present and not disabled
+ *   EHAL_SUBGROUPS cl_khr_subgroups or cl_intel_subgroups is present
+ *                  (EHAL_SUBGROUPS_KHR also set for the khr one)
+ *   EHAL_TILE      GEMM tile edge (16, or 8 on small work-group devices)
+ * Contraction is off everywhere: the in-kernel quantizers must round
+ * exactly like ops/src/quant.c.
+ */
+#pragma OPENCL FP_CONTRACT OFF
+
+#ifdef EHAL_FP16
+#pragma OPENCL EXTENSION cl_khr_fp16 : enable
+#endif
+#ifdef EHAL_SUBGROUPS_KHR
+#pragma OPENCL EXTENSION cl_khr_subgroups : enable
+#endif
+
+#define DT_F32 0
+#define DT_F16 1
+#define DT_Q4_0 2
+#define DT_Q8_0 8
+#define DT_I32 26
+#define QK 32
+
+#define AT(type, base, off) ((global type *)((base) + (off)))
+
+/* IEEE binary16 bits -> float, exact (subnormals, Inf, NaN). */
+float ehal_h2f(uint h) {
+    uint sign = (h & 0x8000u) << 16;
+    uint e = (h >> 10) & 0x1fu;
+    uint m = h & 0x3ffu;
+    if (e == 0) {
+        float v = (float)m * 5.9604644775390625e-8f; /* 2^-24 */
+        return sign ? -v : v;
+    }
+    if (e == 31) {
+        return as_float(sign | 0x7f800000u | (m << 13));
+    }
+    return as_float(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+/* float -> binary16 bits, round to nearest even; NaN stays a quiet NaN.
+ * Same results as ehal_fp32_to_fp16 in ops/src/quant.c. */
+uint ehal_f2h(float f) {
+    uint x = as_uint(f);
+    uint sign = (x >> 16) & 0x8000u;
+    uint e8 = (x >> 23) & 0xffu;
+    uint m = x & 0x7fffffu;
+    if (e8 == 0xffu) {
+        return m == 0 ? (sign | 0x7c00u) : (sign | 0x7c00u | 0x200u | (m >> 13));
+    }
+    int e = (int)e8 - 112;
+    if (e >= 31) {
+        return sign | 0x7c00u;
+    }
+    if (e <= 0) {
+        uint shift = 126u - e8;
+        if (e8 == 0 || shift > 24u) {
+            return sign;
+        }
+        uint mm = m | 0x800000u;
+        uint q = mm >> shift;
+        uint rem = mm & ((1u << shift) - 1u);
+        uint half_ = 1u << (shift - 1u);
+        if (rem > half_ || (rem == half_ && (q & 1u))) {
+            q++;
+        }
+        return sign | q;
+    }
+    uint h = ((uint)e << 10) | (m >> 13);
+    uint rem = m & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) {
+        h++;
+    }
+    return sign | h;
+}
+
+float ehal_blk_scale(global const uchar *blk) {
+    return ehal_h2f((uint)blk[0] | ((uint)blk[1] << 8));
+}
+
+/* Value i (flat index) of a dense array of dtype starting at p. */
+float ehal_load(global const uchar *p, int dtype, long i) {
+    if (dtype == DT_F32) {
+        return ((global const float *)p)[i];
+    }
+    if (dtype == DT_F16) {
+        return vload_half((size_t)i, (global const half *)p);
+    }
+    long b = i / QK;
+    int j = (int)(i % QK);
+    if (dtype == DT_Q8_0) {
+        global const uchar *blk = p + b * 34;
+        return (float)(char)blk[2 + j] * ehal_blk_scale(blk);
+    }
+    global const uchar *blk = p + b * 18;
+    uint q = blk[2 + (j & 15)];
+    q = j < 16 ? (q & 15u) : (q >> 4);
+    return (float)((int)q - 8) * ehal_blk_scale(blk);
+}
+
+/* Dequantizes block b (32 values) of a Q8_0/Q4_0 array into v. */
+void ehal_load_block(global const uchar *p, int dtype, long b, float *v) {
+    if (dtype == DT_Q8_0) {
+        global const uchar *blk = p + b * 34;
+        float d = ehal_blk_scale(blk);
+        for (int j = 0; j < QK; j++) {
+            v[j] = (float)(char)blk[2 + j] * d;
+        }
+    } else {
+        global const uchar *blk = p + b * 18;
+        float d = ehal_blk_scale(blk);
+        for (int j = 0; j < QK / 2; j++) {
+            uint q = blk[2 + j];
+            v[j] = (float)((int)(q & 15u) - 8) * d;
+            v[j + QK / 2] = (float)((int)(q >> 4) - 8) * d;
+        }
+    }
+}
+
+float ehal_clamp_nan(float v, float lo, float hi, float nan_to) {
+    if (isnan(v)) {
+        return nan_to;
+    }
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* Stores n values (n <= 32; n == 32 for quantized dtypes) at flat index i0
+ * (a block boundary for quantized dtypes). The quantizers are those of
+ * quant.h, statement for statement, so the bytes match the reference. F16
+ * goes through ehal_f2h rather than vstore_half_rte so NaN payloads match
+ * the reference too (finite values round identically either way). */
+void ehal_store(global uchar *p, int dtype, long i0, int n, const float *v) {
+    if (dtype == DT_F32) {
+        for (int j = 0; j < n; j++) {
+            ((global float *)p)[i0 + j] = v[j];
+        }
+    } else if (dtype == DT_F16) {
+        for (int j = 0; j < n; j++) {
+            ((global ushort *)p)[i0 + j] = (ushort)ehal_f2h(v[j]);
+        }
+    } else if (dtype == DT_Q8_0) {
+        global uchar *blk = p + (i0 / QK) * 34;
+        float amax = 0.0f;
+        for (int j = 0; j < QK; j++) {
+            float a = fabs(v[j]);
+            if (a > amax) {
+                amax = a;
+            }
+        }
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint h = ehal_f2h(d);
+        blk[0] = (uchar)(h & 0xffu);
+        blk[1] = (uchar)(h >> 8);
+        for (int j = 0; j < QK; j++) {
+            float q = ehal_clamp_nan(round(v[j] * id), -127.0f, 127.0f, 0.0f);
+            blk[2 + j] = (uchar)(char)(int)q;
+        }
+    } else if (dtype == DT_Q4_0) {
+        global uchar *blk = p + (i0 / QK) * 18;
+        float amax = 0.0f;
+        float mx = 0.0f;
+        for (int j = 0; j < QK; j++) {
+            float a = fabs(v[j]);
+            if (amax < a) {
+                amax = a;
+                mx = v[j];
+            }
+        }
+        float d = mx / -8.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint h = ehal_f2h(d);
+        blk[0] = (uchar)(h & 0xffu);
+        blk[1] = (uchar)(h >> 8);
+        for (int j = 0; j < QK / 2; j++) {
+            float x0 = v[j] * id;
+            float x1 = v[j + QK / 2] * id;
+            float v0 = ehal_clamp_nan(x0 + 8.5f, 0.0f, 15.0f, 8.0f);
+            float v1 = ehal_clamp_nan(x1 + 8.5f, 0.0f, 15.0f, 8.0f);
+            uint q0 = (uint)v0;
+            uint q1 = (uint)v1;
+            blk[2 + j] = (uchar)(q0 | (q1 << 4));
+        }
+    }
+}
+
+/* The KV slot rule of backend_abi.h; -1 for a position with no slot. */
+long ehal_kv_slot(long p, long cap, uint window, uint n_sink) {
+    if (p < 0 || cap <= 0) {
+        return -1;
+    }
+    if (window == 0 || p < (long)n_sink) {
+        return p < cap ? p : -1;
+    }
+    if ((long)n_sink >= cap) {
+        return -1;
+    }
+    return (long)n_sink + (p - (long)n_sink) % (cap - (long)n_sink);
+}

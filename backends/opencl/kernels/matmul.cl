@@ -1,0 +1,134 @@
+/* MATMUL: Y[t][n] = sum_k W[n][k] * X[t][k]. W rows are row_bytes apart
+ * in dtype wdt; X and Y are F32. Activations are never quantized. */
+
+#ifndef EHAL_TILE
+#define EHAL_TILE 16
+#endif
+#define EHAL_GEMV_MAXT 8
+
+/* Sum of v over a work-group of EHAL_RED_WG items; every item gets it. */
+float ehal_wg_sum(float v, local float *scratch) {
+#ifdef EHAL_SUBGROUPS
+    float s = sub_group_reduce_add(v);
+    uint nsg = get_num_sub_groups();
+    if (get_sub_group_local_id() == 0) {
+        scratch[get_sub_group_id()] = s;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float r = 0.0f;
+    for (uint i = 0; i < nsg; i++) {
+        r += scratch[i];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+#else
+    return ehal_wg_reduce(v, 0, scratch);
+#endif
+}
+
+/* GEMV for T <= 8: one work-group per output row n; every item walks a
+ * strided share of K (whole blocks for quantized W) for all T columns. */
+kernel __attribute__((reqd_work_group_size(EHAL_RED_WG, 1, 1))) void
+ehal_matmul_gemv(global const uchar *w, ulong wo, int wdt, long row_bytes,
+                 global const uchar *x, ulong xo, global uchar *y, ulong yo, int K, int N, int T) {
+    local float scratch[EHAL_RED_WG];
+    int n = get_group_id(0);
+    int l = get_local_id(0);
+    global const uchar *wr = w + wo + (long)n * row_bytes;
+    global const float *X = AT(const float, x, xo);
+    float acc[EHAL_GEMV_MAXT];
+    for (int t = 0; t < EHAL_GEMV_MAXT; t++) {
+        acc[t] = 0.0f;
+    }
+    if (wdt == DT_Q8_0 || wdt == DT_Q4_0) {
+        float v[QK];
+        for (int b = l; b < K / QK; b += EHAL_RED_WG) {
+            ehal_load_block(wr, wdt, b, v);
+            for (int t = 0; t < EHAL_GEMV_MAXT; t++) {
+                if (t < T) {
+                    global const float *xr = X + (long)t * K + b * QK;
+                    float s = 0.0f;
+                    for (int j = 0; j < QK; j++) {
+                        s += v[j] * xr[j];
+                    }
+                    acc[t] += s;
+                }
+            }
+        }
+    } else {
+        for (int k = l; k < K; k += EHAL_RED_WG) {
+            float wv = wdt == DT_F32 ? ((global const float *)wr)[k]
+                                     : vload_half((size_t)k, (global const half *)wr);
+            for (int t = 0; t < EHAL_GEMV_MAXT; t++) {
+                if (t < T) {
+                    acc[t] += wv * X[(long)t * K + k];
+                }
+            }
+        }
+    }
+    for (int t = 0; t < EHAL_GEMV_MAXT; t++) {
+        if (t < T) {
+            float s = ehal_wg_sum(acc[t], scratch);
+            if (l == 0) {
+                AT(float, y, yo)[(long)t * N + n] = s;
+            }
+        }
+    }
+}
+
+/* GEMM for larger T: EHAL_TILE x EHAL_TILE outputs per work-group, K
+ * walked in steps of one block (32) with W and X tiles staged in local
+ * memory as floats (W dequantized once per tile). Global size rounds N and
+ * T up to whole tiles. */
+kernel __attribute__((reqd_work_group_size(EHAL_TILE, EHAL_TILE, 1))) void
+ehal_matmul_gemm(global const uchar *w, ulong wo, int wdt, long row_bytes,
+                 global const uchar *x, ulong xo, global uchar *y, ulong yo, int K, int N, int T) {
+    local float Ws[EHAL_TILE][QK + 1];
+    local float Xs[EHAL_TILE][QK + 1];
+    int ln = get_local_id(0), lt = get_local_id(1);
+    int n0 = get_group_id(0) * EHAL_TILE, t0 = get_group_id(1) * EHAL_TILE;
+    int lid = lt * EHAL_TILE + ln;
+    const int nthr = EHAL_TILE * EHAL_TILE;
+    global const uchar *W = w + wo;
+    global const float *X = AT(const float, x, xo);
+    int quant = wdt == DT_Q8_0 || wdt == DT_Q4_0;
+    float acc = 0.0f;
+    for (int k0 = 0; k0 < K; k0 += QK) {
+        if (quant) {
+            if (lid < EHAL_TILE) {
+                float v[QK];
+                int nn = n0 + lid;
+                if (nn < N) {
+                    ehal_load_block(W + (long)nn * row_bytes, wdt, k0 / QK, v);
+                } else {
+                    for (int j = 0; j < QK; j++) {
+                        v[j] = 0.0f;
+                    }
+                }
+                for (int j = 0; j < QK; j++) {
+                    Ws[lid][j] = v[j];
+                }
+            }
+        } else {
+            for (int e = lid; e < EHAL_TILE * QK; e += nthr) {
+                int r = e / QK, c = e % QK;
+                int nn = n0 + r, k = k0 + c;
+                Ws[r][c] = (nn < N && k < K) ? ehal_load(W + (long)nn * row_bytes, wdt, k) : 0.0f;
+            }
+        }
+        for (int e = lid; e < EHAL_TILE * QK; e += nthr) {
+            int r = e / QK, c = e % QK;
+            int tt = t0 + r, k = k0 + c;
+            Xs[r][c] = (tt < T && k < K) ? X[(long)tt * K + k] : 0.0f;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int c = 0; c < QK; c++) {
+            acc += Ws[ln][c] * Xs[lt][c];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    int n = n0 + ln, t = t0 + lt;
+    if (n < N && t < T) {
+        AT(float, y, yo)[(long)t * N + n] = acc;
+    }
+}
