@@ -32,6 +32,7 @@ typedef struct ehal_copy {
 
 typedef struct ehal_part_rt {
     uint32_t backend, start, end; /* nodes [start, end) */
+    uint32_t plan_part;           /* the plan partition it belongs to */
     ehal_executable *exe;
     ehal_copy *copies; /* boundary tensors moved in before it runs */
     uint32_t n_copies;

@@ -601,19 +601,35 @@ static ehal_status_t build_once(ehal_session *s, uint32_t T, int allow_zc, int *
     }
     const uint32_t nt = ehal_graph_tensor_count(p->g);
     p->off = malloc(sizeof *p->off * nt * p->n_backends);
-    p->parts = calloc(p->plan->n_parts, sizeof *p->parts);
+    /* With op tracing every node runs as its own execute (measured op
+     * times, at the cost of more dispatches); plan partition k of node i
+     * is kept in plan_part for the enclosing trace slice. */
+    const int per_op = s->o.trace_ops != 0;
+    const uint32_t nrt = per_op ? ehal_graph_node_count(p->g) : p->plan->n_parts;
+    p->parts = calloc(nrt, sizeof *p->parts);
     if (!p->off || !p->parts) {
         ehal_program_free(p);
         return EHAL_STATUS_OUT_OF_MEMORY;
     }
-    p->n_parts = p->plan->n_parts;
-    for (uint32_t k = 0; k < p->n_parts; k++) {
+    p->n_parts = nrt;
+    for (uint32_t k = 0, pk = 0; k < nrt; k++) {
         ehal_part_rt *pr = &p->parts[k];
-        pr->backend = p->plan->part_backend[k];
-        pr->start = p->plan->part_start[k];
-        pr->end = p->plan->part_start[k + 1];
-        snprintf(pr->label, sizeof pr->label, "T%u p%u %s [%u..%u]", T, k,
-                 p->plan->names[pr->backend], pr->start, pr->end - 1);
+        if (per_op) {
+            while (p->plan->part_start[pk + 1] <= k)
+                pk++;
+            pr->start = k;
+            pr->end = k + 1;
+            pr->plan_part = pk;
+            pr->backend = p->plan->assign[k];
+            snprintf(pr->label, sizeof pr->label, "%s", ehal_graph_node_get(p->g, k)->name);
+        } else {
+            pr->backend = p->plan->part_backend[k];
+            pr->start = p->plan->part_start[k];
+            pr->end = p->plan->part_start[k + 1];
+            pr->plan_part = k;
+            snprintf(pr->label, sizeof pr->label, "T%u p%u %s [%u..%u]", T, k,
+                     p->plan->names[pr->backend], pr->start, pr->end - 1);
+        }
     }
     p->tok = ehal_graph_tensor_find(p->g, "tokens");
     p->pos = ehal_graph_tensor_find(p->g, "pos");

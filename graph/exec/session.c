@@ -203,8 +203,11 @@ ehal_status_t ehal_program_run(ehal_session *s, ehal_program *p)
 {
     ehal_status_t st = EHAL_STATUS_OK;
     const uint32_t B = p->n_backends;
+    uint64_t group_t0 = 0;
     for (uint32_t k = 0; k < p->n_parts; k++) {
         ehal_part_rt *pr = &p->parts[k];
+        if (k == 0 || p->parts[k - 1].plan_part != pr->plan_part)
+            group_t0 = ehal_exec_now_ns();
         if (pr->n_copies) {
             uint64_t c0 = ehal_exec_now_ns();
             for (uint32_t c = 0; c < pr->n_copies && st == EHAL_STATUS_OK; c++)
@@ -228,6 +231,14 @@ ehal_status_t ehal_program_run(ehal_session *s, ehal_program *p)
         s->stats.exec_ns += e1 - e0;
         s->stats.backend_ns[pr->backend < 16 ? pr->backend : 15] += e1 - e0;
         ehal_trace_add(s, pr->backend, pr->label, e0, e1);
+        if (s->o.trace_ops && (k + 1 == p->n_parts || p->parts[k + 1].plan_part != pr->plan_part)) {
+            char nm[48];
+            uint32_t pp = pr->plan_part;
+            snprintf(nm, sizeof nm, "T%u p%u %s [%u..%u]", p->n_tokens, pp,
+                     p->plan->names[pr->backend], p->plan->part_start[pp],
+                     p->plan->part_start[pp + 1] - 1);
+            ehal_trace_add(s, pr->backend, nm, group_t0, e1);
+        }
     }
     s->stats.zero_copy_bytes += p->zc_bytes;
     return EHAL_STATUS_OK;

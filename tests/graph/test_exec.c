@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L /* mkstemp */
 /* The executor end to end: the built-in model through sessions on the
  * reference-kernel test backends (gt_a, gt_b) against the host reference
  * path, partitioned runs against single-backend runs, and the real plugins
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -421,6 +423,60 @@ static void callers_graph_runs_split_across_backends(void **state)
     ehal_context_destroy(ctx);
 }
 
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+static void trace_has_a_track_per_backend_and_a_slice_per_op(void **state)
+{
+    (void)state;
+    ehal_context *ctx = open_ctx(1, "gt_a,gt_b", NULL, 0);
+    if (!ctx) {
+        print_message("skipped: test plugins not found\n");
+        skip();
+    }
+    const char *pins[] = {"layers 0-1=gt_a", "layers 2-3=gt_b", "all lm_head=gt_a"};
+    ehal_session_options so = opts(pins, 3, EHAL_DTYPE_F16);
+    so.trace = 1;
+    so.trace_ops = 1;
+    ehal_session *s = NULL;
+    char err[320];
+    assert_int_equal(ehal_session_create(ctx, g_model, &so, &s, err, sizeof err), EHAL_STATUS_OK);
+    static float logits[NL];
+    int32_t t = 9;
+    assert_int_equal(ehal_session_eval(s, prompt, 5, logits), EHAL_STATUS_OK);
+    assert_int_equal(ehal_session_eval(s, &t, 1, logits), EHAL_STATUS_OK);
+    char path[] = "/tmp/ehal_trace_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(ehal_session_write_trace(s, path), EHAL_STATUS_OK);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char text[1 << 20];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    remove(path);
+    assert_true(n > 0 && n < sizeof text - 1);
+    assert_int_equal(count(text, "\"thread_name\""), 3); /* gt_a, gt_b, transfers */
+    assert_int_equal(count(text, "\"name\":\"gt_a\""), 1);
+    assert_int_equal(count(text, "\"name\":\"gt_b\""), 1);
+    /* one slice per op per step: 71 nodes x 2 steps, e.g. blk.2.attention */
+    assert_int_equal(count(text, "\"name\":\"blk.2.attention\""), 2);
+    assert_int_equal(count(text, "\"name\":\"embed\""), 2);
+    /* and an enclosing slice per plan partition: 3 partitions x 2 steps */
+    assert_int_equal(count(text, "\"name\":\"T5 p"), 3);
+    assert_int_equal(count(text, "\"name\":\"T1 p"), 3);
+    assert_int_equal(text[n - 2], '}');
+    ehal_session_free(s);
+    ehal_context_destroy(ctx);
+}
+
 /* The build's real plugins: every combination that includes cpu, with the
  * layers dealt round-robin over the combination's backends, against the
  * reference path. */
@@ -508,6 +564,7 @@ int main(void)
         cmocka_unit_test(sliding_window_with_sinks_matches_reference),
         cmocka_unit_test(memory_limit_keeps_weights_off_a_small_device),
         cmocka_unit_test(callers_graph_runs_split_across_backends),
+        cmocka_unit_test(trace_has_a_track_per_backend_and_a_slice_per_op),
         cmocka_unit_test(real_backends_match_reference_path),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -24,7 +24,7 @@ EHAL_CLI_COMMAND(run, "run a Llama-family model partitioned across the backends"
 enum {
     OPT_MODEL = 1, OPT_PROMPT, OPT_NPRED, OPT_PIN, OPT_EXPLAIN, OPT_KVTYPE, OPT_KVWIN,
     OPT_KVSINK, OPT_LOGITS, OPT_TRACE, OPT_CHECK, OPT_THREADS, OPT_TOPK, OPT_SEED, OPT_QUANT,
-    OPT_CTX, OPT_QUIET
+    OPT_CTX, OPT_QUIET, OPT_TRACE_OPS
 };
 
 static const ehal_cli_opt run_opts[] = {
@@ -36,7 +36,8 @@ static const ehal_cli_opt run_opts[] = {
     {"check", 0, 0, OPT_CHECK},         {"threads", 't', 1, OPT_THREADS},
     {"top-k", 0, 1, OPT_TOPK},          {"seed", 0, 1, OPT_SEED},
     {"quant", 0, 1, OPT_QUANT},         {"ctx", 0, 1, OPT_CTX},
-    {"quiet", 'q', 0, OPT_QUIET},       {NULL, 0, 0, 0},
+    {"quiet", 'q', 0, OPT_QUIET},       {"trace-ops", 0, 0, OPT_TRACE_OPS},
+    {NULL, 0, 0, 0},
 };
 
 static void run_usage(FILE *out)
@@ -62,7 +63,10 @@ static void run_usage(FILE *out)
             "  --kv-sinks S           sink tokens kept with a window\n"
             "  --ctx N                KV cache capacity (default: the model's context)\n"
             "  --logits FILE          raw little-endian f32 logits, one vocab row per position\n"
-            "  --trace FILE.json      Chrome trace (Perfetto): one track per backend\n"
+            "  --trace FILE.json      Chrome trace (Perfetto): one track per backend, a slice\n"
+            "                         per partition execute\n"
+            "  --trace-ops            with --trace: run each node as its own execute and add\n"
+            "                         a slice per op (measured; adds dispatch overhead)\n"
             "  --check                rerun every token on the reference path and compare\n"
             "  -t, --threads N        cpu backend threads (sets cpu.threads)\n"
             "  --top-k K              sample from the K most likely (default greedy)\n"
@@ -80,7 +84,7 @@ typedef struct run_args {
     uint32_t n_pins;
     uint64_t n_predict, kv_window, kv_sinks, top_k, seed, ctx;
     uint32_t kv_type, quant;
-    int explain, check, quiet;
+    int explain, check, quiet, trace_ops;
 } run_args;
 
 static double now_s(void)
@@ -290,6 +294,7 @@ static int parse_args(int argc, char **argv, run_args *a, ehal_cli_common *commo
         case OPT_TRACE: a->trace = p->value; break;
         case OPT_CHECK: a->check = 1; break;
         case OPT_QUIET: a->quiet = 1; break;
+        case OPT_TRACE_OPS: a->trace_ops = 1; break;
         case OPT_THREADS: {
             uint64_t t;
             if (ehal_cli_value_u64(p, 1, 1024, &t) != 0)
@@ -397,7 +402,8 @@ int ehal_cmd_run(int argc, char **argv)
         goto out;
     ehal_session_options so = {sizeof so, a.pins, a.n_pins, a.kv_type, (uint32_t)a.ctx,
                                (uint32_t)a.kv_window, (uint32_t)a.kv_sinks, a.logits != NULL,
-                               a.trace != NULL, (uint32_t)a.explain};
+                               a.trace != NULL, (uint32_t)a.explain,
+                               (uint32_t)(a.trace_ops && a.trace)};
     st = ehal_session_create(ctx, m, &so, &s, err, sizeof err);
     if (st == EHAL_STATUS_OK && a.check)
         st = ehal_refrun_create(m, &so, &chk.ref, err, sizeof err);

@@ -157,6 +157,8 @@ typedef struct ehal_session_options {
     uint32_t all_logits; /* 1: eval returns logits for every position */
     uint32_t trace;      /* 1: record a timeline (ehal_session_write_trace) */
     uint32_t explain;    /* 1: plans keep per-group alternatives (ehal_plan_explain) */
+    uint32_t trace_ops;  /* 1: run each node as its own execute, for op-level trace
+                          * slices (measured, but with more dispatch overhead) */
 } ehal_session_options;
 
 /* A model bound to a context: weights uploaded once per backend that needs
