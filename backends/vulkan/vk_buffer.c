@@ -42,7 +42,7 @@ static ehal_status_t create(ehal_backend_impl *be, uint64_t size, int host_visib
                               .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
     VkResult r = be->fn.vkCreateBuffer(be->dev, &bci, NULL, &b->buf);
     if (r != VK_SUCCESS) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vulkan: vkCreateBuffer(%llu bytes) failed: %s",
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vkCreateBuffer(%llu bytes) failed: %s",
                      (unsigned long long)size, ehal_vk_result_name(r));
         ehal_sdk_free(be->host, b);
         return EHAL_STATUS_OUT_OF_MEMORY;
@@ -63,7 +63,7 @@ static ehal_status_t create(ehal_backend_impl *be, uint64_t size, int host_visib
     r = type == UINT32_MAX ? VK_ERROR_OUT_OF_DEVICE_MEMORY
                            : be->fn.vkAllocateMemory(be->dev, &ai, NULL, &b->mem);
     if (r != VK_SUCCESS) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vulkan: vkAllocateMemory(%llu bytes) failed: %s",
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vkAllocateMemory(%llu bytes) failed: %s",
                      (unsigned long long)req.size, ehal_vk_result_name(r));
         be->fn.vkDestroyBuffer(be->dev, b->buf, NULL);
         ehal_sdk_free(be->host, b);
@@ -71,7 +71,9 @@ static ehal_status_t create(ehal_backend_impl *be, uint64_t size, int host_visib
     }
     be->fn.vkBindBufferMemory(be->dev, b->buf, b->mem, 0);
     VkMemoryPropertyFlags f = be->mem.memoryTypes[type].propertyFlags;
-    if (f & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
+    /* Device buffers of a non-shared device are never mapped, even when the
+     * type happens to be host visible: read/write then use staging. */
+    if ((f & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) && (host_visible || be->host_shared)) {
         b->coherent = (f & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT) != 0;
         if (be->fn.vkMapMemory(be->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->mapped) != VK_SUCCESS) {
             b->mapped = NULL;
@@ -87,7 +89,7 @@ ehal_status_t ehal_vk_buffer_alloc(ehal_backend_impl *be, uint64_t size, uint32_
     uint64_t limit = be->props.limits.maxStorageBufferRange;
     if (size > limit) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     "vulkan: buffer of %llu bytes exceeds the device's maxStorageBufferRange "
+                     "buffer of %llu bytes exceeds the device's maxStorageBufferRange "
                      "of %llu bytes; split the tensor or use another backend",
                      (unsigned long long)size, (unsigned long long)limit);
         return EHAL_STATUS_UNSUPPORTED;
@@ -116,7 +118,7 @@ static ehal_status_t check_range(ehal_backend_impl *be, ehal_buffer_impl *b, uin
                                  uint64_t size, const char *what) {
     if (!b || off > b->size || size > b->size - off) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     "vulkan: %s of %llu bytes at offset %llu is outside the buffer of %llu bytes",
+                     "%s of %llu bytes at offset %llu is outside the buffer of %llu bytes",
                      what, (unsigned long long)size, (unsigned long long)off,
                      (unsigned long long)(b ? b->size : 0));
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -144,7 +146,7 @@ static ehal_status_t staged(ehal_backend_impl *be, ehal_buffer_impl *b, uint64_t
     }
     if (!st->mapped) {
         ehal_vk_buffer_free(be, st);
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vulkan: staging buffer is not host visible");
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "staging buffer is not host visible");
         return EHAL_STATUS_INTERNAL;
     }
     copy_job j = {.src = to_device ? st->buf : b->buf,
@@ -210,7 +212,7 @@ ehal_status_t ehal_vk_buffer_read(ehal_backend_impl *be, ehal_buffer_impl *b, ui
 
 ehal_status_t ehal_vk_buffer_map(ehal_backend_impl *be, ehal_buffer_impl *b, void **ptr) {
     if (!b || !b->mapped) {
-        ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "vulkan: buffer_map: buffer is not host visible");
+        ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "buffer_map: buffer is not host visible");
         return EHAL_STATUS_UNSUPPORTED;
     }
     ehal_status_t s = ehal_vk_wait_all(be);

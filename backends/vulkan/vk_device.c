@@ -69,7 +69,7 @@ static ehal_status_t create_instance(ehal_backend_impl *be) {
     const char *exts[1] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME};
     if (validate && !layer_available(be, VALIDATION_LAYER)) {
         ehal_sdk_log(be->host, EHAL_LOG_WARN,
-                     "vulkan: EHAL_VULKAN_VALIDATION set but %s is not installed; running without it",
+                     "EHAL_VULKAN_VALIDATION set but %s is not installed; running without it",
                      VALIDATION_LAYER);
         validate = 0;
     }
@@ -85,13 +85,13 @@ static ehal_status_t create_instance(ehal_backend_impl *be) {
                                .ppEnabledExtensionNames = exts};
     VkResult r = be->fn.vkCreateInstance(&ci, NULL, &be->instance);
     if (r != VK_SUCCESS) {
-        ehal_sdk_log(be->host, EHAL_LOG_INFO, "vulkan: vkCreateInstance failed: %s",
+        ehal_sdk_log(be->host, EHAL_LOG_INFO, "no usable Vulkan driver: vkCreateInstance failed: %s",
                      ehal_vk_result_name(r));
         return EHAL_STATUS_UNSUPPORTED;
     }
     char why[160];
     if (ehal_vk_load_instance_fns(&be->fn, be->instance, why, sizeof why) != 0) {
-        ehal_sdk_log(be->host, EHAL_LOG_INFO, "vulkan: %s", why);
+        ehal_sdk_log(be->host, EHAL_LOG_INFO, "%s", why);
         return EHAL_STATUS_UNSUPPORTED;
     }
     if (validate && be->fn.vkCreateDebugUtilsMessengerEXT) {
@@ -108,7 +108,7 @@ static ehal_status_t create_instance(ehal_backend_impl *be) {
             VK_SUCCESS) {
             be->messenger = VK_NULL_HANDLE;
         }
-        ehal_sdk_log(be->host, EHAL_LOG_INFO, "vulkan: validation layer enabled");
+        ehal_sdk_log(be->host, EHAL_LOG_INFO, "validation layer enabled");
     }
     return EHAL_STATUS_OK;
 }
@@ -131,7 +131,7 @@ static ehal_status_t pick_device(ehal_backend_impl *be, const char *sel) {
     uint32_t n = 0;
     VkResult r = be->fn.vkEnumeratePhysicalDevices(be->instance, &n, NULL);
     if (r != VK_SUCCESS || n == 0) {
-        ehal_sdk_log(be->host, EHAL_LOG_INFO, "vulkan: no Vulkan physical device found");
+        ehal_sdk_log(be->host, EHAL_LOG_INFO, "no Vulkan physical device found");
         return EHAL_STATUS_UNSUPPORTED;
     }
     VkPhysicalDevice *devs = ehal_sdk_calloc(be->host, n, sizeof *devs);
@@ -153,7 +153,7 @@ static ehal_status_t pick_device(ehal_backend_impl *be, const char *sel) {
         }
         if (pick < 0) {
             ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                         "vulkan: device \"%s\" matches none of the %u Vulkan devices", sel, n);
+                         "device \"%s\" matches none of the %u Vulkan devices", sel, n);
             ehal_sdk_free(be->host, devs);
             return EHAL_STATUS_NOT_FOUND;
         }
@@ -243,7 +243,11 @@ static void detect_features(ehal_backend_impl *be) {
         be->feat.fp16 &= !has_word(dis, "fp16");
         be->feat.subgroup &= !has_word(dis, "subgroup");
         be->feat.int_dot &= !has_word(dis, "int8");
-        ehal_sdk_log(be->host, EHAL_LOG_INFO, "vulkan: EHAL_VULKAN_DISABLE=%s", dis);
+        /* exercises the discrete-GPU path (device-local + staging) on UMA */
+        if (has_word(dis, "hostshared")) {
+            be->host_shared = 0;
+        }
+        ehal_sdk_log(be->host, EHAL_LOG_INFO, "EHAL_VULKAN_DISABLE=%s", dis);
     }
 }
 
@@ -262,7 +266,7 @@ static ehal_status_t create_device(ehal_backend_impl *be) {
         }
     }
     if (be->queue_family == UINT32_MAX) {
-        ehal_sdk_log(be->host, EHAL_LOG_INFO, "vulkan: device \"%s\" has no compute queue",
+        ehal_sdk_log(be->host, EHAL_LOG_INFO, "device \"%s\" has no compute queue",
                      be->props.deviceName);
         return EHAL_STATUS_UNSUPPORTED;
     }
@@ -285,13 +289,13 @@ static ehal_status_t create_device(ehal_backend_impl *be) {
                               .pQueueCreateInfos = &qci};
     VkResult r = be->fn.vkCreateDevice(be->pdev, &dci, NULL, &be->dev);
     if (r != VK_SUCCESS) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vulkan: vkCreateDevice on \"%s\" failed: %s",
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vkCreateDevice on \"%s\" failed: %s",
                      be->props.deviceName, ehal_vk_result_name(r));
         return EHAL_STATUS_UNSUPPORTED;
     }
     char why[160];
     if (ehal_vk_load_device_fns(&be->fn, be->dev, why, sizeof why) != 0) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vulkan: %s", why);
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "%s", why);
         return EHAL_STATUS_UNSUPPORTED;
     }
     be->fn.vkGetDeviceQueue(be->dev, be->queue_family, 0, &be->queue);
@@ -301,7 +305,7 @@ static ehal_status_t create_device(ehal_backend_impl *be) {
 ehal_status_t ehal_vk_device_open(ehal_backend_impl *be, const ehal_option *opts, uint32_t n_opts) {
     char why[256];
     if (ehal_vk_load_library(&be->fn, why, sizeof why) != 0) {
-        ehal_sdk_log(be->host, EHAL_LOG_INFO, "vulkan: unavailable: %s", why);
+        ehal_sdk_log(be->host, EHAL_LOG_INFO, "Vulkan unavailable: %s", why);
         return EHAL_STATUS_UNSUPPORTED;
     }
     ehal_status_t st = create_instance(be);
@@ -322,7 +326,7 @@ ehal_status_t ehal_vk_device_open(ehal_backend_impl *be, const ehal_option *opts
     }
     const ehal_vk_features *a = &be->avail;
     ehal_sdk_log(be->host, EHAL_LOG_INFO,
-                 "vulkan: device \"%s\" (api %u.%u.%u): subgroup size %u (arithmetic %s), "
+                 "device \"%s\" (api %u.%u.%u): subgroup size %u (arithmetic %s), "
                  "int8 %s, fp16 %s, storage8 %s, storage16 %s, integer dot product %s, "
                  "host-shared memory %s, max storage buffer %u bytes",
                  be->props.deviceName, VK_API_VERSION_MAJOR(be->props.apiVersion),

@@ -32,7 +32,7 @@ ehal_status_t ehal_vk_query_op(ehal_backend_impl *be, const ehal_subgraph *sg, u
         s.prepare_ns = 2000000; /* pipeline compile, amortized by the cache */
     } else {
         s.level = EHAL_SUPPORT_UNSUPPORTED;
-        ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "vulkan: node %u unsupported: %s", node, why);
+        ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "node %u unsupported: %s", node, why);
     }
     uint32_t size = out->struct_size < sizeof s ? out->struct_size : (uint32_t)sizeof s;
     s.struct_size = size;
@@ -80,12 +80,12 @@ static ehal_status_t check_tensor(ehal_backend_impl *be, const ehal_subgraph *sg
     const ehal_tensor_desc *t = sg->tensors[ti];
     uint64_t need = (t->dtype == EHAL_DTYPE_F32 || t->dtype == EHAL_DTYPE_I32) ? 4 : 2;
     if (!t->buffer) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vulkan: prepare: tensor %u has no buffer", ti);
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "prepare: tensor %u has no buffer", ti);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     if (t->offset % need != 0) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     "vulkan: prepare: tensor %u (%s) offset %llu is not a multiple of %llu",
+                     "prepare: tensor %u (%s) offset %llu is not a multiple of %llu",
                      ti, ehal_dtype_name(t->dtype), (unsigned long long)t->offset,
                      (unsigned long long)need);
         return EHAL_STATUS_UNSUPPORTED;
@@ -93,7 +93,7 @@ static ehal_status_t check_tensor(ehal_backend_impl *be, const ehal_subgraph *sg
     uint64_t nb = ehal_tensor_nbytes(t);
     if (t->offset > t->buffer->size || nb > t->buffer->size - t->offset) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     "vulkan: prepare: tensor %u (%llu bytes at offset %llu) overruns its buffer "
+                     "prepare: tensor %u (%llu bytes at offset %llu) overruns its buffer "
                      "of %llu bytes", ti, (unsigned long long)nb, (unsigned long long)t->offset,
                      (unsigned long long)t->buffer->size);
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -250,11 +250,11 @@ ehal_status_t ehal_vk_prepare(ehal_backend_impl *be, const ehal_subgraph *in_sg,
     for (uint32_t i = 0; i < sg->n_nodes && st == EHAL_STATUS_OK; i++) {
         const ehal_node_desc *n = sg->nodes[i];
         if ((st = ehal_op_validate(sg, i, why, sizeof why)) != EHAL_STATUS_OK) {
-            ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vulkan: prepare: %s", why);
+            ehal_sdk_log(be->host, EHAL_LOG_ERROR, "prepare: %s", why);
             break;
         }
         if (ehal_vk_op_check(be, sg, i, why, sizeof why) != 0) {
-            ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vulkan: prepare: node %u (%s): %s", i,
+            ehal_sdk_log(be->host, EHAL_LOG_ERROR, "prepare: node %u (%s): %s", i,
                          ehal_op_name(n->op), why);
             st = EHAL_STATUS_UNSUPPORTED;
             break;
@@ -283,7 +283,7 @@ ehal_status_t ehal_vk_prepare(ehal_backend_impl *be, const ehal_subgraph *in_sg,
         if (!sets || !exe->aux || be->fn.vkCreateDescriptorPool(be->dev, &pci, NULL, &exe->pool) != VK_SUCCESS ||
             be->fn.vkAllocateCommandBuffers(be->dev, &cai, &exe->cb) != VK_SUCCESS ||
             be->fn.vkCreateFence(be->dev, &fci, NULL, &exe->fence) != VK_SUCCESS) {
-            ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vulkan: prepare: out of memory for %u nodes",
+            ehal_sdk_log(be->host, EHAL_LOG_ERROR, "prepare: out of memory for %u nodes",
                          sg->n_nodes);
             st = EHAL_STATUS_OUT_OF_MEMORY;
         }
@@ -332,7 +332,7 @@ ehal_status_t ehal_vk_wait(ehal_backend_impl *be, ehal_executable_impl *exe, uin
     exe->pending = 0;
     unlink_inflight(be, exe);
     if (r != VK_SUCCESS) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vulkan: vkWaitForFences: %s", ehal_vk_result_name(r));
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vkWaitForFences: %s", ehal_vk_result_name(r));
         return r == VK_ERROR_DEVICE_LOST ? EHAL_STATUS_DEVICE_LOST : EHAL_STATUS_INTERNAL;
     }
     return EHAL_STATUS_OK;
@@ -362,7 +362,7 @@ ehal_status_t ehal_vk_execute(ehal_backend_impl *be, ehal_executable_impl *exe,
                        .pCommandBuffers = &exe->cb};
     VkResult r = be->fn.vkQueueSubmit(be->queue, 1, &si, exe->fence);
     if (r != VK_SUCCESS) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vulkan: vkQueueSubmit: %s", ehal_vk_result_name(r));
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vkQueueSubmit: %s", ehal_vk_result_name(r));
         return r == VK_ERROR_DEVICE_LOST ? EHAL_STATUS_DEVICE_LOST : EHAL_STATUS_INTERNAL;
     }
     exe->pending = 1;
@@ -431,7 +431,7 @@ ehal_status_t ehal_vk_run_once(ehal_backend_impl *be,
     be->fn.vkDestroyFence(be->dev, fence, NULL);
     be->fn.vkFreeCommandBuffers(be->dev, be->cmd_pool, 1, &cb);
     if (r != VK_SUCCESS) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vulkan: transfer failed: %s", ehal_vk_result_name(r));
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "transfer failed: %s", ehal_vk_result_name(r));
         return r == VK_ERROR_DEVICE_LOST ? EHAL_STATUS_DEVICE_LOST : EHAL_STATUS_INTERNAL;
     }
     return EHAL_STATUS_OK;

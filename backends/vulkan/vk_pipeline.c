@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /*
  * The shared descriptor-set/pipeline layout, compute pipelines per shader
  * variant (created on first use, kept until destroy), and the
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "vk_internal.h"
 
@@ -52,7 +54,7 @@ static void *read_cache(ehal_backend_impl *be, size_t *size) {
     }
     FILE *f = fopen(be->cache_path, "rb");
     if (!f) {
-        ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "vulkan: no pipeline cache at %s", be->cache_path);
+        ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "no pipeline cache at %s", be->cache_path);
         return NULL;
     }
     void *data = NULL;
@@ -83,14 +85,16 @@ static void save_cache(ehal_backend_impl *be) {
     }
     if (be->fn.vkGetPipelineCacheData(be->dev, be->pcache, &n, data) == VK_SUCCESS) {
         char tmp[600];
-        snprintf(tmp, sizeof tmp, "%s.tmp", be->cache_path);
+        /* unique per process and instance: concurrent instances never
+         * interleave writes; the rename is atomic */
+        snprintf(tmp, sizeof tmp, "%s.%ld.%p.tmp", be->cache_path, (long)getpid(), (void *)be);
         FILE *f = fopen(tmp, "wb");
         int ok = f && fwrite(data, 1, n, f) == n;
         if (f && fclose(f) != 0) {
             ok = 0;
         }
         if (!ok || rename(tmp, be->cache_path) != 0) {
-            ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "vulkan: cannot write pipeline cache %s: %s",
+            ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "cannot write pipeline cache %s: %s",
                          be->cache_path, strerror(errno));
             remove(tmp);
         }
@@ -173,7 +177,7 @@ ehal_status_t ehal_vk_pipeline_get(ehal_backend_impl *be, const char *name, VkPi
         i++;
     }
     if (i == ehal_vk_shader_count) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vulkan: no shader variant named %s", name);
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "no shader variant named %s", name);
         return EHAL_STATUS_INTERNAL;
     }
     if (be->pipelines[i]) {
@@ -186,7 +190,7 @@ ehal_status_t ehal_vk_pipeline_get(ehal_backend_impl *be, const char *name, VkPi
     VkShaderModule mod;
     VkResult r = be->fn.vkCreateShaderModule(be->dev, &mci, NULL, &mod);
     if (r != VK_SUCCESS) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vulkan: shader module %s: %s", name,
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "shader module %s: %s", name,
                      ehal_vk_result_name(r));
         return EHAL_STATUS_INTERNAL;
     }
@@ -201,7 +205,7 @@ ehal_status_t ehal_vk_pipeline_get(ehal_backend_impl *be, const char *name, VkPi
     be->fn.vkDestroyShaderModule(be->dev, mod, NULL);
     if (r != VK_SUCCESS) {
         be->pipelines[i] = VK_NULL_HANDLE;
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vulkan: pipeline %s: %s", name, ehal_vk_result_name(r));
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "pipeline %s: %s", name, ehal_vk_result_name(r));
         return EHAL_STATUS_INTERNAL;
     }
     *out = be->pipelines[i];

@@ -37,7 +37,7 @@ static ehal_status_t vk_init(const ehal_host_services *host, const ehal_option *
     be->host = host;
     for (uint32_t i = 0; i < n_opts; i++) {
         if (opts[i].key && strcmp(opts[i].key, "device") != 0) {
-            ehal_sdk_log(host, EHAL_LOG_DEBUG, "vulkan: ignoring unknown option %s", opts[i].key);
+            ehal_sdk_log(host, EHAL_LOG_DEBUG, "ignoring unknown option %s", opts[i].key);
         }
     }
     ehal_status_t st = ehal_vk_device_open(be, opts, n_opts);

@@ -130,7 +130,7 @@ static void test_no_vulkan_driver_makes_init_unsupported(void **state) {
     assert_int_equal(g_iface->init(&g_host, NULL, 0, &be), EHAL_STATUS_UNSUPPORTED);
     assert_true(g_logs > before);
     printf("logged: %s\n", g_last_log);
-    assert_non_null(strstr(g_last_log, "vulkan"));
+    assert_non_null(strstr(g_last_log, "Vulkan"));
 }
 
 int main(void) {
