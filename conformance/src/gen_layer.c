@@ -6,7 +6,7 @@
  *   matmul, add.
  * Matmul outputs [H*D, T] are viewed as heads [D, H, T] through aliased
  * tensor descs over the same bytes, as a graph does. The layer output and
- * the K cache are compared with the reference chain.
+ * the K cache are compared with the reference chain (both to the layer row).
  *
  * p = {D, Hq, Hkv, F, T, C, pos0, cache dtype}
  */
@@ -137,7 +137,9 @@ static int layer_build(const conf_case *c, conf_prog *p, char *msg, size_t n)
     node(p, EHAL_OP_MATMUL, wd, s, NONE, NONE, dn, NULL, 0);
     node(p, EHAL_OP_ADD, h, dn, NONE, NONE, y, NULL, 0);
     conf_check_add(p, 0, y, "layer", wdt, "layer output");
-    conf_check_add(p, 0, kc, "kv_write", cdt, "k cache");
+    /* The cache holds rope(matmul(...)): upstream differences the layer row
+     * allows reach it, so it is held to the layer row too. */
+    conf_check_add(p, 0, kc, "layer", wdt, "k cache");
     return p->oom ? (conf_set_msg(msg, n, "out of memory"), -1) : 0;
 }
 

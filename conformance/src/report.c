@@ -23,7 +23,7 @@ typedef struct row {
     char op[24], dtype[16];
     uint32_t pass, fail, skip, xfail;
     double worst; /* max over cases of measured/tolerance */
-    double nmse, tol_nmse;
+    const ehal_conf_result *at; /* the case it came from */
 } row;
 
 static double ratio(const ehal_conf_result *r)
@@ -62,17 +62,21 @@ void conf_print_table(FILE *f, const ehal_conf_report *r)
         double q = ratio(c);
         if (q > w->worst) {
             w->worst = q;
-            w->nmse = c->nmse;
-            w->tol_nmse = c->tol_nmse;
+            w->at = c;
         }
     }
     fprintf(f, "\n%-10s %-6s %5s %5s %5s %5s  %-28s\n", "op", "dtype", "pass", "fail", "unsup",
             "xfail", "worst error / tolerance");
     for (uint32_t k = 0; k < n; k++) {
-        char worst[48] = "-";
-        if (rows[k].worst >= 0)
-            snprintf(worst, sizeof worst, "%.2f (nmse %.1e / %.0e)", rows[k].worst, rows[k].nmse,
-                     rows[k].tol_nmse);
+        char worst[64] = "-";
+        const ehal_conf_result *c = rows[k].at;
+        if (c) {
+            /* the metric that set the ratio */
+            int by_nmse = c->tol_nmse > 0 && c->nmse / c->tol_nmse >= rows[k].worst * 0.999999;
+            snprintf(worst, sizeof worst, "%.2f (%s %.1e / %.0e)", rows[k].worst,
+                     by_nmse ? "nmse" : "max_rel", by_nmse ? c->nmse : c->max_rel,
+                     by_nmse ? c->tol_nmse : c->tol_max_rel);
+        }
         fprintf(f, "%-10s %-6s %5u %5u %5u %5u  %s\n", rows[k].op, rows[k].dtype, rows[k].pass,
                 rows[k].fail, rows[k].skip, rows[k].xfail, worst);
     }
