@@ -1,0 +1,376 @@
+/*
+ * Every op of the catalog run by the CPU plugin through the ABI (dlopen,
+ * no core), one small subgraph each plus a chained one, and the capability
+ * query. Every expected value is computed by hand (or by a closed formula
+ * written here), never by the reference kernels the plugin runs.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cpu_test_util.h"
+
+static void test_add_sums_elementwise(void **state)
+{
+    (void)state;
+    graph g;
+    g_init(&g);
+    uint32_t a = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1), b = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1);
+    uint32_t y = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1);
+    g_node(&g, EHAL_OP_ADD, 2, (uint32_t[]){a, b}, y, NULL, 0);
+    g_bind(&g);
+    g_set(&g, a, (float[]){1, 2, 3, 4});
+    g_set(&g, b, (float[]){10, 20, 30, -40});
+    g_run(&g);
+    float out[4];
+    g_get(&g, y, out);
+    assert_floats(out, (double[]){11, 22, 33, -36}, 4, 0);
+    g_free(&g);
+}
+
+static void test_mul_multiplies_elementwise(void **state)
+{
+    (void)state;
+    graph g;
+    g_init(&g);
+    uint32_t a = g_tensor(&g, EHAL_DTYPE_F32, 3, 1, 1), b = g_tensor(&g, EHAL_DTYPE_F32, 3, 1, 1);
+    uint32_t y = g_tensor(&g, EHAL_DTYPE_F32, 3, 1, 1);
+    g_node(&g, EHAL_OP_MUL, 2, (uint32_t[]){a, b}, y, NULL, 0);
+    g_bind(&g);
+    g_set(&g, a, (float[]){1.5f, -2, 0});
+    g_set(&g, b, (float[]){2, 3, 9});
+    g_run(&g);
+    float out[3];
+    g_get(&g, y, out);
+    assert_floats(out, (double[]){3, -6, 0}, 3, 0);
+    g_free(&g);
+}
+
+/* W[K=3,N=2] rows (1,2,3), (4,5,6); X[K=3,T=2] rows (1,0,-1), (2,1,0).
+ * Y[t][n] = W[n].X[t]: t0: -2, -2; t1: 4, 13. */
+static void test_matmul_f32_2x3(void **state)
+{
+    (void)state;
+    graph g;
+    g_init(&g);
+    uint32_t w = g_tensor(&g, EHAL_DTYPE_F32, 3, 2, 1), x = g_tensor(&g, EHAL_DTYPE_F32, 3, 2, 1);
+    uint32_t y = g_tensor(&g, EHAL_DTYPE_F32, 2, 2, 1);
+    g_node(&g, EHAL_OP_MATMUL, 2, (uint32_t[]){w, x}, y, NULL, 0);
+    g_bind(&g);
+    g_set(&g, w, (float[]){1, 2, 3, 4, 5, 6});
+    g_set(&g, x, (float[]){1, 0, -1, 2, 1, 0});
+    g_run(&g);
+    float out[4];
+    g_get(&g, y, out);
+    assert_floats(out, (double[]){-2, -2, 4, 13}, 4, 0);
+    g_free(&g);
+}
+
+/* X[D=4,T=3], w = (1,2,0.5,-1), eps 0:
+ *  (1,1,1,1):   rms 1            -> w
+ *  (3,4,0,0):   rms sqrt(25/4)=2.5 -> (1.2,1.6,0,0)*w
+ *  (2,-2,2,-2): rms 2            -> (1,-1,1,-1)*w */
+static void test_rms_norm_scales_rows_by_their_rms(void **state)
+{
+    (void)state;
+    graph g;
+    g_init(&g);
+    uint32_t x = g_tensor(&g, EHAL_DTYPE_F32, 4, 3, 1), w = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1);
+    uint32_t y = g_tensor(&g, EHAL_DTYPE_F32, 4, 3, 1);
+    ehal_params_rms_norm p = {0.0f};
+    g_node(&g, EHAL_OP_RMS_NORM, 2, (uint32_t[]){x, w}, y, &p, sizeof p);
+    g_bind(&g);
+    g_set(&g, x, (float[]){1, 1, 1, 1, 3, 4, 0, 0, 2, -2, 2, -2});
+    g_set(&g, w, (float[]){1, 2, 0.5f, -1});
+    g_run(&g);
+    float out[12];
+    g_get(&g, y, out);
+    assert_floats(out, (double[]){1, 2, 0.5, -1, 1.2, 3.2, 0, 0, 1, -2, 0.5, 1}, 12, 1e-6);
+    g_free(&g);
+}
+
+/* silu(g) * u with silu(g) = g / (1 + e^-g). */
+static void test_swiglu_gates_with_silu(void **state)
+{
+    (void)state;
+    graph g;
+    g_init(&g);
+    uint32_t gate = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1), up = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1);
+    uint32_t y = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1);
+    g_node(&g, EHAL_OP_SWIGLU, 2, (uint32_t[]){gate, up}, y, NULL, 0);
+    g_bind(&g);
+    g_set(&g, gate, (float[]){0, 1, -1, 2});
+    g_set(&g, up, (float[]){5, 2, 3, 4});
+    g_run(&g);
+    float out[4];
+    g_get(&g, y, out);
+    double want[4] = {0.0, 1.0 / (1.0 + exp(-1.0)) * 2.0, -1.0 / (1.0 + exp(1.0)) * 3.0,
+                      2.0 / (1.0 + exp(-2.0)) * 4.0};
+    assert_floats(out, want, 4, 1e-6);
+    g_free(&g);
+}
+
+/* Scale 2: row (3,3) -> (1/2, 1/2); row (0,1) -> (1, e^2) / (1 + e^2). */
+static void test_softmax_normalizes_scaled_rows(void **state)
+{
+    (void)state;
+    graph g;
+    g_init(&g);
+    uint32_t x = g_tensor(&g, EHAL_DTYPE_F32, 2, 2, 1), y = g_tensor(&g, EHAL_DTYPE_F32, 2, 2, 1);
+    ehal_params_softmax p = {2.0f};
+    g_node(&g, EHAL_OP_SOFTMAX, 1, (uint32_t[]){x}, y, &p, sizeof p);
+    g_bind(&g);
+    g_set(&g, x, (float[]){3, 3, 0, 1});
+    g_run(&g);
+    float out[4];
+    g_get(&g, y, out);
+    double e2 = exp(2.0);
+    assert_floats(out, (double[]){0.5, 0.5, 1.0 / (1.0 + e2), e2 / (1.0 + e2)}, 4, 1e-6);
+    g_free(&g);
+}
+
+/* Normal mode, one pair, pos 1, theta = 1 rad: (1, 0) -> (cos 1, sin 1);
+ * pos 0 leaves (0.5, 2) unchanged. */
+static void test_rope_rotates_pairs_by_position(void **state)
+{
+    (void)state;
+    graph g;
+    g_init(&g);
+    uint32_t x = g_tensor(&g, EHAL_DTYPE_F32, 2, 1, 2), pos = g_tensor(&g, EHAL_DTYPE_I32, 2, 1, 1);
+    uint32_t y = g_tensor(&g, EHAL_DTYPE_F32, 2, 1, 2);
+    ehal_params_rope p = {EHAL_ROPE_NORMAL, 2, 10000.0f, 1.0f};
+    g_node(&g, EHAL_OP_ROPE, 2, (uint32_t[]){x, pos}, y, &p, sizeof p);
+    g_bind(&g);
+    g_set(&g, x, (float[]){1, 0, 0.5f, 2});
+    g_set(&g, pos, (int32_t[]){1, 0});
+    g_run(&g);
+    float out[4];
+    g_get(&g, y, out);
+    assert_floats(out, (double[]){cos(1.0), sin(1.0), 0.5, 2}, 4, 1e-6);
+    g_free(&g);
+}
+
+/* table rows (1,2), (3,4), (5,6); ids (2, 0) -> (5,6), (1,2). */
+static void test_get_rows_gathers_rows_by_id(void **state)
+{
+    (void)state;
+    graph g;
+    g_init(&g);
+    uint32_t tab = g_tensor(&g, EHAL_DTYPE_F32, 2, 3, 1), ids = g_tensor(&g, EHAL_DTYPE_I32, 2, 1, 1);
+    uint32_t y = g_tensor(&g, EHAL_DTYPE_F32, 2, 2, 1);
+    g_node(&g, EHAL_OP_GET_ROWS, 2, (uint32_t[]){tab, ids}, y, NULL, 0);
+    g_bind(&g);
+    g_set(&g, tab, (float[]){1, 2, 3, 4, 5, 6});
+    g_set(&g, ids, (int32_t[]){2, 0});
+    g_run(&g);
+    float out[4];
+    g_get(&g, y, out);
+    assert_floats(out, (double[]){5, 6, 1, 2}, 4, 0);
+    g_free(&g);
+}
+
+/* F32 -> F16: 1 = 0x3c00, 0.5 = 0x3800, -2 = 0xc000, 65504 = 0x7bff. */
+static void test_copy_converts_f32_to_f16(void **state)
+{
+    (void)state;
+    graph g;
+    g_init(&g);
+    uint32_t x = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1), y = g_tensor(&g, EHAL_DTYPE_F16, 4, 1, 1);
+    g_node(&g, EHAL_OP_COPY, 1, (uint32_t[]){x}, y, NULL, 0);
+    g_bind(&g);
+    g_set(&g, x, (float[]){1, 0.5f, -2, 65504});
+    g_run(&g);
+    uint16_t out[4];
+    g_get(&g, y, out);
+    assert_int_equal(out[0], 0x3c00);
+    assert_int_equal(out[1], 0x3800);
+    assert_int_equal(out[2], 0xc000);
+    assert_int_equal(out[3], 0x7bff);
+    g_free(&g);
+}
+
+/* D=2, one kv head, F16 caches of capacity 4. Positions 0 and 1 write
+ * k = (1,0), (0,1) and v = (1,2), (3,4). Queries, scale 1:
+ *  q0 = (2,0) at pos 0 sees key 0 only            -> v0 = (1,2)
+ *  q1 = (1,2) at pos 1: scores (1, 2), weights (1, e)/(1+e)
+ *                                               -> ((1+3e), (2+4e))/(1+e) */
+static void test_kv_write_then_attention_over_two_positions(void **state)
+{
+    (void)state;
+    graph g;
+    g_init(&g);
+    uint32_t ks = g_tensor(&g, EHAL_DTYPE_F32, 2, 1, 2), vs = g_tensor(&g, EHAL_DTYPE_F32, 2, 1, 2);
+    uint32_t pos = g_tensor(&g, EHAL_DTYPE_I32, 2, 1, 1);
+    uint32_t kc = g_tensor(&g, EHAL_DTYPE_F16, 2, 4, 1), vc = g_tensor(&g, EHAL_DTYPE_F16, 2, 4, 1);
+    uint32_t q = g_tensor(&g, EHAL_DTYPE_F32, 2, 1, 2), o = g_tensor(&g, EHAL_DTYPE_F32, 2, 1, 2);
+    g.t[kc].role = g.t[vc].role = EHAL_ROLE_KV;
+    ehal_params_kv kv = {0, 0};
+    ehal_params_attention at = {1.0f, 0, 0, 0};
+    g_node(&g, EHAL_OP_KV_WRITE, 3, (uint32_t[]){ks, pos, kc}, kc, &kv, sizeof kv);
+    g_node(&g, EHAL_OP_KV_WRITE, 3, (uint32_t[]){vs, pos, vc}, vc, &kv, sizeof kv);
+    g_node(&g, EHAL_OP_ATTENTION, 4, (uint32_t[]){q, kc, vc, pos}, o, &at, sizeof at);
+    g_bind(&g);
+    g_set(&g, ks, (float[]){1, 0, 0, 1});
+    g_set(&g, vs, (float[]){1, 2, 3, 4});
+    g_set(&g, pos, (int32_t[]){0, 1});
+    g_set(&g, q, (float[]){2, 0, 1, 2});
+    g_run(&g);
+
+    uint16_t kbits[8], vbits[8];
+    g_get(&g, kc, kbits);
+    g_get(&g, vc, vbits);
+    const uint16_t kwant[8] = {0x3c00, 0, 0, 0x3c00, 0, 0, 0, 0};
+    const uint16_t vwant[8] = {0x3c00, 0x4000, 0x4200, 0x4400, 0, 0, 0, 0};
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(kbits[i], kwant[i]);
+        assert_int_equal(vbits[i], vwant[i]);
+    }
+    float out[4];
+    g_get(&g, o, out);
+    double e = exp(1.0);
+    assert_floats(out, (double[]){1, 2, (1 + 3 * e) / (1 + e), (2 + 4 * e) / (1 + e)}, 4, 1e-6);
+    g_free(&g);
+}
+
+/* MATMUL -> ADD -> RMS_NORM; the intermediates stay readable in the buffer.
+ * W[K=2,N=4] rows (1,0), (0,1), (1,1), (1,-1); x = (3,1) -> (3,1,4,2);
+ * + (1,1,-2,2) -> (4,2,2,4); rms sqrt(10), w = 1 -> (4,2,2,4)/sqrt(10). */
+static void test_chained_subgraph_passes_activations_between_nodes(void **state)
+{
+    (void)state;
+    graph g;
+    g_init(&g);
+    uint32_t w = g_tensor(&g, EHAL_DTYPE_F32, 2, 4, 1), x = g_tensor(&g, EHAL_DTYPE_F32, 2, 1, 1);
+    uint32_t h = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1), b = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1);
+    uint32_t s = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1), nw = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1);
+    uint32_t y = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1);
+    ehal_params_rms_norm p = {0.0f};
+    g_node(&g, EHAL_OP_MATMUL, 2, (uint32_t[]){w, x}, h, NULL, 0);
+    g_node(&g, EHAL_OP_ADD, 2, (uint32_t[]){h, b}, s, NULL, 0);
+    g_node(&g, EHAL_OP_RMS_NORM, 2, (uint32_t[]){s, nw}, y, &p, sizeof p);
+    g_bind(&g);
+    g_set(&g, w, (float[]){1, 0, 0, 1, 1, 1, 1, -1});
+    g_set(&g, x, (float[]){3, 1});
+    g_set(&g, b, (float[]){1, 1, -2, 2});
+    g_set(&g, nw, (float[]){1, 1, 1, 1});
+    g_run(&g);
+    float hv[4], sv[4], yv[4];
+    g_get(&g, h, hv);
+    g_get(&g, s, sv);
+    g_get(&g, y, yv);
+    assert_floats(hv, (double[]){3, 1, 4, 2}, 4, 0);
+    assert_floats(sv, (double[]){4, 2, 2, 4}, 4, 0);
+    double r = sqrt(10.0);
+    assert_floats(yv, (double[]){4 / r, 2 / r, 2 / r, 4 / r}, 4, 1e-6);
+
+    /* a second run over changed inputs reuses the prepared executable */
+    g_set(&g, x, (float[]){1, 1});
+    assert_int_equal(fx.iface->execute(fx.be, g.exe, NULL), EHAL_STATUS_OK);
+    g_get(&g, h, hv);
+    assert_floats(hv, (double[]){1, 1, 2, 0}, 4, 0);
+    g_free(&g);
+}
+
+/* A kernel failure (position beyond a full cache) is the execute's status,
+ * and wait reports it too. */
+static void test_execute_failure_is_reported_by_wait(void **state)
+{
+    (void)state;
+    graph g;
+    g_init(&g);
+    uint32_t ks = g_tensor(&g, EHAL_DTYPE_F32, 2, 1, 1), pos = g_tensor(&g, EHAL_DTYPE_I32, 1, 1, 1);
+    uint32_t kc = g_tensor(&g, EHAL_DTYPE_F16, 2, 4, 1);
+    ehal_params_kv kv = {0, 0};
+    g_node(&g, EHAL_OP_KV_WRITE, 3, (uint32_t[]){ks, pos, kc}, kc, &kv, sizeof kv);
+    g_bind(&g);
+    g_set(&g, pos, (int32_t[]){9});
+    assert_int_equal(fx.iface->prepare(fx.be, &g.sg, &g.exe), EHAL_STATUS_OK);
+    last_log[0] = '\0';
+    ehal_status_t st = fx.iface->execute(fx.be, g.exe, NULL);
+    assert_int_equal(st, EHAL_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(fx.iface->wait(fx.be, g.exe, 0), st);
+    assert_non_null(strstr(last_log, "kv_write"));
+    g_free(&g);
+}
+
+/* ---- capability query ---------------------------------------------------------------------- */
+
+static void query(graph *g, ehal_op_support *s)
+{
+    memset(s, 0, sizeof *s);
+    s->struct_size = sizeof *s;
+    assert_int_equal(fx.iface->query_op(fx.be, &g->sg, 0, s), EHAL_STATUS_OK);
+}
+
+static void test_query_supports_valid_nodes_with_a_cost_growing_with_size(void **state)
+{
+    (void)state;
+    graph small, big;
+    g_init(&small);
+    g_init(&big);
+    uint32_t w = g_tensor(&small, EHAL_DTYPE_F32, 64, 64, 1), x = g_tensor(&small, EHAL_DTYPE_F32, 64, 1, 1);
+    uint32_t y = g_tensor(&small, EHAL_DTYPE_F32, 64, 1, 1);
+    g_node(&small, EHAL_OP_MATMUL, 2, (uint32_t[]){w, x}, y, NULL, 0);
+    w = g_tensor(&big, EHAL_DTYPE_F32, 1024, 1024, 1);
+    x = g_tensor(&big, EHAL_DTYPE_F32, 1024, 1, 1);
+    y = g_tensor(&big, EHAL_DTYPE_F32, 1024, 1, 1);
+    g_node(&big, EHAL_OP_MATMUL, 2, (uint32_t[]){w, x}, y, NULL, 0);
+    ehal_op_support s1, s2;
+    query(&small, &s1);
+    query(&big, &s2);
+    assert_int_equal(s1.level, EHAL_SUPPORT_SUPPORTED);
+    assert_int_equal(s2.level, EHAL_SUPPORT_SUPPORTED);
+    assert_true(s1.cost_ns > 0);
+    /* 2*1024*1024 flops at 2 GFLOP/s ~ 1 ms, plus 4 MiB at 10 GB/s ~ 0.4 ms */
+    assert_true(s2.cost_ns > 1000000ull && s2.cost_ns < 3000000ull);
+    assert_true(s2.cost_ns > 100 * s1.cost_ns);
+}
+
+static void test_query_answers_unsupported_for_invalid_nodes(void **state)
+{
+    (void)state;
+    graph g;
+    g_init(&g);
+    uint32_t a = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1), b = g_tensor(&g, EHAL_DTYPE_F16, 4, 1, 1);
+    uint32_t y = g_tensor(&g, EHAL_DTYPE_F32, 4, 1, 1);
+    g_node(&g, EHAL_OP_ADD, 2, (uint32_t[]){a, b}, y, NULL, 0);
+    ehal_op_support s;
+    query(&g, &s);
+    assert_int_equal(s.level, EHAL_SUPPORT_UNSUPPORTED); /* F16 operand */
+    g.n[0].op = 60;
+    query(&g, &s);
+    assert_int_equal(s.level, EHAL_SUPPORT_UNSUPPORTED); /* unknown op */
+    /* out of range node index is a caller error, not an answer */
+    s.struct_size = sizeof s;
+    assert_int_equal(fx.iface->query_op(fx.be, &g.sg, 1, &s), EHAL_STATUS_INVALID_ARGUMENT);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, open_backend, close_backend)
+    const struct CMUnitTest tests[] = {
+        T(test_add_sums_elementwise),
+        T(test_mul_multiplies_elementwise),
+        T(test_matmul_f32_2x3),
+        T(test_rms_norm_scales_rows_by_their_rms),
+        T(test_swiglu_gates_with_silu),
+        T(test_softmax_normalizes_scaled_rows),
+        T(test_rope_rotates_pairs_by_position),
+        T(test_get_rows_gathers_rows_by_id),
+        T(test_copy_converts_f32_to_f16),
+        T(test_kv_write_then_attention_over_two_positions),
+        T(test_chained_subgraph_passes_activations_between_nodes),
+        T(test_execute_failure_is_reported_by_wait),
+        T(test_query_supports_valid_nodes_with_a_cost_growing_with_size),
+        T(test_query_answers_unsupported_for_invalid_nodes),
+    };
+#undef T
+    return cmocka_run_group_tests_name("cpu ops", tests, load_plugin, unload_plugin);
+}
