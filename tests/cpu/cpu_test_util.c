@@ -150,14 +150,34 @@ int close_backend(void **state)
  * A small builder: tensors laid out back to back (64-byte aligned) in one
  * buffer; nodes referencing them by index. */
 
-static uint64_t elem_bytes(uint32_t dtype)
+/* Bytes per block and values per block, from the GGUF layouts: Q8_0 is an
+ * fp16 scale and 32 int8, Q4_0 an fp16 scale and 16 bytes of nibbles. */
+static void block_of(uint32_t dtype, uint64_t *bytes, uint64_t *values)
 {
-    return dtype == EHAL_DTYPE_F16 ? 2 : 4; /* the tests use F32, F16, I32 */
+    *values = 1;
+    switch (dtype) {
+    case EHAL_DTYPE_F16:
+        *bytes = 2;
+        break;
+    case EHAL_DTYPE_Q8_0:
+        *bytes = 34;
+        *values = 32;
+        break;
+    case EHAL_DTYPE_Q4_0:
+        *bytes = 18;
+        *values = 32;
+        break;
+    default: /* F32, I32 */
+        *bytes = 4;
+        break;
+    }
 }
 
 uint64_t nbytes(const ehal_tensor_desc *t)
 {
-    return (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]) * elem_bytes(t->dtype);
+    uint64_t bytes, values;
+    block_of(t->dtype, &bytes, &values);
+    return (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]) / values * bytes;
 }
 
 void g_init(graph *g)

@@ -36,7 +36,7 @@ extern fixture fx;
 int open_backend(void **state);
 int close_backend(void **state);
 
-/* ---- subgraph builder (F32, F16 and I32 tensors only) */
+/* ---- subgraph builder (F32, F16, I32, Q8_0 and Q4_0 tensors) */
 #define MAX_T 12
 #define MAX_N 6
 

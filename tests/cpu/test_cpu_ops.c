@@ -117,6 +117,46 @@ static void test_swiglu_gates_with_silu(void **state)
     g_free(&g);
 }
 
+/* Quantized weights, one block of K=32 each, x = 1 for k < 16 and 2 after:
+ *  Q8_0, d = 0.5 (fp16 0x3800), q[j] = j - 16:
+ *     sum_{j<16} (j-16)/2 + 2 sum_{j>=16} (j-16)/2 = -68 + 120 = 52
+ *  Q4_0, d = 1 (fp16 0x3c00), byte j = j | 15 << 4: value j is j - 8 and
+ *     value j+16 is 15 - 8 = 7: sum_{j<16} (j-8) + 2 * 16 * 7 = -8 + 224 = 216 */
+static void test_matmul_dequantizes_q8_0_and_q4_0_weights(void **state)
+{
+    (void)state;
+    graph g;
+    g_init(&g);
+    uint32_t w8 = g_tensor(&g, EHAL_DTYPE_Q8_0, 32, 1, 1), w4 = g_tensor(&g, EHAL_DTYPE_Q4_0, 32, 1, 1);
+    uint32_t x = g_tensor(&g, EHAL_DTYPE_F32, 32, 1, 1);
+    uint32_t y8 = g_tensor(&g, EHAL_DTYPE_F32, 1, 1, 1), y4 = g_tensor(&g, EHAL_DTYPE_F32, 1, 1, 1);
+    g_node(&g, EHAL_OP_MATMUL, 2, (uint32_t[]){w8, x}, y8, NULL, 0);
+    g_node(&g, EHAL_OP_MATMUL, 2, (uint32_t[]){w4, x}, y4, NULL, 0);
+    g_bind(&g);
+    uint8_t q8[34], q4[18];
+    q8[0] = 0x00; /* d, little-endian fp16 */
+    q8[1] = 0x38;
+    for (int j = 0; j < 32; j++)
+        q8[2 + j] = (uint8_t)(int8_t)(j - 16);
+    q4[0] = 0x00;
+    q4[1] = 0x3c;
+    for (int j = 0; j < 16; j++)
+        q4[2 + j] = (uint8_t)(j | 15 << 4);
+    float xv[32];
+    for (int k = 0; k < 32; k++)
+        xv[k] = k < 16 ? 1.0f : 2.0f;
+    g_set(&g, w8, q8);
+    g_set(&g, w4, q4);
+    g_set(&g, x, xv);
+    g_run(&g);
+    float out8, out4;
+    g_get(&g, y8, &out8);
+    g_get(&g, y4, &out4);
+    assert_true(out8 == 52.0f);
+    assert_true(out4 == 216.0f);
+    g_free(&g);
+}
+
 /* Scale 2: row (3,3) -> (1/2, 1/2); row (0,1) -> (1, e^2) / (1 + e^2). */
 static void test_softmax_normalizes_scaled_rows(void **state)
 {
@@ -359,6 +399,7 @@ int main(void)
         T(test_add_sums_elementwise),
         T(test_mul_multiplies_elementwise),
         T(test_matmul_f32_2x3),
+        T(test_matmul_dequantizes_q8_0_and_q4_0_weights),
         T(test_rms_norm_scales_rows_by_their_rms),
         T(test_swiglu_gates_with_silu),
         T(test_softmax_normalizes_scaled_rows),
