@@ -10,7 +10,9 @@ function(ehal_add_plugin name)
     C_VISIBILITY_PRESET hidden
     LIBRARY_OUTPUT_DIRECTORY ${EHAL_PLUGIN_OUTPUT_DIR})
   target_link_libraries(${tgt} PRIVATE ehal_abi ${P_LIBS})
-  target_link_options(${tgt} PRIVATE -Wl,--no-undefined)
+  # Statically linked helpers (ehal_ops, the SDK) must not leak into the
+  # plugin's dynamic symbol table: the entry point stays the only export.
+  target_link_options(${tgt} PRIVATE -Wl,--no-undefined -Wl,--exclude-libs,ALL)
   install(TARGETS ${tgt} LIBRARY DESTINATION ${EHAL_PLUGIN_INSTALL_DIR})
 endfunction()
 
