@@ -42,6 +42,8 @@ struct ehal_backend_impl {
     VkPipelineLayout layout;
     VkPipelineCache pcache;
     char cache_path[512];
+    void *cache_loaded;        /* the cache file as read at init (or NULL) */
+    size_t cache_loaded_size;
     VkPipeline *pipelines;   /* [ehal_vk_shader_count], created lazily */
     VkCommandPool cmd_pool;  /* one pool; plugin calls are not concurrent */
     struct ehal_buffer_impl *dummy; /* bound to unused bindings */

@@ -71,7 +71,12 @@ static void setup_matmul(ehal_backend_impl *be, const op_ctx *c, ehal_vk_dispatc
     d->pc_u[1] = N;
     d->pc_u[2] = T;
     d->pc_u[3] = rb(w);
-    if (gemv) {
+    if (gemv && be->feat.subgroup) {
+        /* one subgroup per row: gl_NumSubgroups rows per 64-wide group */
+        uint32_t sg = be->avail.subgroup_size ? be->avail.subgroup_size : 64u;
+        uint32_t rows = sg >= 64u ? 1u : 64u / sg;
+        d->groups = ceil_div(N, rows);
+    } else if (gemv) {
         d->groups = N;
     } else {
         d->groups = ceil_div(N, 32);

@@ -83,7 +83,8 @@ static void save_cache(ehal_backend_impl *be) {
     if (!data) {
         return;
     }
-    if (be->fn.vkGetPipelineCacheData(be->dev, be->pcache, &n, data) == VK_SUCCESS) {
+    if (be->fn.vkGetPipelineCacheData(be->dev, be->pcache, &n, data) == VK_SUCCESS &&
+        !(n == be->cache_loaded_size && memcmp(data, be->cache_loaded, n) == 0)) {
         char tmp[600];
         /* unique per process and instance: concurrent instances never
          * interleave writes; the rename is atomic */
@@ -141,7 +142,8 @@ ehal_status_t ehal_vk_pipelines_init(ehal_backend_impl *be) {
         cci.pInitialData = NULL;
         r = be->fn.vkCreatePipelineCache(be->dev, &cci, NULL, &be->pcache);
     }
-    ehal_sdk_free(be->host, data);
+    be->cache_loaded = data; /* kept to skip rewriting an unchanged cache */
+    be->cache_loaded_size = data ? n : 0;
     if (r != VK_SUCCESS) {
         be->pcache = VK_NULL_HANDLE;
     }
@@ -153,6 +155,8 @@ void ehal_vk_pipelines_destroy(ehal_backend_impl *be) {
         return;
     }
     save_cache(be);
+    ehal_sdk_free(be->host, be->cache_loaded);
+    be->cache_loaded = NULL;
     for (uint32_t i = 0; be->pipelines && i < ehal_vk_shader_count; i++) {
         if (be->pipelines[i]) {
             be->fn.vkDestroyPipeline(be->dev, be->pipelines[i], NULL);

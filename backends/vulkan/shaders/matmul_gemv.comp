@@ -1,8 +1,14 @@
 #version 450
-/* MATMUL for T <= 8 (decode): one workgroup per output row n; the 64
- * invocations split K (whole quant blocks for Q8_0/Q4_0), then reduce with
- * subgroupAdd (USE_SUBGROUP) or a shared-memory tree (fallback).
- * WTYPE: compile-time weight dtype. u: 0 K, 1 N, 2 T, 3 W row bytes. */
+/* MATMUL for T <= 8 (decode). WTYPE: compile-time weight dtype.
+ * u: 0 K, 1 N, 2 T, 3 W row bytes.
+ * USE_SUBGROUP: each subgroup of the 64-invocation workgroup owns one output
+ *   row (rows per workgroup = gl_NumSubgroups = 64 / subgroupSize, which the
+ *   host uses for the grid); its lanes split K and reduce with subgroupAdd:
+ *   no shared memory, no barrier.
+ * Fallback: one workgroup per row; the 64 invocations split K and reduce
+ *   through a shared-memory tree.
+ * K is split in whole quant blocks for Q8_0/Q4_0; up to 8 columns of X are
+ * accumulated in registers. */
 #include "common.glsl"
 #extension GL_EXT_control_flow_attributes : require
 #ifdef USE_SUBGROUP
@@ -17,19 +23,28 @@ DECL_BUF(1)
 DECL_BUF(4)
 DEF_LOAD(0)
 
+#ifndef USE_SUBGROUP
 shared float red[MAXT][WG];
+#endif
 
 void main() {
-    uint n = linear_group_id();
     uint K = pc.u[0], N = pc.u[1], T = pc.u[2];
-    if (n >= N) return; /* uniform per workgroup */
-    uint tid = gl_LocalInvocationID.x;
+#ifdef USE_SUBGROUP
+    uint lane = gl_SubgroupInvocationID;
+    uint lanes = min(gl_SubgroupSize, WG);
+    uint n = linear_group_id() * gl_NumSubgroups + gl_SubgroupID;
+#else
+    uint lane = gl_LocalInvocationID.x;
+    uint lanes = WG;
+    uint n = linear_group_id();
+#endif
+    if (n >= N) return; /* uniform per subgroup (per workgroup without) */
     uint row = pc.off[0] + n * pc.u[3];
     uint xo = pc.off[1] >> 2;
     float acc[MAXT];
     [[unroll]] for (int t = 0; t < MAXT; t++) acc[t] = 0.0;
 #if WTYPE == 8 || WTYPE == 2
-    for (uint b = tid; b < K / 32u; b += WG) {
+    for (uint b = lane; b < K / 32u; b += lanes) {
 #if WTYPE == 8
         uint base = row + b * 34u;
 #else
@@ -49,7 +64,7 @@ void main() {
         }
     }
 #else
-    for (uint k = tid; k < K; k += WG) {
+    for (uint k = lane; k < K; k += lanes) {
         float w = ld_0(WTYPE, row, k);
         [[unroll]] for (uint t = 0u; t < MAXT; t++) if (t < T) acc[t] += w * bf1.d[xo + t * K + k];
     }
@@ -58,24 +73,18 @@ void main() {
     [[unroll]] for (uint t = 0u; t < MAXT; t++) {
         if (t < T) { /* T is uniform: subgroupAdd stays in uniform control flow */
             float s = subgroupAdd(acc[t]);
-            if (subgroupElect()) red[t][gl_SubgroupID] = s;
+            if (subgroupElect()) bf4.d[(pc.off[4] >> 2) + t * N + n] = s;
         }
     }
-    barrier();
-    if (tid < T) {
-        float s = 0.0;
-        for (uint i = 0u; i < gl_NumSubgroups; i++) s += red[tid][i];
-        bf4.d[(pc.off[4] >> 2) + tid * N + n] = s;
-    }
 #else
-    [[unroll]] for (uint t = 0u; t < MAXT; t++) if (t < T) red[t][tid] = acc[t];
+    [[unroll]] for (uint t = 0u; t < MAXT; t++) if (t < T) red[t][lane] = acc[t];
     barrier();
     for (uint s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s) {
-            for (uint t = 0u; t < T; t++) red[t][tid] += red[t][tid + s];
+        if (lane < s) {
+            for (uint t = 0u; t < T; t++) red[t][lane] += red[t][lane + s];
         }
         barrier();
     }
-    if (tid < T) bf4.d[(pc.off[4] >> 2) + tid * N + n] = red[tid][0];
+    if (lane < T) bf4.d[(pc.off[4] >> 2) + lane * N + n] = red[lane][0];
 #endif
 }
