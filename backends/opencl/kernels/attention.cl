@@ -40,17 +40,41 @@ kernel void ehal_kv_write(global const uchar *src, ulong so, global const uchar 
     ehal_store(cache + co + ((long)h * C + slot) * row_bytes, cdt, i0, cnt, v);
 }
 
-/* ATTENTION: one work-group of EHAL_RED_WG items per (query head, t); each
- * item owns dims l, l+64, ... of the head. Keys are walked once with an
- * online softmax (running max m, running sum, rescaled accumulator); kv
- * head = h / (Hq / Hkv), so grouped-query heads read the shared rows in
- * place. A query position outside the cache yields a zero row (the
- * reference rejects it). */
+/* dot(q, row) over D values of a K row of dtype dt; q in local memory. */
+float ehal_dot_row(global const uchar *row, int dt, local const float *q, int D) {
+    float s = 0.0f;
+    if (dt == DT_Q8_0 || dt == DT_Q4_0) {
+        float v[QK];
+        for (int b = 0; b < D / QK; b++) {
+            ehal_load_block(row, dt, b, v);
+            for (int j = 0; j < QK; j++) {
+                s += q[b * QK + j] * v[j];
+            }
+        }
+    } else {
+        for (int d = 0; d < D; d++) {
+            s += q[d] * ehal_load(row, dt, d);
+        }
+    }
+    return s;
+}
+
+/* ATTENTION: one work-group of EHAL_RED_WG items per (query head, t). The
+ * keys a query sees (sinks, then the window; or 0..last) are walked in
+ * chunks of EHAL_RED_WG: item l scores key l of the chunk against the
+ * query (held in local memory), then every item folds the chunk into its
+ * dims l, l+64, ... with an online softmax (running max, running sum,
+ * rescaled accumulator). kv head = h / (Hq / Hkv), so grouped-query heads
+ * read the shared cache rows in place. A query position outside the cache
+ * yields a zero row (the reference rejects it). */
 kernel __attribute__((reqd_work_group_size(EHAL_RED_WG, 1, 1))) void
 ehal_attention(global const uchar *q, ulong qo, global const uchar *k, ulong ko,
                global const uchar *v, ulong vo, int kvdt, long row_bytes,
                global const uchar *pos, ulong po, global uchar *o, ulong oo, int D, int Hq,
                int Hkv, int C, int T, float scale, uint window, uint n_sink, int noncausal) {
+    local float qs[EHAL_RED_WG * EHAL_ATT_PER];
+    local float ps[EHAL_RED_WG];
+    local long rows[EHAL_RED_WG];
     local float scratch[EHAL_RED_WG];
     int h = get_group_id(0);
     int t = get_group_id(1);
@@ -73,50 +97,63 @@ ehal_attention(global const uchar *q, ulong qo, global const uchar *k, ulong ko,
     }
     int kvh = h / (Hq / Hkv);
     global const float *Q = AT(const float, q, qo) + ((long)t * Hq + h) * D;
-    float qv[EHAL_ATT_PER], acc[EHAL_ATT_PER];
+    for (int d = l; d < D; d += EHAL_RED_WG) {
+        qs[d] = Q[d];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    long lo0, n0, lo1, n1;
+    if (window == 0) {
+        lo0 = 0;
+        n0 = last + 1;
+        lo1 = 0;
+        n1 = 0;
+    } else {
+        long hi0 = (long)n_sink - 1 < last ? (long)n_sink - 1 : last;
+        long from = qp - (long)window + 1;
+        lo0 = 0;
+        n0 = hi0 + 1 > 0 ? hi0 + 1 : 0;
+        lo1 = from > (long)n_sink ? from : (long)n_sink;
+        n1 = last - lo1 + 1 > 0 ? last - lo1 + 1 : 0;
+    }
+    long total = n0 + n1;
+    global const uchar *K = k + ko, *V = v + vo;
+    float acc[EHAL_ATT_PER];
     for (int r = 0; r < EHAL_ATT_PER; r++) {
-        int d = l + r * EHAL_RED_WG;
-        qv[r] = d < D ? Q[d] : 0.0f;
         acc[r] = 0.0f;
     }
-    long lo[2], hi[2];
-    if (window == 0) {
-        lo[0] = 0;
-        hi[0] = last;
-        lo[1] = 1;
-        hi[1] = 0;
-    } else {
-        lo[0] = 0;
-        hi[0] = (long)n_sink - 1 < last ? (long)n_sink - 1 : last;
-        long from = qp - (long)window + 1;
-        lo[1] = from > (long)n_sink ? from : (long)n_sink;
-        hi[1] = last;
-    }
     float m = -INFINITY, sum = 0.0f;
-    global const uchar *K = k + ko, *V = v + vo;
-    for (int g = 0; g < 2; g++) {
-        for (long kp = lo[g]; kp <= hi[g]; kp++) {
-            long slot = ehal_kv_slot(kp, C, window, n_sink);
-            long row = ((long)kvh * C + slot) * row_bytes;
-            float part = 0.0f;
-            for (int r = 0; r < EHAL_ATT_PER; r++) {
-                int d = l + r * EHAL_RED_WG;
-                if (d < D) {
-                    part += qv[r] * ehal_load(K + row, kvdt, d);
-                }
-            }
-            float s = scale * ehal_wg_sum(part, scratch);
-            float mn = fmax(m, s);
-            float corr = exp(m - mn);
-            float e = exp(s - mn);
-            sum = sum * corr + e;
-            for (int r = 0; r < EHAL_ATT_PER; r++) {
-                int d = l + r * EHAL_RED_WG;
-                float vv = d < D ? ehal_load(V + row, kvdt, d) : 0.0f;
-                acc[r] = acc[r] * corr + e * vv;
-            }
-            m = mn;
+    for (long base = 0; base < total; base += EHAL_RED_WG) {
+        long j = base + l;
+        float s = -INFINITY;
+        if (j < total) {
+            long kp = j < n0 ? lo0 + j : lo1 + (j - n0);
+            long row = ((long)kvh * C + ehal_kv_slot(kp, C, window, n_sink)) * row_bytes;
+            rows[l] = row;
+            s = scale * ehal_dot_row(K + row, kvdt, qs, D);
         }
+        float cm = ehal_wg_reduce(s, 1, scratch); /* ends with a barrier */
+        float mn = fmax(m, cm);
+        float corr = exp(m - mn);
+        ps[l] = j < total ? exp(s - mn) : 0.0f;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        int n = total - base < EHAL_RED_WG ? (int)(total - base) : EHAL_RED_WG;
+        float cs = 0.0f;
+        for (int i = 0; i < n; i++) {
+            cs += ps[i];
+        }
+        sum = sum * corr + cs;
+        for (int r = 0; r < EHAL_ATT_PER; r++) {
+            int d = l + r * EHAL_RED_WG;
+            if (d < D) {
+                float a = 0.0f;
+                for (int i = 0; i < n; i++) {
+                    a += ps[i] * ehal_load(V + rows[i], kvdt, d);
+                }
+                acc[r] = acc[r] * corr + a;
+            }
+        }
+        m = mn;
+        barrier(CLK_LOCAL_MEM_FENCE); /* before the next chunk rewrites ps, rows */
     }
     float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
     for (int r = 0; r < EHAL_ATT_PER; r++) {
