@@ -500,6 +500,54 @@ static void test_prepared_graph_reexecutes_with_new_positions(void **state) {
     ot_graph_free(&g);
 }
 
+/* Sizes that are not multiples of the work-group or block: float tables
+ * and copies with ne0 = 45, a MATMUL whose X has two batch dims (T = 2*19
+ * through GEMM), and a 1x1 softmax. */
+static void test_odd_sizes_match_reference(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    for (int d = 0; d < 2; d++) {
+        ot_graph g;
+        ot_graph_init(&g);
+        uint32_t tab = ot_tensor(&g, k_float_dtypes[d], 45, 7, 1);
+        uint32_t ids = ot_tensor(&g, EHAL_DTYPE_I32, 5, 1, 1);
+        uint32_t out = ot_tensor(&g, EHAL_DTYPE_F32, 45, 5, 1);
+        uint32_t cp = ot_tensor(&g, k_float_dtypes[1 - d], 45, 5, 1);
+        ot_fill(&g, tab, 140u + (uint32_t)d, 3.0f);
+        ot_fill_i32(&g, ids, (int32_t[]){6, 0, 3, 3, 1});
+        ot_node(&g, EHAL_OP_GET_ROWS, (uint32_t[]){tab, ids}, 2, out, NULL, 0);
+        ot_node(&g, EHAL_OP_COPY, (uint32_t[]){out}, 1, cp, NULL, 0);
+        run_ok(&g);
+        assert_int_equal(ot_check_close(&g, out, 0.0, "get_rows D=45"), 0);
+        assert_int_equal(ot_check_bytes(&g, cp, "copy 45x5"), 0);
+        ot_graph_free(&g);
+    }
+    {
+        ot_graph g;
+        ot_graph_init(&g);
+        uint32_t w = ot_tensor(&g, EHAL_DTYPE_Q8_0, 64, 21, 1);
+        uint32_t x = ot_tensor(&g, EHAL_DTYPE_F32, 64, 19, 2);
+        uint32_t y = ot_tensor(&g, EHAL_DTYPE_F32, 21, 19, 2);
+        ot_fill(&g, w, 150, 1.0f);
+        ot_fill(&g, x, 151, 1.0f);
+        ot_node(&g, EHAL_OP_MATMUL, (uint32_t[]){w, x}, 2, y, NULL, 0);
+        run_ok(&g);
+        assert_int_equal(ot_check_close(&g, y, 1e-5, "matmul X[64,19,2]"), 0);
+        ot_graph_free(&g);
+    }
+    {
+        ot_graph g;
+        ot_graph_init(&g);
+        uint32_t x = ot_tensor(&g, EHAL_DTYPE_F32, 1, 1, 1);
+        uint32_t y = ot_tensor(&g, EHAL_DTYPE_F32, 1, 1, 1);
+        ot_fill(&g, x, 160, 5.0f);
+        ot_node(&g, EHAL_OP_SOFTMAX, (uint32_t[]){x}, 1, y, NULL, 0);
+        run_ok(&g);
+        assert_true(((float *)g.dev[y])[0] == 1.0f);
+        ot_graph_free(&g);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_device_info_reports_kind_limits_and_flags),
@@ -514,6 +562,7 @@ int main(void) {
         cmocka_unit_test(test_kv_write_bytes_match_the_reference_quantizer),
         cmocka_unit_test(test_attention_matches_reference),
         cmocka_unit_test(test_copy_converts_every_pair_bit_exactly),
+        cmocka_unit_test(test_odd_sizes_match_reference),
         cmocka_unit_test(test_decoder_chain_in_one_prepared_graph),
         cmocka_unit_test(test_prepared_graph_reexecutes_with_new_positions),
     };
