@@ -81,6 +81,12 @@ struct ehal_session {
     ehal_program *progs[EHAL_EXEC_MAX_PROGRAMS];
     uint64_t use_clock;
     uint32_t position;
+    double cost_scale[EHAL_PART_MAX_BACKENDS]; /* of the last calibrated T; 0: none */
+    uint32_t cal_T[EHAL_EXEC_MAX_PROGRAMS];    /* calibrated token counts */
+    double cal_scale[EHAL_EXEC_MAX_PROGRAMS][EHAL_PART_MAX_BACKENDS];
+    uint32_t n_cal;
+    uint64_t cal_overhead[EHAL_PART_MAX_BACKENDS]; /* measured ns per execute */
+    int cal_overhead_done;
     ehal_session_stats stats;
     char err[320];
     /* trace */
@@ -106,6 +112,13 @@ void ehal_program_free(ehal_program *p);
 
 /* Runs every partition of p once (boundary moves, execute, wait). */
 ehal_status_t ehal_program_run(ehal_session *s, ehal_program *p);
+
+/* With calibrate set: the per-backend cost factors for steps of T tokens
+ * (measured once per T), or NULL. */
+const double *ehal_session_calibration(ehal_session *s, uint32_t T);
+/* With calibrate set: measured ns of one minimal partition execute per
+ * backend (measured once), or NULL. */
+const uint64_t *ehal_session_overheads(ehal_session *s);
 
 /* Records a trace slice (no-op unless tracing). */
 void ehal_trace_add(ehal_session *s, uint32_t track, const char *name, uint64_t t0, uint64_t t1);

@@ -590,7 +590,9 @@ static ehal_status_t build_once(ehal_session *s, uint32_t T, int allow_zc, int *
                 fixed[i] = k->backend;
         }
     }
-    ehal_plan_options po = {sizeof po, (const char *const *)s->pins, s->o.n_pins, NULL};
+    ehal_plan_options po = {sizeof po, (const char *const *)s->pins, s->o.n_pins, NULL,
+                            s->user_graph ? NULL : ehal_session_calibration(s, T),
+                            s->user_graph ? NULL : ehal_session_overheads(s)};
     st = ehal_plan_create_ex(s->ctx, p->g, &po, fixed, (int)s->o.explain, &p->plan, err,
                              sizeof err);
     free(fixed);

@@ -1,5 +1,6 @@
 /* Plans: the partition problem built from backend cost queries, solved by
  * the DP core, with per-group alternatives for --explain. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,9 @@ ehal_status_t ehal_plan_create_ex(ehal_context *ctx, const ehal_graph *g,
         names[b] = p->names[b];
         overhead[b] = dev[b].dispatch_overhead_ns > MIN_OVERHEAD_NS ? dev[b].dispatch_overhead_ns
                                                                     : MIN_OVERHEAD_NS;
+        if (o && o->struct_size >= offsetof(ehal_plan_options, overhead_ns) + sizeof(void *) &&
+            o->overhead_ns && o->overhead_ns[b] > overhead[b])
+            overhead[b] = o->overhead_ns[b];
         uint64_t res = o && o->reserved_bytes ? o->reserved_bytes[b] : 0;
         limit[b] = dev[b].memory_bytes ? (dev[b].memory_bytes > res ? dev[b].memory_bytes - res : 1)
                                        : 0;
@@ -201,6 +205,11 @@ ehal_status_t ehal_plan_create_ex(ehal_context *ctx, const ehal_graph *g,
                 continue;
             }
             cost[k] = sup.cost_ns ? sup.cost_ns : fallback_cost(g, n, dev[b].kind);
+            if (o && o->struct_size >= offsetof(ehal_plan_options, cost_scale) + sizeof(void *) &&
+                o->cost_scale && o->cost_scale[b] > 0) {
+                double sc = (double)cost[k] * o->cost_scale[b];
+                cost[k] = sc >= 1e18 ? (uint64_t)1e18 : (uint64_t)sc + 1;
+            }
             if (sup.level == EHAL_SUPPORT_PREFERRED)
                 cost[k] -= cost[k] / 16; /* a small nudge, not a rule */
             /* Host inputs (tokens, positions) and the graph output. */

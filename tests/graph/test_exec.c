@@ -394,7 +394,7 @@ static void callers_graph_runs_split_across_backends(void **state)
     ehal_graph_add_node(g, "res", EHAL_OP_ADD, (uint32_t[]){hn, x}, 2, y, NULL, 0);
     assert_int_equal(ehal_graph_validate(g), EHAL_STATUS_OK);
     const char *pins[] = {"all=gt_a", "op:rms_norm=gt_b"};
-    ehal_plan_options po = {sizeof po, pins, 2, NULL};
+    ehal_plan_options po = {sizeof po, pins, 2, NULL, NULL, NULL};
     ehal_graph_exec *e = NULL;
     char err[320];
     if (ehal_graph_exec_create(ctx, g, &po, weight_source, NULL, &e, err, sizeof err) !=
@@ -473,6 +473,35 @@ static void trace_has_a_track_per_backend_and_a_slice_per_op(void **state)
     assert_int_equal(count(text, "\"name\":\"T5 p"), 3);
     assert_int_equal(count(text, "\"name\":\"T1 p"), 3);
     assert_int_equal(text[n - 2], '}');
+    ehal_session_free(s);
+    ehal_context_destroy(ctx);
+}
+
+static void calibration_corrects_a_backend_that_overclaims(void **state)
+{
+    (void)state;
+    /* gt_b claims to be 10x faster than gt_a; both run the same kernels. */
+    ehal_option bo[1] = {{"gt_b.cost", "10"}};
+    ehal_context *ctx = open_ctx(1, "gt_a,gt_b", bo, 1);
+    if (!ctx) {
+        print_message("skipped: test plugins not found\n");
+        skip();
+    }
+    ehal_session_options so = opts(NULL, 0, EHAL_DTYPE_F16);
+    so.calibrate = 1;
+    ehal_session *s = NULL;
+    char err[320];
+    assert_int_equal(ehal_session_create(ctx, g_model, &so, &s, err, sizeof err), EHAL_STATUS_OK);
+    const ehal_plan *p = ehal_session_plan(s, 1);
+    if (!p)
+        fail_msg("plan: %s", ehal_session_last_error(s));
+    double a = ehal_session_cost_scale(s, 0), b = ehal_session_cost_scale(s, 1);
+    print_message("calibration: gt_a x%.3g, gt_b x%.3g\n", a, b);
+    assert_true(a > 0 && b > 0);
+    assert_true(b / a > 3.0); /* ~10 up to timing noise */
+    float logits[512];
+    int32_t t = 5;
+    assert_int_equal(ehal_session_eval(s, &t, 1, logits), EHAL_STATUS_OK);
     ehal_session_free(s);
     ehal_context_destroy(ctx);
 }
@@ -565,6 +594,7 @@ int main(void)
         cmocka_unit_test(memory_limit_keeps_weights_off_a_small_device),
         cmocka_unit_test(callers_graph_runs_split_across_backends),
         cmocka_unit_test(trace_has_a_track_per_backend_and_a_slice_per_op),
+        cmocka_unit_test(calibration_corrects_a_backend_that_overclaims),
         cmocka_unit_test(real_backends_match_reference_path),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -24,7 +24,7 @@ EHAL_CLI_COMMAND(run, "run a Llama-family model partitioned across the backends"
 enum {
     OPT_MODEL = 1, OPT_PROMPT, OPT_NPRED, OPT_PIN, OPT_EXPLAIN, OPT_KVTYPE, OPT_KVWIN,
     OPT_KVSINK, OPT_LOGITS, OPT_TRACE, OPT_CHECK, OPT_THREADS, OPT_TOPK, OPT_SEED, OPT_QUANT,
-    OPT_CTX, OPT_QUIET, OPT_TRACE_OPS
+    OPT_CTX, OPT_QUIET, OPT_TRACE_OPS, OPT_CALIBRATE
 };
 
 static const ehal_cli_opt run_opts[] = {
@@ -37,6 +37,7 @@ static const ehal_cli_opt run_opts[] = {
     {"top-k", 0, 1, OPT_TOPK},          {"seed", 0, 1, OPT_SEED},
     {"quant", 0, 1, OPT_QUANT},         {"ctx", 0, 1, OPT_CTX},
     {"quiet", 'q', 0, OPT_QUIET},       {"trace-ops", 0, 0, OPT_TRACE_OPS},
+    {"calibrate", 0, 0, OPT_CALIBRATE},
     {NULL, 0, 0, 0},
 };
 
@@ -58,6 +59,8 @@ static void run_usage(FILE *out)
             "  --pin 'SEL=BACKEND'    pin node groups: 'layers 0-7=vulkan', 'attention=cpu',\n"
             "                         'lm_head=cpu', 'ffn=opencl', 'op:matmul=cpu' (repeatable)\n"
             "  --explain              print each group's chosen backend and alternatives' cost\n"
+            "  --calibrate            before planning, time a step on each backend alone and\n"
+            "                         scale its cost estimates by measured / estimated\n"
             "  --kv-type TYPE         KV cache dtype: f16|q8_0|q4_0 (f16)\n"
             "  --kv-window N          sliding window (0: full cache)\n"
             "  --kv-sinks S           sink tokens kept with a window\n"
@@ -84,7 +87,7 @@ typedef struct run_args {
     uint32_t n_pins;
     uint64_t n_predict, kv_window, kv_sinks, top_k, seed, ctx;
     uint32_t kv_type, quant;
-    int explain, check, quiet, trace_ops;
+    int explain, check, quiet, trace_ops, calibrate;
 } run_args;
 
 static double now_s(void)
@@ -295,6 +298,7 @@ static int parse_args(int argc, char **argv, run_args *a, ehal_cli_common *commo
         case OPT_CHECK: a->check = 1; break;
         case OPT_QUIET: a->quiet = 1; break;
         case OPT_TRACE_OPS: a->trace_ops = 1; break;
+        case OPT_CALIBRATE: a->calibrate = 1; break;
         case OPT_THREADS: {
             uint64_t t;
             if (ehal_cli_value_u64(p, 1, 1024, &t) != 0)
@@ -403,7 +407,7 @@ int ehal_cmd_run(int argc, char **argv)
     ehal_session_options so = {sizeof so, a.pins, a.n_pins, a.kv_type, (uint32_t)a.ctx,
                                (uint32_t)a.kv_window, (uint32_t)a.kv_sinks, a.logits != NULL,
                                a.trace != NULL, (uint32_t)a.explain,
-                               (uint32_t)(a.trace_ops && a.trace)};
+                               (uint32_t)(a.trace_ops && a.trace), (uint32_t)a.calibrate};
     st = ehal_session_create(ctx, m, &so, &s, err, sizeof err);
     if (st == EHAL_STATUS_OK && a.check)
         st = ehal_refrun_create(m, &so, &chk.ref, err, sizeof err);
@@ -426,6 +430,9 @@ int ehal_cmd_run(int argc, char **argv)
     }
     /* plans (planned and prepared up front so timings measure steps) */
     const ehal_plan *pp = ehal_session_plan(s, n_prompt);
+    double scale_p[16] = {0};
+    for (uint32_t b = 0; b < ehal_backend_count(ctx) && b < 16; b++)
+        scale_p[b] = ehal_session_cost_scale(s, b);
     const ehal_plan *dp = a.n_predict ? ehal_session_plan(s, 1) : NULL;
     if (!pp || (a.n_predict && !dp)) {
         fprintf(stderr, "edgehal run: planning: %s\n", ehal_session_last_error(s));
@@ -440,6 +447,17 @@ int ehal_cmd_run(int argc, char **argv)
             pr.device.struct_size = sizeof pr.device;
             ehal_backend_props_get(ehal_backend_get(ctx, b), &pr);
             printf("backend#%u: %s (%s)\n", b, pr.name, pr.device.name);
+        }
+        if (a.calibrate) {
+            printf("calibration (measured / estimated step, prefill T=%u | decode):", n_prompt);
+            for (uint32_t b = 0; b < ehal_backend_count(ctx) && b < 16; b++) {
+                ehal_backend_props pr = {.struct_size = sizeof pr};
+                pr.device.struct_size = sizeof pr.device;
+                ehal_backend_props_get(ehal_backend_get(ctx, b), &pr);
+                printf(" %s x%.3g|x%.3g (%.0f us per partition)", pr.name, scale_p[b],
+                       ehal_session_cost_scale(s, b), (double)ehal_session_overhead_ns(s, b) / 1e3);
+            }
+            printf("\n");
         }
         printf("prefill (T=%u) ", n_prompt);
         ehal_plan_print(pp, stdout);

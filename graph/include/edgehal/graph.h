@@ -124,6 +124,12 @@ typedef struct ehal_plan_options {
     uint32_t n_pins;
     /* Extra bytes per backend already held (e.g. KV caches elsewhere); may be NULL. */
     const uint64_t *reserved_bytes;
+    /* Per backend: multiplies its compute estimates (measured / estimated,
+     * see ehal_session_options.calibrate); NULL or 0 entries mean 1. */
+    const double *cost_scale;
+    /* Per backend: measured cost of one partition execute (ns), used when
+     * larger than the declared dispatch_overhead_ns; NULL or 0: declared. */
+    const uint64_t *overhead_ns;
 } ehal_plan_options;
 
 /* Assigns every node of a validated graph to one of the context's backends
@@ -159,6 +165,9 @@ typedef struct ehal_session_options {
     uint32_t explain;    /* 1: plans keep per-group alternatives (ehal_plan_explain) */
     uint32_t trace_ops;  /* 1: run each node as its own execute, for op-level trace
                           * slices (measured, but with more dispatch overhead) */
+    uint32_t calibrate;  /* 1: before planning steps of T tokens, time such a step on
+                          * each backend alone and scale its estimates by
+                          * measured / estimated (once per T) */
 } ehal_session_options;
 
 /* A model bound to a context: weights uploaded once per backend that needs
@@ -192,6 +201,12 @@ typedef struct ehal_session_stats {
     uint64_t arena_bytes;
 } ehal_session_stats;
 void ehal_session_get_stats(const ehal_session *s, ehal_session_stats *out);
+/* The calibration factor of backend index b for the most recently planned
+ * T (1 when not calibrated or when b cannot run a whole step alone). */
+double ehal_session_cost_scale(const ehal_session *s, uint32_t b);
+/* The measured cost of one minimal partition execute on backend b, ns (0
+ * when not calibrated). */
+uint64_t ehal_session_overhead_ns(const ehal_session *s, uint32_t b);
 void ehal_session_reset_stats(ehal_session *s);
 /* Chrome trace JSON of everything recorded since create. */
 ehal_status_t ehal_session_write_trace(const ehal_session *s, const char *path);
