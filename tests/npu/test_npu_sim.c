@@ -29,8 +29,7 @@ static ehal_backend *sim;
 /* Opens a context with only npu_sim and the given "npu_sim.*" options.
  * Returns the backend, or NULL when npu_sim was skipped (ctx stays open so
  * the caller can read the skip reason). */
-static ehal_backend *open_sim(const ehal_option *opts, uint32_t n)
-{
+static ehal_backend *open_sim(const ehal_option *opts, uint32_t n) {
     ehal_context_options o;
     memset(&o, 0, sizeof o);
     o.struct_size = sizeof o;
@@ -46,8 +45,7 @@ static ehal_backend *open_sim(const ehal_option *opts, uint32_t n)
     return sim;
 }
 
-static int close_ctx(void **state)
-{
+static int close_ctx(void **state) {
     (void)state;
     ehal_context_destroy(ctx);
     ctx = NULL;
@@ -55,8 +53,7 @@ static int close_ctx(void **state)
     return 0;
 }
 
-static ehal_device_info device(void)
-{
+static ehal_device_info device(void) {
     ehal_backend_props p;
     memset(&p, 0, sizeof p);
     p.struct_size = sizeof p;
@@ -74,8 +71,7 @@ typedef struct graph {
     ehal_subgraph sg;
 } graph;
 
-static void graph_init(graph *g)
-{
+static void graph_init(graph *g) {
     memset(g, 0, sizeof *g);
     g->sg.struct_size = sizeof g->sg;
     g->sg.tensors = g->tp;
@@ -83,8 +79,7 @@ static void graph_init(graph *g)
 }
 
 static uint32_t tensor(graph *g, uint32_t dtype, int64_t ne0, int64_t ne1, ehal_buffer *buf,
-                       uint64_t offset)
-{
+                       uint64_t offset) {
     uint32_t i = g->sg.n_tensors++;
     int64_t ne[2] = {ne0, ne1};
     ehal_tensor_desc_init(&g->t[i], dtype, 2, ne);
@@ -94,8 +89,7 @@ static uint32_t tensor(graph *g, uint32_t dtype, int64_t ne0, int64_t ne1, ehal_
     return i;
 }
 
-static void node(graph *g, uint32_t op, uint32_t a, uint32_t b, uint32_t out)
-{
+static void node(graph *g, uint32_t op, uint32_t a, uint32_t b, uint32_t out) {
     uint32_t i = g->sg.n_nodes++;
     g->n[i].struct_size = sizeof g->n[i];
     g->n[i].op = op;
@@ -107,8 +101,7 @@ static void node(graph *g, uint32_t op, uint32_t a, uint32_t b, uint32_t out)
     g->np[i] = &g->n[i];
 }
 
-static ehal_op_support query(graph *g, uint32_t node_index)
-{
+static ehal_op_support query(graph *g, uint32_t node_index) {
     ehal_op_support s;
     memset(&s, 0, sizeof s);
     s.struct_size = sizeof s;
@@ -117,9 +110,8 @@ static ehal_op_support query(graph *g, uint32_t node_index)
 }
 
 /* Y = W X on npu_sim: W is the weight bytes (dtype wd, [K,N]), X f32 [K,T]. */
-static void run_matmul(uint32_t wd, const void *w, int64_t k, int64_t n, const float *x,
-                       int64_t t, float *y)
-{
+static void run_matmul(uint32_t wd, const void *w, int64_t k, int64_t n, const float *x, int64_t t,
+                       float *y) {
     uint64_t wbytes = ehal_row_bytes(wd, k) * (uint64_t)n;
     uint64_t xbytes = (uint64_t)(k * t) * 4u, ybytes = (uint64_t)(n * t) * 4u;
     ehal_buffer *bw = NULL, *bx = NULL, *by = NULL;
@@ -150,8 +142,7 @@ static const ehal_option fast[] = {{"npu_sim.compile_ms", "0"}};
 
 /* ---- device and parameters ---------------------------------------------------- */
 
-static void test_sim_defaults_describe_a_static_shape_npu_with_a_budget(void **state)
-{
+static void test_sim_defaults_describe_a_static_shape_npu_with_a_budget(void **state) {
     (void)state;
     assert_non_null(open_sim(NULL, 0));
     ehal_device_info d = device();
@@ -159,8 +150,8 @@ static void test_sim_defaults_describe_a_static_shape_npu_with_a_budget(void **s
     assert_int_equal(d.flags, EHAL_DEVICE_STATIC_SHAPES); /* not HOST_SHARED, not ASYNC */
     assert_int_equal(d.memory_bytes, 268435456u);         /* 256 MiB */
     assert_int_equal(d.max_buffer_bytes, 268435456u);
-    assert_int_equal(d.link_bytes_per_s, 8000000000u);    /* 8 GB/s */
-    assert_int_equal(d.dispatch_overhead_ns, 200000u);    /* 200 us */
+    assert_int_equal(d.link_bytes_per_s, 8000000000u); /* 8 GB/s */
+    assert_int_equal(d.dispatch_overhead_ns, 200000u); /* 200 us */
     assert_non_null(strstr(d.name, "2 TOPS"));
     void *p = NULL;
     ehal_buffer *b = NULL;
@@ -172,11 +163,10 @@ static void test_sim_defaults_describe_a_static_shape_npu_with_a_budget(void **s
                      EHAL_STATUS_UNSUPPORTED);
 }
 
-static void test_sim_options_set_memory_tops_latency_compile_and_link(void **state)
-{
+static void test_sim_options_set_memory_tops_latency_compile_and_link(void **state) {
     (void)state;
-    const ehal_option o[] = {{"npu_sim.memory", "64M"},     {"npu_sim.tops", "0.5"},
-                             {"npu_sim.latency_us", "50"},  {"npu_sim.compile_ms", "0"},
+    const ehal_option o[] = {{"npu_sim.memory", "64M"},    {"npu_sim.tops", "0.5"},
+                             {"npu_sim.latency_us", "50"}, {"npu_sim.compile_ms", "0"},
                              {"npu_sim.link_gbps", "2.5"}, {"npu_sim.colour", "blue"}};
     assert_non_null(open_sim(o, 6));
     ehal_device_info d = device();
@@ -187,8 +177,7 @@ static void test_sim_options_set_memory_tops_latency_compile_and_link(void **sta
     assert_non_null(strstr(d.driver, "0 ms compile"));
 }
 
-static void test_sim_env_sets_parameters_and_an_option_wins(void **state)
-{
+static void test_sim_env_sets_parameters_and_an_option_wins(void **state) {
     (void)state;
     setenv("EHAL_NPU_SIM_LATENCY_US", "70", 1);
     setenv("EHAL_NPU_SIM_MEMORY", "2M", 1);
@@ -206,15 +195,13 @@ static void test_sim_env_sets_parameters_and_an_option_wins(void **state)
 }
 
 /* The skip reason of the one plugin that failed to load. */
-static const char *skip_reason(void)
-{
+static const char *skip_reason(void) {
     assert_null(sim);
     assert_int_equal(ehal_skipped_count(ctx), 1);
     return ehal_skipped_reason(ctx, 0);
 }
 
-static void test_sim_malformed_values_fail_init_naming_key_and_value(void **state)
-{
+static void test_sim_malformed_values_fail_init_naming_key_and_value(void **state) {
     (void)state;
     static const struct {
         const char *key, *value, *want;
@@ -250,8 +237,7 @@ static void test_sim_malformed_values_fail_init_naming_key_and_value(void **stat
  * activations whose block maxima are 127 and 254, so the activation scales
  * are exactly 1 and 2 and every product is exact in f32. The expected
  * values are an independent int computation: sum_b dw*dx * sum_j qw*qx. */
-static void test_sim_w8a8_matmul_is_exact_on_a_hand_made_q8_0_case(void **state)
-{
+static void test_sim_w8a8_matmul_is_exact_on_a_hand_made_q8_0_case(void **state) {
     (void)state;
     assert_non_null(open_sim(fast, 1));
     enum { K = 64, N = 2, T = 2, NB = 2 };
@@ -300,8 +286,7 @@ static void test_sim_w8a8_matmul_is_exact_on_a_hand_made_q8_0_case(void **state)
 }
 
 /* Q4_0 weights: nibble j is value j, nibble j+16 is value j+16, each minus 8. */
-static void test_sim_w8a8_matmul_is_exact_on_a_hand_made_q4_0_case(void **state)
-{
+static void test_sim_w8a8_matmul_is_exact_on_a_hand_made_q4_0_case(void **state) {
     (void)state;
     assert_non_null(open_sim(fast, 1));
     enum { K = 32, N = 3, T = 1 };
@@ -346,8 +331,7 @@ static float uniform(void) /* [-1, 1) */
  * of the signal (docs/conformance.md), inside the suite's q8_0 matmul
  * tolerance of 1e-4 and clearly above the ~1e-14 of an f32 computation,
  * which shows the activations really are quantized. */
-static void test_sim_w8a8_matmul_is_within_the_conformance_tolerance_of_float(void **state)
-{
+static void test_sim_w8a8_matmul_is_within_the_conformance_tolerance_of_float(void **state) {
     (void)state;
     assert_non_null(open_sim(fast, 1));
     enum { K = 256, N = 24, T = 5, NB = K / 32 };
@@ -381,8 +365,7 @@ static void test_sim_w8a8_matmul_is_within_the_conformance_tolerance_of_float(vo
 
 /* ---- what it refuses ---------------------------------------------------------------- */
 
-static void test_sim_refuses_unsupported_ops_at_query_and_prepare(void **state)
-{
+static void test_sim_refuses_unsupported_ops_at_query_and_prepare(void **state) {
     (void)state;
     assert_non_null(open_sim(fast, 1));
     ehal_buffer *buf = NULL;
@@ -436,8 +419,7 @@ static void test_sim_refuses_unsupported_ops_at_query_and_prepare(void **state)
 
 /* ---- device memory -------------------------------------------------------------------- */
 
-static void test_sim_allocation_beyond_the_budget_fails_until_memory_is_freed(void **state)
-{
+static void test_sim_allocation_beyond_the_budget_fails_until_memory_is_freed(void **state) {
     (void)state;
     const ehal_option o[] = {{"npu_sim.memory", "1M"}, {"npu_sim.compile_ms", "0"}};
     assert_non_null(open_sim(o, 2));
@@ -461,15 +443,13 @@ static void test_sim_allocation_beyond_the_budget_fails_until_memory_is_freed(vo
 
 /* ---- static shapes and the cost model ------------------------------------------------ */
 
-static double now_ms(void)
-{
+static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static double timed_add_prepare(ehal_op_support *s)
-{
+static double timed_add_prepare(ehal_op_support *s) {
     ehal_buffer *buf = NULL;
     assert_int_equal(ehal_buffer_alloc(sim, 4096, 0, &buf), EHAL_STATUS_OK);
     graph g;
@@ -488,8 +468,7 @@ static double timed_add_prepare(ehal_op_support *s)
     return ms;
 }
 
-static void test_sim_prepare_compiles_for_the_configured_time(void **state)
-{
+static void test_sim_prepare_compiles_for_the_configured_time(void **state) {
     (void)state;
     const ehal_option o[] = {{"npu_sim.compile_ms", "80"}};
     assert_non_null(open_sim(o, 1));
@@ -509,8 +488,7 @@ static void test_sim_prepare_compiles_for_the_configured_time(void **state)
 
 /* cost_ns = latency + 2KNT/tops + vector work * 32/tops (ns at 1e12 ops/s),
  * computed here for the defaults (2 TOPS, 200 us). */
-static void test_sim_cost_is_latency_plus_work_over_throughput(void **state)
-{
+static void test_sim_cost_is_latency_plus_work_over_throughput(void **state) {
     (void)state;
     assert_non_null(open_sim(NULL, 0));
     graph g;
@@ -535,8 +513,7 @@ static void test_sim_cost_is_latency_plus_work_over_throughput(void **state)
     assert_true((double)pre.cost_ns / 128.0 * 10.0 < (double)dec.cost_ns);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_sim_defaults_describe_a_static_shape_npu_with_a_budget,
                                   close_ctx),
@@ -549,15 +526,13 @@ int main(void)
                                   close_ctx),
         cmocka_unit_test_teardown(test_sim_w8a8_matmul_is_exact_on_a_hand_made_q4_0_case,
                                   close_ctx),
-        cmocka_unit_test_teardown(
-            test_sim_w8a8_matmul_is_within_the_conformance_tolerance_of_float, close_ctx),
-        cmocka_unit_test_teardown(test_sim_refuses_unsupported_ops_at_query_and_prepare,
+        cmocka_unit_test_teardown(test_sim_w8a8_matmul_is_within_the_conformance_tolerance_of_float,
                                   close_ctx),
-        cmocka_unit_test_teardown(
-            test_sim_allocation_beyond_the_budget_fails_until_memory_is_freed, close_ctx),
+        cmocka_unit_test_teardown(test_sim_refuses_unsupported_ops_at_query_and_prepare, close_ctx),
+        cmocka_unit_test_teardown(test_sim_allocation_beyond_the_budget_fails_until_memory_is_freed,
+                                  close_ctx),
         cmocka_unit_test_teardown(test_sim_prepare_compiles_for_the_configured_time, close_ctx),
-        cmocka_unit_test_teardown(test_sim_cost_is_latency_plus_work_over_throughput,
-                                  close_ctx),
+        cmocka_unit_test_teardown(test_sim_cost_is_latency_plus_work_over_throughput, close_ctx),
     };
     return cmocka_run_group_tests_name("npu_sim", tests, NULL, NULL);
 }

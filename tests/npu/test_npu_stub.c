@@ -24,15 +24,13 @@ static char last_log[1024];
 static int32_t last_level;
 static long live_allocs;
 
-static void host_log(void *user, int32_t level, const char *msg)
-{
+static void host_log(void *user, int32_t level, const char *msg) {
     (void)user;
     snprintf(last_log, sizeof last_log, "%s", msg);
     last_level = level;
 }
 
-static void *host_alloc(void *user, size_t size, size_t align)
-{
+static void *host_alloc(void *user, size_t size, size_t align) {
     (void)user;
     if (align == 0)
         align = 16;
@@ -43,8 +41,7 @@ static void *host_alloc(void *user, size_t size, size_t align)
     return p;
 }
 
-static void host_free(void *user, void *p)
-{
+static void host_free(void *user, void *p) {
     (void)user;
     if (p != NULL)
         live_allocs--;
@@ -66,8 +63,7 @@ static ehal_backend_entry_fn entry;
 static const ehal_backend_iface *it;
 static ehal_backend_impl *be;
 
-static int load_plugin(void **state)
-{
+static int load_plugin(void **state) {
     (void)state;
     const char *dir = getenv("EHAL_TEST_PLUGIN_DIR");
     if (dir == NULL) {
@@ -88,8 +84,7 @@ static int load_plugin(void **state)
     return 0;
 }
 
-static int unload_plugin(void **state)
-{
+static int unload_plugin(void **state) {
     (void)state;
     if (plugin != NULL)
         dlclose(plugin);
@@ -97,8 +92,7 @@ static int unload_plugin(void **state)
 }
 
 static const ehal_backend_iface *negotiate(uint32_t lo, uint32_t hi, ehal_status_t *st,
-                                           uint32_t *ver)
-{
+                                           uint32_t *ver) {
     ehal_entry_args a;
     memset(&a, 0, sizeof a);
     a.struct_size = sizeof a;
@@ -110,8 +104,7 @@ static const ehal_backend_iface *negotiate(uint32_t lo, uint32_t hi, ehal_status
     return a.iface;
 }
 
-static int open_backend(void **state)
-{
+static int open_backend(void **state) {
     (void)state;
     live_allocs = 0;
     ehal_status_t st;
@@ -123,8 +116,7 @@ static int open_backend(void **state)
     return it->init(&host, NULL, 0, &be) == EHAL_STATUS_OK ? 0 : -1;
 }
 
-static int close_backend(void **state)
-{
+static int close_backend(void **state) {
     (void)state;
     it->destroy(be);
     be = NULL;
@@ -145,8 +137,7 @@ typedef struct add_graph {
     ehal_subgraph sg;
 } add_graph;
 
-static void add_graph_init(add_graph *g, ehal_buffer_impl *buf)
-{
+static void add_graph_init(add_graph *g, ehal_buffer_impl *buf) {
     memset(g, 0, sizeof *g);
     for (int i = 0; i < 3; i++) {
         g->t[i].struct_size = sizeof g->t[i];
@@ -174,8 +165,7 @@ static void add_graph_init(add_graph *g, ehal_buffer_impl *buf)
 
 /* ---- negotiation and the table -------------------------------------------- */
 
-static void test_stub_negotiates_revision_1_and_refuses_a_range_without_it(void **state)
-{
+static void test_stub_negotiates_revision_1_and_refuses_a_range_without_it(void **state) {
     (void)state;
     ehal_status_t st;
     uint32_t ver;
@@ -193,8 +183,7 @@ static void test_stub_negotiates_revision_1_and_refuses_a_range_without_it(void 
     assert_non_null(strstr(last_log, "2..5"));
 }
 
-static void test_stub_sets_every_required_entry_and_no_optional_one(void **state)
-{
+static void test_stub_sets_every_required_entry_and_no_optional_one(void **state) {
     (void)state;
     assert_non_null(it->init);
     assert_non_null(it->destroy);
@@ -217,8 +206,7 @@ static void test_stub_sets_every_required_entry_and_no_optional_one(void **state
 
 /* ---- each entry, one by one ----------------------------------------------- */
 
-static void test_stub_init_ignores_unknown_options(void **state)
-{
+static void test_stub_init_ignores_unknown_options(void **state) {
     (void)state;
     ehal_option o[2] = {{"memory", "64M"}, {"whatever", "1"}};
     ehal_backend_impl *b2 = NULL;
@@ -231,8 +219,7 @@ static void test_stub_init_ignores_unknown_options(void **state)
     assert_non_null(strstr(last_log, "NULL with 3 entries"));
 }
 
-static void test_stub_device_is_an_npu_with_unknown_sizes(void **state)
-{
+static void test_stub_device_is_an_npu_with_unknown_sizes(void **state) {
     (void)state;
     ehal_device_info d;
     memset(&d, 0x5a, sizeof d);
@@ -262,8 +249,7 @@ static void test_stub_device_is_an_npu_with_unknown_sizes(void **state)
     assert_non_null(strstr(last_log, "struct_size 4"));
 }
 
-static void test_stub_query_answers_unsupported_for_a_valid_node(void **state)
-{
+static void test_stub_query_answers_unsupported_for_a_valid_node(void **state) {
     (void)state;
     add_graph g;
     add_graph_init(&g, NULL);
@@ -280,8 +266,7 @@ static void test_stub_query_answers_unsupported_for_a_valid_node(void **state)
     assert_non_null(strstr(last_log, "node 1"));
 }
 
-static void test_stub_buffers_hold_bytes_and_refuse_bad_ranges(void **state)
-{
+static void test_stub_buffers_hold_bytes_and_refuse_bad_ranges(void **state) {
     (void)state;
     ehal_buffer_impl *buf = NULL;
     assert_int_equal(it->buffer_alloc(be, 64, EHAL_BUFFER_WEIGHTS, &buf), EHAL_STATUS_OK);
@@ -318,8 +303,7 @@ static void test_stub_buffers_hold_bytes_and_refuse_bad_ranges(void **state)
     it->buffer_free(be, buf);
 }
 
-static void test_stub_prepare_refuses_naming_the_node_and_op(void **state)
-{
+static void test_stub_prepare_refuses_naming_the_node_and_op(void **state) {
     (void)state;
     ehal_buffer_impl *buf = NULL;
     assert_int_equal(it->buffer_alloc(be, 48, 0, &buf), EHAL_STATUS_OK);
@@ -334,8 +318,7 @@ static void test_stub_prepare_refuses_naming_the_node_and_op(void **state)
     it->buffer_free(be, buf);
 }
 
-static void test_stub_execute_and_wait_are_unimplemented_and_say_so(void **state)
-{
+static void test_stub_execute_and_wait_are_unimplemented_and_say_so(void **state) {
     (void)state;
     ehal_execute_args a = {sizeof a, 0};
     last_log[0] = '\0';
@@ -349,8 +332,7 @@ static void test_stub_execute_and_wait_are_unimplemented_and_say_so(void **state
 }
 
 /* A handle that is not a live stub backend: every entry refuses. */
-static void test_stub_entries_refuse_a_foreign_backend_handle(void **state)
-{
+static void test_stub_entries_refuse_a_foreign_backend_handle(void **state) {
     (void)state;
     uint32_t fake[16] = {0};
     ehal_backend_impl *bad = (ehal_backend_impl *)fake;
@@ -382,8 +364,7 @@ static void test_stub_entries_refuse_a_foreign_backend_handle(void **state)
 static ehal_context *ctx;
 static ehal_backend *stub;
 
-static int open_context(void **state)
-{
+static int open_context(void **state) {
     (void)state;
     ehal_context_options o;
     memset(&o, 0, sizeof o);
@@ -398,16 +379,14 @@ static int open_context(void **state)
     return stub != NULL ? 0 : -1;
 }
 
-static int close_context(void **state)
-{
+static int close_context(void **state) {
     (void)state;
     ehal_context_destroy(ctx);
     ctx = NULL;
     return 0;
 }
 
-static void test_core_lists_the_stub_as_one_npu(void **state)
-{
+static void test_core_lists_the_stub_as_one_npu(void **state) {
     (void)state;
     assert_int_equal(ehal_backend_count(ctx), 1);
     ehal_backend_props p;
@@ -420,8 +399,7 @@ static void test_core_lists_the_stub_as_one_npu(void **state)
     assert_non_null(strstr(p.path, "libedgehal-npu_stub.so"));
 }
 
-static void test_core_sees_no_supported_op_dtype_pair(void **state)
-{
+static void test_core_sees_no_supported_op_dtype_pair(void **state) {
     (void)state;
     static const uint32_t ops[] = {
 #define X_OP_ID(N, id, s, ni, no, P) id,
@@ -445,8 +423,7 @@ static void test_core_sees_no_supported_op_dtype_pair(void **state)
     assert_true(asked >= 24); /* the whole catalog was asked */
 }
 
-static void test_core_reports_stub_refusals_with_reasons(void **state)
-{
+static void test_core_reports_stub_refusals_with_reasons(void **state) {
     (void)state;
     ehal_buffer *buf = NULL;
     assert_int_equal(ehal_buffer_alloc(stub, 48, 0, &buf), EHAL_STATUS_OK);
@@ -468,8 +445,7 @@ static void test_core_reports_stub_refusals_with_reasons(void **state)
     ehal_buffer_free(buf);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest direct[] = {
         cmocka_unit_test_setup_teardown(
             test_stub_negotiates_revision_1_and_refuses_a_range_without_it, open_backend,
@@ -478,8 +454,8 @@ int main(void)
                                         open_backend, close_backend),
         cmocka_unit_test_setup_teardown(test_stub_init_ignores_unknown_options, open_backend,
                                         close_backend),
-        cmocka_unit_test_setup_teardown(test_stub_device_is_an_npu_with_unknown_sizes,
-                                        open_backend, close_backend),
+        cmocka_unit_test_setup_teardown(test_stub_device_is_an_npu_with_unknown_sizes, open_backend,
+                                        close_backend),
         cmocka_unit_test_setup_teardown(test_stub_query_answers_unsupported_for_a_valid_node,
                                         open_backend, close_backend),
         cmocka_unit_test_setup_teardown(test_stub_buffers_hold_bytes_and_refuse_bad_ranges,

@@ -11,12 +11,12 @@
 
 #define NPU_SIM_KNOWN_FLAGS (EHAL_BUFFER_WEIGHTS | EHAL_BUFFER_HOST_READ)
 
-ehal_status_t npu_sim_reserve(ehal_backend_impl *be, const char *what, uint64_t bytes)
-{
+ehal_status_t npu_sim_reserve(ehal_backend_impl *be, const char *what, uint64_t bytes) {
     uint64_t avail = be->cfg.memory_bytes - be->used_bytes;
     if (bytes > avail) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     NPU_SIM_NAME ": %s: out of device memory: %llu bytes requested, %llu of "
+                     NPU_SIM_NAME
+                     ": %s: out of device memory: %llu bytes requested, %llu of "
                      "%llu bytes available (set npu_sim.memory or EHAL_NPU_SIM_MEMORY)",
                      what, (unsigned long long)bytes, (unsigned long long)avail,
                      (unsigned long long)be->cfg.memory_bytes);
@@ -26,18 +26,16 @@ ehal_status_t npu_sim_reserve(ehal_backend_impl *be, const char *what, uint64_t 
     return EHAL_STATUS_OK;
 }
 
-void npu_sim_unreserve(ehal_backend_impl *be, uint64_t bytes)
-{
+void npu_sim_unreserve(ehal_backend_impl *be, uint64_t bytes) {
     be->used_bytes = bytes > be->used_bytes ? 0 : be->used_bytes - bytes;
 }
 
 ehal_status_t npu_sim_check_buffer(const ehal_backend_impl *be, const ehal_buffer_impl *buf,
-                                   const char *what)
-{
+                                   const char *what) {
     if (buf == NULL || buf->magic != NPU_SIM_BUFFER_MAGIC || buf->owner != be) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR, NPU_SIM_NAME ": %s: buffer %p is %s", what,
                      (const void *)buf,
-                     buf == NULL                            ? "NULL"
+                     buf == NULL                          ? "NULL"
                      : buf->magic != NPU_SIM_BUFFER_MAGIC ? "not a live " NPU_SIM_NAME " buffer"
                                                           : "from another backend instance");
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -46,8 +44,7 @@ ehal_status_t npu_sim_check_buffer(const ehal_backend_impl *be, const ehal_buffe
 }
 
 ehal_status_t npu_sim_buffer_alloc(ehal_backend_impl *be, uint64_t size, uint32_t flags,
-                                   ehal_buffer_impl **out)
-{
+                                   ehal_buffer_impl **out) {
     if (!npu_sim_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (out == NULL || size == 0) {
@@ -83,8 +80,7 @@ ehal_status_t npu_sim_buffer_alloc(ehal_backend_impl *be, uint64_t size, uint32_
     return EHAL_STATUS_OK;
 }
 
-void npu_sim_buffer_free(ehal_backend_impl *be, ehal_buffer_impl *buf)
-{
+void npu_sim_buffer_free(ehal_backend_impl *be, ehal_buffer_impl *buf) {
     if (!npu_sim_backend_ok(be) || buf == NULL)
         return;
     if (npu_sim_check_buffer(be, buf, "buffer_free") != EHAL_STATUS_OK)
@@ -97,15 +93,14 @@ void npu_sim_buffer_free(ehal_backend_impl *be, ehal_buffer_impl *buf)
 
 static ehal_status_t check_range(const ehal_backend_impl *be, const ehal_buffer_impl *buf,
                                  const char *what, uint64_t offset, const void *ptr,
-                                 uint64_t size)
-{
+                                 uint64_t size) {
     ehal_status_t st = npu_sim_check_buffer(be, buf, what);
     if (st != EHAL_STATUS_OK)
         return st;
     if (offset > buf->size || size > buf->size - offset || (ptr == NULL && size != 0)) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
                      NPU_SIM_NAME ": %s: %llu bytes at offset %llu (host pointer %p) do not "
-                     "fit the %llu-byte buffer",
+                                  "fit the %llu-byte buffer",
                      what, (unsigned long long)size, (unsigned long long)offset, ptr,
                      (unsigned long long)buf->size);
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -114,9 +109,8 @@ static ehal_status_t check_range(const ehal_backend_impl *be, const ehal_buffer_
 }
 
 /* Execution is synchronous, so R18 holds without waiting. */
-ehal_status_t npu_sim_buffer_write(ehal_backend_impl *be, ehal_buffer_impl *buf,
-                                   uint64_t offset, const void *src, uint64_t size)
-{
+ehal_status_t npu_sim_buffer_write(ehal_backend_impl *be, ehal_buffer_impl *buf, uint64_t offset,
+                                   const void *src, uint64_t size) {
     if (!npu_sim_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     ehal_status_t st = check_range(be, buf, "buffer_write", offset, src, size);
@@ -125,9 +119,8 @@ ehal_status_t npu_sim_buffer_write(ehal_backend_impl *be, ehal_buffer_impl *buf,
     return st;
 }
 
-ehal_status_t npu_sim_buffer_read(ehal_backend_impl *be, ehal_buffer_impl *buf,
-                                  uint64_t offset, void *dst, uint64_t size)
-{
+ehal_status_t npu_sim_buffer_read(ehal_backend_impl *be, ehal_buffer_impl *buf, uint64_t offset,
+                                  void *dst, uint64_t size) {
     if (!npu_sim_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     ehal_status_t st = check_range(be, buf, "buffer_read", offset, dst, size);

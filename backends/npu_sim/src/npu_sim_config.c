@@ -44,8 +44,7 @@ static const param params[] = {
 };
 #define N_PARAMS (sizeof params / sizeof params[0])
 
-void npu_sim_config_defaults(npu_sim_config *cfg)
-{
+void npu_sim_config_defaults(npu_sim_config *cfg) {
     cfg->memory_bytes = 256ull << 20;
     cfg->tops = 2.0;
     cfg->latency_us = 200;
@@ -56,8 +55,7 @@ void npu_sim_config_defaults(npu_sim_config *cfg)
 /* Parses value for p into cfg; on failure writes the expected form to
  * `expect` and returns 0. */
 static int parse_value(const param *p, const char *value, npu_sim_config *cfg,
-                       const char **expect)
-{
+                       const char **expect) {
     if (p->kind == KIND_U64) {
         ehal_option o = {p->key, value};
         uint64_t v = 0;
@@ -79,8 +77,7 @@ static int parse_value(const param *p, const char *value, npu_sim_config *cfg,
     return 1;
 }
 
-static int known_key(const char *key)
-{
+static int known_key(const char *key) {
     for (size_t i = 0; i < N_PARAMS; i++)
         if (key != NULL && strcmp(key, params[i].key) == 0)
             return 1;
@@ -88,8 +85,7 @@ static int known_key(const char *key)
 }
 
 ehal_status_t npu_sim_config_parse(const ehal_host_services *host, const ehal_option *opts,
-                                   uint32_t n_opts, npu_sim_config *cfg)
-{
+                                   uint32_t n_opts, npu_sim_config *cfg) {
     if (opts == NULL && n_opts != 0) {
         ehal_sdk_log(host, EHAL_LOG_ERROR,
                      NPU_SIM_NAME ": init: options array is NULL with %u entries", n_opts);
@@ -100,15 +96,14 @@ ehal_status_t npu_sim_config_parse(const ehal_host_services *host, const ehal_op
         const char *expect = "";
         const char *env = getenv(p->env);
         if (env != NULL && !parse_value(p, env, cfg, &expect)) {
-            ehal_sdk_log(host, EHAL_LOG_ERROR,
-                         NPU_SIM_NAME ": environment %s='%s' is not %s", p->env, env, expect);
+            ehal_sdk_log(host, EHAL_LOG_ERROR, NPU_SIM_NAME ": environment %s='%s' is not %s",
+                         p->env, env, expect);
             return EHAL_STATUS_INVALID_ARGUMENT;
         }
         const char *opt = ehal_sdk_option(opts, n_opts, p->key);
         if (opt != NULL && !parse_value(p, opt, cfg, &expect)) {
-            ehal_sdk_log(host, EHAL_LOG_ERROR,
-                         NPU_SIM_NAME ": option '%s': value '%s' is not %s", p->key, opt,
-                         expect);
+            ehal_sdk_log(host, EHAL_LOG_ERROR, NPU_SIM_NAME ": option '%s': value '%s' is not %s",
+                         p->key, opt, expect);
             return EHAL_STATUS_INVALID_ARGUMENT;
         }
     }

@@ -9,14 +9,12 @@
 
 #include "npu_sim_internal.h"
 
-int npu_sim_backend_ok(const ehal_backend_impl *be)
-{
+int npu_sim_backend_ok(const ehal_backend_impl *be) {
     return be != NULL && be->magic == NPU_SIM_BACKEND_MAGIC;
 }
 
-ehal_status_t npu_sim_init(const ehal_host_services *host, const ehal_option *opts,
-                           uint32_t n_opts, ehal_backend_impl **out)
-{
+ehal_status_t npu_sim_init(const ehal_host_services *host, const ehal_option *opts, uint32_t n_opts,
+                           ehal_backend_impl **out) {
     if (host == NULL || out == NULL) {
         ehal_sdk_log(host, EHAL_LOG_ERROR, NPU_SIM_NAME ": init: %s is NULL",
                      host == NULL ? "host services" : "out");
@@ -40,16 +38,14 @@ ehal_status_t npu_sim_init(const ehal_host_services *host, const ehal_option *op
     be->used_bytes = 0;
     ehal_sdk_log(host, EHAL_LOG_DEBUG,
                  NPU_SIM_NAME ": memory=%llu tops=%g latency_us=%llu compile_ms=%llu "
-                 "link_gbps=%g",
-                 (unsigned long long)cfg.memory_bytes, cfg.tops,
-                 (unsigned long long)cfg.latency_us, (unsigned long long)cfg.compile_ms,
-                 cfg.link_gbps);
+                              "link_gbps=%g",
+                 (unsigned long long)cfg.memory_bytes, cfg.tops, (unsigned long long)cfg.latency_us,
+                 (unsigned long long)cfg.compile_ms, cfg.link_gbps);
     *out = be;
     return EHAL_STATUS_OK;
 }
 
-void npu_sim_destroy(ehal_backend_impl *be)
-{
+void npu_sim_destroy(ehal_backend_impl *be) {
     if (!npu_sim_backend_ok(be))
         return;
     const ehal_host_services *host = be->host;
@@ -61,15 +57,12 @@ void npu_sim_destroy(ehal_backend_impl *be)
     ehal_sdk_free(host, be);
 }
 
-ehal_status_t npu_sim_device_info(ehal_backend_impl *be, ehal_device_info *info)
-{
+ehal_status_t npu_sim_device_info(ehal_backend_impl *be, ehal_device_info *info) {
     if (!npu_sim_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
-    if (info == NULL ||
-        info->struct_size < offsetof(ehal_device_info, kind) + sizeof info->kind) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     NPU_SIM_NAME ": device_info: %s", info == NULL ? "info is NULL"
-                                                                   : "struct_size too small");
+    if (info == NULL || info->struct_size < offsetof(ehal_device_info, kind) + sizeof info->kind) {
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, NPU_SIM_NAME ": device_info: %s",
+                     info == NULL ? "info is NULL" : "struct_size too small");
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     const npu_sim_config *c = &be->cfg;

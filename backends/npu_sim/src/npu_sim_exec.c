@@ -17,27 +17,24 @@
 struct ehal_executable_impl {
     uint32_t magic;
     const ehal_backend_impl *owner;
-    ehal_status_t status;    /* of the last execute; OK before the first */
-    ehal_sdk_graph *graph;   /* owned deep copy of the compiled subgraph */
-    ehal_block_q8_0 *xq;     /* quantized activations (largest matmul) */
-    uint64_t scratch_bytes;  /* reserved from the device budget */
+    ehal_status_t status;   /* of the last execute; OK before the first */
+    ehal_sdk_graph *graph;  /* owned deep copy of the compiled subgraph */
+    ehal_block_q8_0 *xq;    /* quantized activations (largest matmul) */
+    uint64_t scratch_bytes; /* reserved from the device budget */
 };
 
-static void sleep_ms(uint64_t ms)
-{
+static void sleep_ms(uint64_t ms) {
     struct timespec ts = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
 
-static uint64_t dtype_align(uint32_t dtype)
-{
+static uint64_t dtype_align(uint32_t dtype) {
     return dtype == EHAL_DTYPE_F32 || dtype == EHAL_DTYPE_I32 ? 4u : 2u;
 }
 
 static ehal_status_t check_tensor(const ehal_backend_impl *be, const ehal_subgraph *sg,
-                                  uint32_t node, uint32_t index)
-{
+                                  uint32_t node, uint32_t index) {
     const ehal_tensor_desc *t = sg->tensors[index];
     const ehal_buffer_impl *buf = t->buffer;
     ehal_status_t st = npu_sim_check_buffer(be, buf, "prepare");
@@ -48,7 +45,7 @@ static ehal_status_t check_tensor(const ehal_backend_impl *be, const ehal_subgra
         (uintptr_t)(buf->data + t->offset) % dtype_align(t->dtype) != 0) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
                      NPU_SIM_NAME ": prepare: node %u: tensor %u (%llu bytes at offset %llu) "
-                     "does not fit its %llu-byte buffer or is misaligned",
+                                  "does not fit its %llu-byte buffer or is misaligned",
                      node, index, (unsigned long long)nbytes, (unsigned long long)t->offset,
                      (unsigned long long)buf->size);
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -59,8 +56,7 @@ static ehal_status_t check_tensor(const ehal_backend_impl *be, const ehal_subgra
 /* Support and bindings of every node; the scratch blocks the largest
  * matmul needs go to *blocks. */
 static ehal_status_t compile_check(const ehal_backend_impl *be, const ehal_subgraph *sg,
-                                   uint64_t *blocks)
-{
+                                   uint64_t *blocks) {
     *blocks = 0;
     for (uint32_t i = 0; i < sg->n_nodes; i++) {
         const ehal_node_desc *n = sg->nodes[i];
@@ -85,8 +81,7 @@ static ehal_status_t compile_check(const ehal_backend_impl *be, const ehal_subgr
     return EHAL_STATUS_OK;
 }
 
-static void exe_free(ehal_backend_impl *be, ehal_executable_impl *exe)
-{
+static void exe_free(ehal_backend_impl *be, ehal_executable_impl *exe) {
     ehal_sdk_graph_free(be->host, exe->graph);
     ehal_sdk_free(be->host, exe->xq);
     npu_sim_unreserve(be, exe->scratch_bytes);
@@ -95,8 +90,7 @@ static void exe_free(ehal_backend_impl *be, ehal_executable_impl *exe)
 }
 
 ehal_status_t npu_sim_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
-                              ehal_executable_impl **out)
-{
+                              ehal_executable_impl **out) {
     if (!npu_sim_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (sg == NULL || out == NULL) {
@@ -144,8 +138,7 @@ ehal_status_t npu_sim_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
 }
 
 static ehal_status_t check_exe(const ehal_backend_impl *be, const ehal_executable_impl *exe,
-                               const char *what)
-{
+                               const char *what) {
     if (exe == NULL || exe->magic != NPU_SIM_EXE_MAGIC || exe->owner != be) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
                      NPU_SIM_NAME ": %s: executable %p is not a live one of this backend", what,
@@ -155,15 +148,13 @@ static ehal_status_t check_exe(const ehal_backend_impl *be, const ehal_executabl
     return EHAL_STATUS_OK;
 }
 
-static void *resolve(void *user, const ehal_tensor_desc *t)
-{
+static void *resolve(void *user, const ehal_tensor_desc *t) {
     (void)user;
     return t->buffer->data + t->offset;
 }
 
 ehal_status_t npu_sim_execute(ehal_backend_impl *be, ehal_executable_impl *exe,
-                              const ehal_execute_args *args)
-{
+                              const ehal_execute_args *args) {
     (void)args; /* no execute flags are defined in revision 1 */
     if (!npu_sim_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -180,16 +171,14 @@ ehal_status_t npu_sim_execute(ehal_backend_impl *be, ehal_executable_impl *exe,
         else
             st = npu_sim_kernel(op)(&a);
         if (st != EHAL_STATUS_OK)
-            ehal_sdk_log(be->host, EHAL_LOG_ERROR, NPU_SIM_NAME ": execute: node %u (%s) failed",
-                         i, ehal_op_name(op));
+            ehal_sdk_log(be->host, EHAL_LOG_ERROR, NPU_SIM_NAME ": execute: node %u (%s) failed", i,
+                         ehal_op_name(op));
     }
     exe->status = st;
     return st;
 }
 
-ehal_status_t npu_sim_wait(ehal_backend_impl *be, ehal_executable_impl *exe,
-                           uint64_t timeout_ns)
-{
+ehal_status_t npu_sim_wait(ehal_backend_impl *be, ehal_executable_impl *exe, uint64_t timeout_ns) {
     (void)timeout_ns; /* execute is synchronous: nothing is ever pending */
     if (!npu_sim_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -197,8 +186,7 @@ ehal_status_t npu_sim_wait(ehal_backend_impl *be, ehal_executable_impl *exe,
     return st != EHAL_STATUS_OK ? st : exe->status;
 }
 
-void npu_sim_release(ehal_backend_impl *be, ehal_executable_impl *exe)
-{
+void npu_sim_release(ehal_backend_impl *be, ehal_executable_impl *exe) {
     if (!npu_sim_backend_ok(be) || exe == NULL)
         return;
     if (check_exe(be, exe, "release") != EHAL_STATUS_OK)

@@ -57,8 +57,8 @@ ehal_status_t npu_sim_config_parse(const ehal_host_services *host, const ehal_op
                                    uint32_t n_opts, npu_sim_config *cfg);
 
 /* npu_sim_device.c */
-ehal_status_t npu_sim_init(const ehal_host_services *host, const ehal_option *opts,
-                           uint32_t n_opts, ehal_backend_impl **out);
+ehal_status_t npu_sim_init(const ehal_host_services *host, const ehal_option *opts, uint32_t n_opts,
+                           ehal_backend_impl **out);
 void npu_sim_destroy(ehal_backend_impl *be);
 ehal_status_t npu_sim_device_info(ehal_backend_impl *be, ehal_device_info *info);
 int npu_sim_backend_ok(const ehal_backend_impl *be);
@@ -71,10 +71,10 @@ void npu_sim_unreserve(ehal_backend_impl *be, uint64_t bytes);
 ehal_status_t npu_sim_buffer_alloc(ehal_backend_impl *be, uint64_t size, uint32_t flags,
                                    ehal_buffer_impl **out);
 void npu_sim_buffer_free(ehal_backend_impl *be, ehal_buffer_impl *buf);
-ehal_status_t npu_sim_buffer_write(ehal_backend_impl *be, ehal_buffer_impl *buf,
-                                   uint64_t offset, const void *src, uint64_t size);
-ehal_status_t npu_sim_buffer_read(ehal_backend_impl *be, ehal_buffer_impl *buf,
-                                  uint64_t offset, void *dst, uint64_t size);
+ehal_status_t npu_sim_buffer_write(ehal_backend_impl *be, ehal_buffer_impl *buf, uint64_t offset,
+                                   const void *src, uint64_t size);
+ehal_status_t npu_sim_buffer_read(ehal_backend_impl *be, ehal_buffer_impl *buf, uint64_t offset,
+                                  void *dst, uint64_t size);
 ehal_status_t npu_sim_check_buffer(const ehal_backend_impl *be, const ehal_buffer_impl *buf,
                                    const char *what);
 
@@ -110,8 +110,7 @@ ehal_status_t npu_sim_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
                               ehal_executable_impl **out);
 ehal_status_t npu_sim_execute(ehal_backend_impl *be, ehal_executable_impl *exe,
                               const ehal_execute_args *args);
-ehal_status_t npu_sim_wait(ehal_backend_impl *be, ehal_executable_impl *exe,
-                           uint64_t timeout_ns);
+ehal_status_t npu_sim_wait(ehal_backend_impl *be, ehal_executable_impl *exe, uint64_t timeout_ns);
 void npu_sim_release(ehal_backend_impl *be, ehal_executable_impl *exe);
 
 #endif

@@ -12,8 +12,7 @@
 #include "npu_sim_internal.h"
 
 /* Block b of a weight row as 32 int8 values and its scale. */
-static float weight_block(uint32_t dtype, const unsigned char *row, int64_t b, int8_t q[EHAL_QK])
-{
+static float weight_block(uint32_t dtype, const unsigned char *row, int64_t b, int8_t q[EHAL_QK]) {
     if (dtype == EHAL_DTYPE_Q8_0) {
         ehal_block_q8_0 blk;
         memcpy(&blk, row + (size_t)b * sizeof blk, sizeof blk);
@@ -29,8 +28,7 @@ static float weight_block(uint32_t dtype, const unsigned char *row, int64_t b, i
     return ehal_fp16_to_fp32(blk.d);
 }
 
-uint64_t npu_sim_matmul_scratch_blocks(const ehal_subgraph *sg, uint32_t node)
-{
+uint64_t npu_sim_matmul_scratch_blocks(const ehal_subgraph *sg, uint32_t node) {
     const ehal_node_desc *n = sg->nodes[node];
     const ehal_tensor_desc *w = sg->tensors[n->inputs[0]];
     const ehal_tensor_desc *x = sg->tensors[n->inputs[1]];
@@ -38,8 +36,7 @@ uint64_t npu_sim_matmul_scratch_blocks(const ehal_subgraph *sg, uint32_t node)
     return (uint64_t)(ehal_tensor_nelements(x) / k) * (uint64_t)(k / EHAL_QK);
 }
 
-ehal_status_t npu_sim_matmul_w8a8(const ehal_kernel_args *a, ehal_block_q8_0 *xq)
-{
+ehal_status_t npu_sim_matmul_w8a8(const ehal_kernel_args *a, ehal_block_q8_0 *xq) {
     const ehal_tensor_desc *w = a->in[0];
     const ehal_tensor_desc *x = a->in[1];
     const int64_t k = w->ne[0], n_out = w->ne[1];
@@ -56,7 +53,8 @@ ehal_status_t npu_sim_matmul_w8a8(const ehal_kernel_args *a, ehal_block_q8_0 *xq
     for (int64_t t = 0; t < t_count; t++) {
         const ehal_block_q8_0 *xr = xq + t * nb;
         for (int64_t n = 0; n < n_out; n++) {
-            const unsigned char *wr = (const unsigned char *)a->in_data[0] + (uint64_t)n * row_bytes;
+            const unsigned char *wr =
+                (const unsigned char *)a->in_data[0] + (uint64_t)n * row_bytes;
             float acc = 0.0f;
             for (int64_t b = 0; b < nb; b++) {
                 float dw = weight_block(w->dtype, wr, b, wq);

@@ -29,13 +29,11 @@ static const npu_sim_op op_table[EHAL_OP_ID_LIMIT_] = {
     [EHAL_OP_SWIGLU] = {1, ehal_ref_SWIGLU, 10.0},
 };
 
-static const ehal_tensor_desc *input(const ehal_subgraph *sg, const ehal_node_desc *n, uint32_t j)
-{
+static const ehal_tensor_desc *input(const ehal_subgraph *sg, const ehal_node_desc *n, uint32_t j) {
     return sg->tensors[n->inputs[j]];
 }
 
-int npu_sim_node_supported(const ehal_subgraph *sg, uint32_t node, char *why, size_t why_size)
-{
+int npu_sim_node_supported(const ehal_subgraph *sg, uint32_t node, char *why, size_t why_size) {
     const ehal_node_desc *n = sg->nodes[node];
     char msg[256] = "";
     if (ehal_op_validate(sg, node, msg, sizeof msg) != EHAL_STATUS_OK) {
@@ -71,8 +69,7 @@ int npu_sim_node_supported(const ehal_subgraph *sg, uint32_t node, char *why, si
     return 1;
 }
 
-npu_sim_work npu_sim_node_work(const ehal_subgraph *sg, uint32_t node)
-{
+npu_sim_work npu_sim_node_work(const ehal_subgraph *sg, uint32_t node) {
     const ehal_node_desc *n = sg->nodes[node];
     npu_sim_work w = {0.0, 0.0};
     if (n->op == EHAL_OP_MATMUL) {
@@ -86,7 +83,6 @@ npu_sim_work npu_sim_node_work(const ehal_subgraph *sg, uint32_t node)
     return w;
 }
 
-ehal_kernel_fn npu_sim_kernel(uint32_t op)
-{
+ehal_kernel_fn npu_sim_kernel(uint32_t op) {
     return op < EHAL_OP_ID_LIMIT_ ? op_table[op].kernel : NULL;
 }

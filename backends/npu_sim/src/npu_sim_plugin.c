@@ -29,7 +29,6 @@ static const ehal_backend_iface npu_sim_iface = {
 
 EHAL_PLUGIN_EXPORT ehal_status_t ehal_backend_entry(ehal_entry_args *args);
 
-ehal_status_t ehal_backend_entry(ehal_entry_args *args)
-{
+ehal_status_t ehal_backend_entry(ehal_entry_args *args) {
     return ehal_sdk_negotiate(args, &npu_sim_iface);
 }

@@ -16,8 +16,7 @@
 #include "npu_sim_internal.h"
 
 ehal_status_t npu_sim_query_op(ehal_backend_impl *be, const ehal_subgraph *sg, uint32_t node,
-                               ehal_op_support *out)
-{
+                               ehal_op_support *out) {
     if (!npu_sim_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (sg == NULL || out == NULL ||

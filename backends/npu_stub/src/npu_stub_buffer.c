@@ -15,12 +15,11 @@
 #define NPU_STUB_BUFFER_KNOWN_FLAGS (EHAL_BUFFER_WEIGHTS | EHAL_BUFFER_HOST_READ)
 
 ehal_status_t npu_stub_check_buffer(const ehal_backend_impl *be, const ehal_buffer_impl *buf,
-                                    const char *what)
-{
+                                    const char *what) {
     if (buf == NULL || buf->magic != NPU_STUB_BUFFER_MAGIC || buf->owner != be) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR, NPU_STUB_NAME ": %s: buffer %p is %s", what,
                      (const void *)buf,
-                     buf == NULL                             ? "NULL"
+                     buf == NULL                           ? "NULL"
                      : buf->magic != NPU_STUB_BUFFER_MAGIC ? "not a live " NPU_STUB_NAME " buffer"
                                                            : "from another backend instance");
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -29,8 +28,7 @@ ehal_status_t npu_stub_check_buffer(const ehal_backend_impl *be, const ehal_buff
 }
 
 ehal_status_t npu_stub_buffer_alloc(ehal_backend_impl *be, uint64_t size, uint32_t flags,
-                                    ehal_buffer_impl **out)
-{
+                                    ehal_buffer_impl **out) {
     if (!npu_stub_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (out == NULL || size == 0) {
@@ -64,8 +62,7 @@ ehal_status_t npu_stub_buffer_alloc(ehal_backend_impl *be, uint64_t size, uint32
     return EHAL_STATUS_OK;
 }
 
-void npu_stub_buffer_free(ehal_backend_impl *be, ehal_buffer_impl *buf)
-{
+void npu_stub_buffer_free(ehal_backend_impl *be, ehal_buffer_impl *buf) {
     if (!npu_stub_backend_ok(be) || buf == NULL)
         return;
     if (npu_stub_check_buffer(be, buf, "buffer_free") != EHAL_STATUS_OK)
@@ -79,15 +76,14 @@ void npu_stub_buffer_free(ehal_backend_impl *be, ehal_buffer_impl *buf)
  * keeps a direct caller of the table from corrupting memory. */
 static ehal_status_t check_range(const ehal_backend_impl *be, const ehal_buffer_impl *buf,
                                  const char *what, uint64_t offset, const void *ptr,
-                                 uint64_t size)
-{
+                                 uint64_t size) {
     ehal_status_t st = npu_stub_check_buffer(be, buf, what);
     if (st != EHAL_STATUS_OK)
         return st;
     if (offset > buf->size || size > buf->size - offset || (ptr == NULL && size != 0)) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
                      NPU_STUB_NAME ": %s: %llu bytes at offset %llu (host pointer %p) do not "
-                     "fit the %llu-byte buffer",
+                                   "fit the %llu-byte buffer",
                      what, (unsigned long long)size, (unsigned long long)offset, ptr,
                      (unsigned long long)buf->size);
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -97,9 +93,8 @@ static ehal_status_t check_range(const ehal_backend_impl *be, const ehal_buffer_
 
 /* Synchronous; nothing ever runs on the device, so R18 holds trivially.
  * VENDOR: with an asynchronous queue, drain it before copying (R18). */
-ehal_status_t npu_stub_buffer_write(ehal_backend_impl *be, ehal_buffer_impl *buf,
-                                    uint64_t offset, const void *src, uint64_t size)
-{
+ehal_status_t npu_stub_buffer_write(ehal_backend_impl *be, ehal_buffer_impl *buf, uint64_t offset,
+                                    const void *src, uint64_t size) {
     if (!npu_stub_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     ehal_status_t st = check_range(be, buf, "buffer_write", offset, src, size);
@@ -108,9 +103,8 @@ ehal_status_t npu_stub_buffer_write(ehal_backend_impl *be, ehal_buffer_impl *buf
     return st;
 }
 
-ehal_status_t npu_stub_buffer_read(ehal_backend_impl *be, ehal_buffer_impl *buf,
-                                   uint64_t offset, void *dst, uint64_t size)
-{
+ehal_status_t npu_stub_buffer_read(ehal_backend_impl *be, ehal_buffer_impl *buf, uint64_t offset,
+                                   void *dst, uint64_t size) {
     if (!npu_stub_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     ehal_status_t st = check_range(be, buf, "buffer_read", offset, dst, size);

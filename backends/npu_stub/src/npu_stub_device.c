@@ -10,14 +10,12 @@
 
 #include "npu_stub_internal.h"
 
-int npu_stub_backend_ok(const ehal_backend_impl *be)
-{
+int npu_stub_backend_ok(const ehal_backend_impl *be) {
     return be != NULL && be->magic == NPU_STUB_BACKEND_MAGIC;
 }
 
 ehal_status_t npu_stub_init(const ehal_host_services *host, const ehal_option *opts,
-                            uint32_t n_opts, ehal_backend_impl **out)
-{
+                            uint32_t n_opts, ehal_backend_impl **out) {
     if (host == NULL || out == NULL) {
         ehal_sdk_log(host, EHAL_LOG_ERROR, NPU_STUB_NAME ": init: %s is NULL",
                      host == NULL ? "host services" : "out");
@@ -39,8 +37,7 @@ ehal_status_t npu_stub_init(const ehal_host_services *host, const ehal_option *o
     ehal_backend_impl *be = ehal_sdk_calloc(host, 1, sizeof *be);
     if (be == NULL) {
         ehal_sdk_log(host, EHAL_LOG_ERROR,
-                     NPU_STUB_NAME ": init: out of memory for the backend (%zu bytes)",
-                     sizeof *be);
+                     NPU_STUB_NAME ": init: out of memory for the backend (%zu bytes)", sizeof *be);
         return EHAL_STATUS_OUT_OF_MEMORY;
     }
     be->magic = NPU_STUB_BACKEND_MAGIC;
@@ -54,8 +51,7 @@ ehal_status_t npu_stub_init(const ehal_host_services *host, const ehal_option *o
     return EHAL_STATUS_OK;
 }
 
-void npu_stub_destroy(ehal_backend_impl *be)
-{
+void npu_stub_destroy(ehal_backend_impl *be) {
     if (!npu_stub_backend_ok(be))
         return;
     /* VENDOR: close your device here. The core has already freed every
@@ -65,8 +61,7 @@ void npu_stub_destroy(ehal_backend_impl *be)
     ehal_sdk_free(host, be);
 }
 
-ehal_status_t npu_stub_device_info(ehal_backend_impl *be, ehal_device_info *info)
-{
+ehal_status_t npu_stub_device_info(ehal_backend_impl *be, ehal_device_info *info) {
     if (!npu_stub_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (info == NULL) {

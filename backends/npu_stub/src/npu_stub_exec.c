@@ -15,8 +15,7 @@ struct ehal_executable_impl {
 };
 
 ehal_status_t npu_stub_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
-                               ehal_executable_impl **out)
-{
+                               ehal_executable_impl **out) {
     if (!npu_stub_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (sg == NULL || out == NULL) {
@@ -25,19 +24,17 @@ ehal_status_t npu_stub_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     *out = NULL;
-    uint32_t op = (sg->n_nodes > 0 && sg->nodes != NULL && sg->nodes[0] != NULL)
-                      ? sg->nodes[0]->op
-                      : EHAL_OP_NONE;
+    uint32_t op = (sg->n_nodes > 0 && sg->nodes != NULL && sg->nodes[0] != NULL) ? sg->nodes[0]->op
+                                                                                 : EHAL_OP_NONE;
     ehal_sdk_log(be->host, EHAL_LOG_ERROR,
                  NPU_STUB_NAME ": prepare: node 0: op %s is not supported by " NPU_STUB_NAME
-                 " (no op implemented yet)",
+                               " (no op implemented yet)",
                  sg->n_nodes > 0 ? ehal_op_name(op) : "(empty subgraph)");
     return EHAL_STATUS_UNSUPPORTED;
 }
 
 ehal_status_t npu_stub_execute(ehal_backend_impl *be, ehal_executable_impl *exe,
-                               const ehal_execute_args *args)
-{
+                               const ehal_execute_args *args) {
     (void)args;
     if (!npu_stub_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -46,20 +43,17 @@ ehal_status_t npu_stub_execute(ehal_backend_impl *be, ehal_executable_impl *exe,
     return EHAL_STATUS_UNIMPLEMENTED;
 }
 
-ehal_status_t npu_stub_wait(ehal_backend_impl *be, ehal_executable_impl *exe,
-                            uint64_t timeout_ns)
-{
+ehal_status_t npu_stub_wait(ehal_backend_impl *be, ehal_executable_impl *exe, uint64_t timeout_ns) {
     (void)timeout_ns;
     if (!npu_stub_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
-    ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                 NPU_STUB_NAME ": wait: executable %p: not implemented", (void *)exe);
+    ehal_sdk_log(be->host, EHAL_LOG_ERROR, NPU_STUB_NAME ": wait: executable %p: not implemented",
+                 (void *)exe);
     return EHAL_STATUS_UNIMPLEMENTED;
 }
 
 /* prepare never succeeds, so there is never an executable to free. */
-void npu_stub_release(ehal_backend_impl *be, ehal_executable_impl *exe)
-{
+void npu_stub_release(ehal_backend_impl *be, ehal_executable_impl *exe) {
     if (!npu_stub_backend_ok(be) || exe == NULL)
         return;
     ehal_sdk_log(be->host, EHAL_LOG_WARN,

@@ -58,10 +58,10 @@ int npu_stub_backend_ok(const ehal_backend_impl *be);
 ehal_status_t npu_stub_buffer_alloc(ehal_backend_impl *be, uint64_t size, uint32_t flags,
                                     ehal_buffer_impl **out);
 void npu_stub_buffer_free(ehal_backend_impl *be, ehal_buffer_impl *buf);
-ehal_status_t npu_stub_buffer_write(ehal_backend_impl *be, ehal_buffer_impl *buf,
-                                    uint64_t offset, const void *src, uint64_t size);
-ehal_status_t npu_stub_buffer_read(ehal_backend_impl *be, ehal_buffer_impl *buf,
-                                   uint64_t offset, void *dst, uint64_t size);
+ehal_status_t npu_stub_buffer_write(ehal_backend_impl *be, ehal_buffer_impl *buf, uint64_t offset,
+                                    const void *src, uint64_t size);
+ehal_status_t npu_stub_buffer_read(ehal_backend_impl *be, ehal_buffer_impl *buf, uint64_t offset,
+                                   void *dst, uint64_t size);
 /* OK if buf is a live buffer of this backend; else logs and INVALID_ARGUMENT. */
 ehal_status_t npu_stub_check_buffer(const ehal_backend_impl *be, const ehal_buffer_impl *buf,
                                     const char *what);
@@ -75,8 +75,7 @@ ehal_status_t npu_stub_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
                                ehal_executable_impl **out);
 ehal_status_t npu_stub_execute(ehal_backend_impl *be, ehal_executable_impl *exe,
                                const ehal_execute_args *args);
-ehal_status_t npu_stub_wait(ehal_backend_impl *be, ehal_executable_impl *exe,
-                            uint64_t timeout_ns);
+ehal_status_t npu_stub_wait(ehal_backend_impl *be, ehal_executable_impl *exe, uint64_t timeout_ns);
 void npu_stub_release(ehal_backend_impl *be, ehal_executable_impl *exe);
 
 #endif

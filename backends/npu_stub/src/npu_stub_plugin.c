@@ -35,7 +35,6 @@ EHAL_PLUGIN_EXPORT ehal_status_t ehal_backend_entry(ehal_entry_args *args);
 
 /* Version negotiation (R5, R6): the SDK answers revision EHAL_ABI_VERSION
  * or refuses with INCOMPATIBLE naming both ranges. */
-ehal_status_t ehal_backend_entry(ehal_entry_args *args)
-{
+ehal_status_t ehal_backend_entry(ehal_entry_args *args) {
     return ehal_sdk_negotiate(args, &npu_stub_iface);
 }

@@ -13,8 +13,7 @@
 #include "npu_stub_internal.h"
 
 ehal_status_t npu_stub_query_op(ehal_backend_impl *be, const ehal_subgraph *sg, uint32_t node,
-                                ehal_op_support *out)
-{
+                                ehal_op_support *out) {
     if (!npu_stub_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (sg == NULL || out == NULL ||
