@@ -81,6 +81,10 @@ struct ehal_session {
     ehal_program *progs[EHAL_EXEC_MAX_PROGRAMS];
     uint64_t use_clock;
     uint32_t position;
+    uint32_t dead_mask;       /* backends lost (DEVICE_LOST); never planned again */
+    uint32_t failed_backend;  /* backend of the last failed execute, or NONE */
+    int32_t *history;         /* every token processed, for replay after a loss */
+    uint32_t n_history, cap_history;
     double cost_scale[EHAL_PART_MAX_BACKENDS]; /* of the last calibrated T; 0: none */
     uint32_t cal_T[EHAL_EXEC_MAX_PROGRAMS];    /* calibrated token counts */
     double cal_scale[EHAL_EXEC_MAX_PROGRAMS][EHAL_PART_MAX_BACKENDS];

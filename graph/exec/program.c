@@ -593,7 +593,7 @@ static ehal_status_t build_once(ehal_session *s, uint32_t T, int allow_zc, int *
     ehal_plan_options po = {sizeof po, (const char *const *)s->pins, s->o.n_pins, NULL,
                             s->user_graph ? NULL : ehal_session_calibration(s, T),
                             s->user_graph ? NULL : ehal_session_overheads(s)};
-    st = ehal_plan_create_ex(s->ctx, p->g, &po, fixed, (int)s->o.explain, &p->plan, err,
+    st = ehal_plan_create_ex(s->ctx, p->g, &po, fixed, s->dead_mask, (int)s->o.explain, &p->plan, err,
                              sizeof err);
     free(fixed);
     if (st != EHAL_STATUS_OK) {

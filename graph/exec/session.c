@@ -212,6 +212,7 @@ void ehal_session_free(ehal_session *s)
     for (uint32_t i = 0; s->pins && i < s->o.n_pins; i++)
         free(s->pins[i]);
     free(s->pins), free(s->weights), free(s->kv), free(s->ev), free(s->staging);
+    free(s->history);
     free(s->staging_i32);
     free(s);
 }
@@ -343,6 +344,7 @@ ehal_status_t ehal_program_run(ehal_session *s, ehal_program *p)
             st = ehal_wait(pr->exe, UINT64_MAX);
         uint64_t e1 = ehal_exec_now_ns();
         if (st != EHAL_STATUS_OK) {
+            s->failed_backend = pr->backend;
             snprintf(s->err, sizeof s->err, "executing partition %s: %s: %s", pr->label,
                      ehal_status_string(st), ehal_last_error(s->ctx));
             return st;
@@ -419,6 +421,80 @@ static ehal_status_t run_step(ehal_session *s, const int32_t *tokens, uint32_t T
     return EHAL_STATUS_OK;
 }
 
+static ehal_status_t remember(ehal_session *s, const int32_t *tokens, uint32_t n)
+{
+    if (s->n_history + n > s->cap_history) {
+        uint32_t nc = s->cap_history ? s->cap_history : 256;
+        while (nc < s->n_history + n)
+            nc *= 2;
+        int32_t *nh = realloc(s->history, sizeof *nh * nc);
+        if (!nh)
+            return EHAL_STATUS_OUT_OF_MEMORY;
+        s->history = nh;
+        s->cap_history = nc;
+    }
+    memcpy(s->history + s->n_history, tokens, sizeof *tokens * n);
+    s->n_history += n;
+    return EHAL_STATUS_OK;
+}
+
+/* Backend `dead` was lost: forget everything placed anywhere (programs, KV
+ * caches) and what lived on it (weights), re-plan without it, and replay
+ * the token history to rebuild the caches. */
+static ehal_status_t recover(ehal_session *s, uint32_t dead)
+{
+    char why[160];
+    snprintf(why, sizeof why, "%.150s", s->err);
+    s->dead_mask |= 1u << dead;
+    s->stats.replans++;
+    s->stats.lost_mask = s->dead_mask;
+    if ((s->dead_mask & ((1u << s->n_backends) - 1u)) == (1u << s->n_backends) - 1u) {
+        snprintf(s->err, sizeof s->err, "every backend was lost; last: %.150s", why);
+        return EHAL_STATUS_DEVICE_LOST;
+    }
+    for (uint32_t i = 0; i < EHAL_EXEC_MAX_PROGRAMS; i++) {
+        ehal_program_free(s->progs[i]);
+        s->progs[i] = NULL;
+    }
+    s->stats.arena_bytes = 0;
+    for (uint32_t i = 0; i < s->n_kv; i++)
+        ehal_buffer_free(s->kv[i].buf);
+    s->n_kv = 0;
+    s->stats.kv_bytes = 0;
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < s->n_weights; i++) {
+        if (s->weights[i].backend == dead) {
+            s->stats.weight_bytes -= s->weights[i].bytes;
+            ehal_buffer_free(s->weights[i].buf);
+            free(s->weights[i].name);
+        } else {
+            s->weights[keep++] = s->weights[i];
+        }
+    }
+    s->n_weights = keep;
+    s->position = 0;
+    /* Replay in chunks a windowed cache accepts in one step. */
+    uint32_t chunk = s->n_history ? s->n_history : 1;
+    if (s->o.kv_window) {
+        uint32_t ring = s->o.kv_capacity - s->o.kv_sinks;
+        chunk = ring > s->o.kv_window ? ring - s->o.kv_window + 1 : 1;
+    }
+    ehal_status_t st = EHAL_STATUS_OK;
+    float *scratch = NULL;
+    for (uint32_t at = 0; at < s->n_history && st == EHAL_STATUS_OK; at += chunk) {
+        uint32_t n = s->n_history - at < chunk ? s->n_history - at : chunk;
+        float *nl = realloc(scratch, sizeof *nl * s->hp.vocab * (s->o.all_logits ? n : 1));
+        if (!nl) {
+            st = EHAL_STATUS_OUT_OF_MEMORY;
+            break;
+        }
+        scratch = nl;
+        st = run_step(s, s->history + at, n, scratch);
+    }
+    free(scratch);
+    return st;
+}
+
 ehal_status_t ehal_session_eval(ehal_session *s, const int32_t *tokens, uint32_t n,
                                 float *logits)
 {
@@ -435,7 +511,19 @@ ehal_status_t ehal_session_eval(ehal_session *s, const int32_t *tokens, uint32_t
             return EHAL_STATUS_INVALID_ARGUMENT;
         }
     uint64_t w0 = ehal_exec_now_ns();
+    s->failed_backend = EHAL_GRAPH_NONE;
     ehal_status_t st = run_step(s, tokens, n, logits);
+    while (st == EHAL_STATUS_DEVICE_LOST && s->failed_backend < s->n_backends &&
+           !(s->dead_mask >> s->failed_backend & 1u)) {
+        st = recover(s, s->failed_backend);
+        s->failed_backend = EHAL_GRAPH_NONE;
+        if (st == EHAL_STATUS_OK)
+            st = run_step(s, tokens, n, logits);
+    }
+    if (st == EHAL_STATUS_OK && remember(s, tokens, n) != EHAL_STATUS_OK) {
+        snprintf(s->err, sizeof s->err, "eval: out of host memory for the token history");
+        st = EHAL_STATUS_OUT_OF_MEMORY;
+    }
     s->stats.wall_ns += ehal_exec_now_ns() - w0;
     return st;
 }

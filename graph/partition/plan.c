@@ -113,8 +113,9 @@ static uint32_t group_of(const ehal_graph_node *n, uint32_t n_layers)
 }
 
 ehal_status_t ehal_plan_create_ex(ehal_context *ctx, const ehal_graph *g,
-                                  const ehal_plan_options *o, const uint32_t *fixed, int explain,
-                                  ehal_plan **out, char *err, size_t err_size)
+                                  const ehal_plan_options *o, const uint32_t *fixed,
+                                  uint32_t forbid_mask, int explain, ehal_plan **out, char *err,
+                                  size_t err_size)
 {
     char dummy[8];
     if (!err || !err_size)
@@ -193,6 +194,8 @@ ehal_status_t ehal_plan_create_ex(ehal_context *ctx, const ehal_graph *g,
         node_names[i] = n->name;
         if (fixed && fixed[i] != EHAL_GRAPH_NONE)
             pinned[i] = fixed[i];
+        if (pinned[i] != EHAL_GRAPH_NONE && (forbid_mask >> pinned[i] & 1u))
+            pinned[i] = EHAL_GRAPH_NONE;
         for (uint32_t b = 0; b < B; b++) {
             size_t k = (size_t)i * B + b;
             ehal_op_support sup;
@@ -200,7 +203,7 @@ ehal_status_t ehal_plan_create_ex(ehal_context *ctx, const ehal_graph *g,
             sup.struct_size = sizeof sup;
             ehal_status_t qs = ehal_backend_query_op(ehal_backend_get(ctx, b), &w.sg, i, &sup);
             if (qs != EHAL_STATUS_OK || sup.level == EHAL_SUPPORT_UNSUPPORTED ||
-                (pinned[i] != EHAL_GRAPH_NONE && pinned[i] != b)) {
+                (forbid_mask >> b & 1u) || (pinned[i] != EHAL_GRAPH_NONE && pinned[i] != b)) {
                 cost[k] = EHAL_PART_INF;
                 continue;
             }
@@ -341,7 +344,7 @@ ehal_status_t ehal_plan_create(ehal_context *ctx, const ehal_graph *g,
                                const ehal_plan_options *o, ehal_plan **out, char *err,
                                size_t err_size)
 {
-    return ehal_plan_create_ex(ctx, g, o, NULL, 1, out, err, err_size);
+    return ehal_plan_create_ex(ctx, g, o, NULL, 0, 1, out, err, err_size);
 }
 
 uint32_t ehal_plan_node_backend(const ehal_plan *p, uint32_t node)

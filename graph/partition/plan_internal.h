@@ -24,9 +24,12 @@ struct ehal_plan {
 /* As ehal_plan_create, with fixed[n_nodes] (backend index or
  * EHAL_GRAPH_NONE) forcing nodes regardless of pins (the executor uses it to
  * keep attention where a KV cache already lives); fixed may be NULL.
- * explain != 0 computes the per-group alternatives. */
+ * Backends in forbid_mask (bit b) get no node; pins naming them are
+ * ignored (the executor's lost devices). explain != 0 computes the
+ * per-group alternatives. */
 ehal_status_t ehal_plan_create_ex(ehal_context *ctx, const ehal_graph *g,
-                                  const ehal_plan_options *o, const uint32_t *fixed, int explain,
-                                  ehal_plan **out, char *err, size_t err_size);
+                                  const ehal_plan_options *o, const uint32_t *fixed,
+                                  uint32_t forbid_mask, int explain, ehal_plan **out, char *err,
+                                  size_t err_size);
 
 #endif

@@ -5,7 +5,8 @@
  * real device. Options: "<name>.cost" (percent multiplier on the estimate),
  * "<name>.reject" (an op name it answers UNSUPPORTED), "<name>.memory"
  * (device memory it declares, bytes), "<name>.import" (0: refuse to import
- * host memory, so the executor must copy boundary tensors).
+ * host memory, so the executor must copy boundary tensors), "<name>.fail_after"
+ * (N > 0: every execute after the N-th reports DEVICE_LOST).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 
 struct ehal_backend_impl {
     const ehal_host_services *host;
-    uint64_t cost_pct, memory, import;
+    uint64_t cost_pct, memory, import, fail_after, n_exec;
     uint32_t reject;
     ehal_kernel_fn table[EHAL_OP_ID_LIMIT_];
 };
@@ -46,6 +47,8 @@ static ehal_status_t gt_init(const ehal_host_services *host, const ehal_option *
         st = ehal_sdk_option_u64(host, opts, n_opts, "memory", &be->memory);
     if (st == EHAL_STATUS_OK)
         st = ehal_sdk_option_u64(host, opts, n_opts, "import", &be->import);
+    if (st == EHAL_STATUS_OK)
+        st = ehal_sdk_option_u64(host, opts, n_opts, "fail_after", &be->fail_after);
     const char *rej = ehal_sdk_option(opts, n_opts, "reject");
     be->reject = rej ? ehal_op_from_name(rej) : 0;
     for (uint32_t op = 0; op < EHAL_OP_ID_LIMIT_; op++)
@@ -190,6 +193,10 @@ static ehal_status_t gt_execute(ehal_backend_impl *be, ehal_executable_impl *e,
                                 const ehal_execute_args *args)
 {
     (void)args;
+    if (be->fail_after && ++be->n_exec > be->fail_after) {
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, GT_NAME ": device lost (test fail_after)");
+        return e->last = EHAL_STATUS_DEVICE_LOST;
+    }
     e->last = ehal_sdk_run_nodes(be->host, ehal_sdk_graph_view(e->g), be->table,
                                  EHAL_OP_ID_LIMIT_, gt_resolve, NULL);
     return e->last;

@@ -477,6 +477,34 @@ static void trace_has_a_track_per_backend_and_a_slice_per_op(void **state)
     ehal_context_destroy(ctx);
 }
 
+static void lost_backend_is_replanned_and_history_replayed(void **state)
+{
+    (void)state;
+    /* gt_b runs layers 2-3 and dies at its 3rd execute (during decode). */
+    ehal_option bo[1] = {{"gt_b.fail_after", "3"}};
+    ehal_context *one = open_ctx(1, "gt_a", NULL, 0);
+    ehal_context *two = open_ctx(1, "gt_a,gt_b", bo, 1);
+    if (!one || !two || ehal_backend_count(two) != 2) {
+        print_message("skipped: test plugins not found\n");
+        ehal_context_destroy(one), ehal_context_destroy(two);
+        skip();
+    }
+    static float a[NL], b[NL];
+    int32_t ta[N_DECODE + 1], tb[N_DECODE + 1];
+    const char *pins[] = {"layers 2-3=gt_b"};
+    ehal_session_options s1 = opts(NULL, 0, EHAL_DTYPE_F16), s2 = opts(pins, 1, EHAL_DTYPE_F16);
+    ehal_session_stats st;
+    run_session(one, &s1, a, ta, NULL);
+    run_session(two, &s2, b, tb, &st);
+    assert_int_equal(st.replans, 1);
+    assert_int_equal(st.lost_mask, 2u);
+    assert_memory_equal(ta, tb, sizeof ta);
+    double mr, d = max_diff(b, a, NL, &mr);
+    print_message("after the loss: max |logit diff| %.3g\n", d);
+    assert_true(d <= 1e-4 * (mr > 1 ? mr : 1));
+    ehal_context_destroy(one), ehal_context_destroy(two);
+}
+
 static void calibration_corrects_a_backend_that_overclaims(void **state)
 {
     (void)state;
@@ -594,6 +622,7 @@ int main(void)
         cmocka_unit_test(memory_limit_keeps_weights_off_a_small_device),
         cmocka_unit_test(callers_graph_runs_split_across_backends),
         cmocka_unit_test(trace_has_a_track_per_backend_and_a_slice_per_op),
+        cmocka_unit_test(lost_backend_is_replanned_and_history_replayed),
         cmocka_unit_test(calibration_corrects_a_backend_that_overclaims),
         cmocka_unit_test(real_backends_match_reference_path),
     };

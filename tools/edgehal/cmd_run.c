@@ -230,6 +230,18 @@ static void print_figures(const ehal_session *s, ehal_context *ctx, double prefi
                                  : 0;
         printf("executor overhead: %.2f%% of decode time\n", oh < 0 ? 0 : oh);
     }
+    if (st.replans) {
+        printf("recovered: %u lost backend%s (", st.replans, st.replans == 1 ? "" : "s");
+        for (uint32_t b = 0, first = 1; b < 16 && b < ehal_backend_count(ctx); b++)
+            if (st.lost_mask >> b & 1u) {
+                ehal_backend_props pr = {.struct_size = sizeof pr};
+                pr.device.struct_size = sizeof pr.device;
+                ehal_backend_props_get(ehal_backend_get(ctx, b), &pr);
+                printf("%s%s", first ? "" : ", ", pr.name);
+                first = 0;
+            }
+        printf("); re-planned over the rest and replayed the token history\n");
+    }
     printf("memory: weights %.2f MiB as held by the backends, KV caches %.2f MiB, "
            "activations %.2f MiB",
            (double)st.weight_bytes / 1048576.0, (double)st.kv_bytes / 1048576.0,

@@ -180,7 +180,10 @@ void ehal_session_free(ehal_session *s);
 const char *ehal_session_last_error(const ehal_session *s);
 
 /* Runs n tokens at the next positions. logits receives vocab floats per
- * position (all_logits) or for the last position only. */
+ * position (all_logits) or for the last position only. If a backend
+ * reports EHAL_STATUS_DEVICE_LOST, the session drops it, re-plans over the
+ * remaining backends, rebuilds the KV caches by replaying every token
+ * processed so far, and retries the step (stats.replans counts this). */
 ehal_status_t ehal_session_eval(ehal_session *s, const int32_t *tokens, uint32_t n,
                                 float *logits);
 /* The plan used for steps of n tokens (planned on first use); NULL if none. */
@@ -199,6 +202,8 @@ typedef struct ehal_session_stats {
     uint64_t weight_bytes;  /* as the backends hold them */
     uint64_t kv_bytes;
     uint64_t arena_bytes;
+    uint32_t replans;       /* times a lost backend was dropped and the history replayed */
+    uint32_t lost_mask;     /* bit b: backend index b was lost */
 } ehal_session_stats;
 void ehal_session_get_stats(const ehal_session *s, ehal_session_stats *out);
 /* The calibration factor of backend index b for the most recently planned
