@@ -87,8 +87,7 @@ static int known_key(const char *key) {
 ehal_status_t npu_sim_config_parse(const ehal_host_services *host, const ehal_option *opts,
                                    uint32_t n_opts, npu_sim_config *cfg) {
     if (opts == NULL && n_opts != 0) {
-        ehal_sdk_log(host, EHAL_LOG_ERROR,
-                     NPU_SIM_NAME ": init: options array is NULL with %u entries", n_opts);
+        ehal_sdk_log(host, EHAL_LOG_ERROR, "init: options array is NULL with %u entries", n_opts);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     for (size_t i = 0; i < N_PARAMS; i++) {
@@ -96,20 +95,20 @@ ehal_status_t npu_sim_config_parse(const ehal_host_services *host, const ehal_op
         const char *expect = "";
         const char *env = getenv(p->env);
         if (env != NULL && !parse_value(p, env, cfg, &expect)) {
-            ehal_sdk_log(host, EHAL_LOG_ERROR, NPU_SIM_NAME ": environment %s='%s' is not %s",
-                         p->env, env, expect);
+            ehal_sdk_log(host, EHAL_LOG_ERROR, "environment %s='%s' is not %s", p->env, env,
+                         expect);
             return EHAL_STATUS_INVALID_ARGUMENT;
         }
         const char *opt = ehal_sdk_option(opts, n_opts, p->key);
         if (opt != NULL && !parse_value(p, opt, cfg, &expect)) {
-            ehal_sdk_log(host, EHAL_LOG_ERROR, NPU_SIM_NAME ": option '%s': value '%s' is not %s",
-                         p->key, opt, expect);
+            ehal_sdk_log(host, EHAL_LOG_ERROR, "option '%s': value '%s' is not %s", p->key, opt,
+                         expect);
             return EHAL_STATUS_INVALID_ARGUMENT;
         }
     }
     for (uint32_t i = 0; i < n_opts; i++)
         if (!known_key(opts[i].key))
-            ehal_sdk_log(host, EHAL_LOG_DEBUG, NPU_SIM_NAME ": ignoring unknown option '%s'",
+            ehal_sdk_log(host, EHAL_LOG_DEBUG, "ignoring unknown option '%s'",
                          opts[i].key != NULL ? opts[i].key : "(null)");
     return EHAL_STATUS_OK;
 }

@@ -16,7 +16,7 @@ int npu_sim_backend_ok(const ehal_backend_impl *be) {
 ehal_status_t npu_sim_init(const ehal_host_services *host, const ehal_option *opts, uint32_t n_opts,
                            ehal_backend_impl **out) {
     if (host == NULL || out == NULL) {
-        ehal_sdk_log(host, EHAL_LOG_ERROR, NPU_SIM_NAME ": init: %s is NULL",
+        ehal_sdk_log(host, EHAL_LOG_ERROR, "init: %s is NULL",
                      host == NULL ? "host services" : "out");
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
@@ -28,8 +28,8 @@ ehal_status_t npu_sim_init(const ehal_host_services *host, const ehal_option *op
         return st;
     ehal_backend_impl *be = ehal_sdk_calloc(host, 1, sizeof *be);
     if (be == NULL) {
-        ehal_sdk_log(host, EHAL_LOG_ERROR,
-                     NPU_SIM_NAME ": init: out of memory for the backend (%zu bytes)", sizeof *be);
+        ehal_sdk_log(host, EHAL_LOG_ERROR, "init: out of memory for the backend (%zu bytes)",
+                     sizeof *be);
         return EHAL_STATUS_OUT_OF_MEMORY;
     }
     be->magic = NPU_SIM_BACKEND_MAGIC;
@@ -37,8 +37,8 @@ ehal_status_t npu_sim_init(const ehal_host_services *host, const ehal_option *op
     be->cfg = cfg;
     be->used_bytes = 0;
     ehal_sdk_log(host, EHAL_LOG_DEBUG,
-                 NPU_SIM_NAME ": memory=%llu tops=%g latency_us=%llu compile_ms=%llu "
-                              "link_gbps=%g",
+                 "memory=%llu tops=%g latency_us=%llu compile_ms=%llu "
+                 "link_gbps=%g",
                  (unsigned long long)cfg.memory_bytes, cfg.tops, (unsigned long long)cfg.latency_us,
                  (unsigned long long)cfg.compile_ms, cfg.link_gbps);
     *out = be;
@@ -50,8 +50,7 @@ void npu_sim_destroy(ehal_backend_impl *be) {
         return;
     const ehal_host_services *host = be->host;
     if (be->used_bytes != 0)
-        ehal_sdk_log(host, EHAL_LOG_WARN,
-                     NPU_SIM_NAME ": destroy: %llu bytes of device memory still in use",
+        ehal_sdk_log(host, EHAL_LOG_WARN, "destroy: %llu bytes of device memory still in use",
                      (unsigned long long)be->used_bytes);
     be->magic = 0;
     ehal_sdk_free(host, be);
@@ -61,7 +60,7 @@ ehal_status_t npu_sim_device_info(ehal_backend_impl *be, ehal_device_info *info)
     if (!npu_sim_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (info == NULL || info->struct_size < offsetof(ehal_device_info, kind) + sizeof info->kind) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, NPU_SIM_NAME ": device_info: %s",
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "device_info: %s",
                      info == NULL ? "info is NULL" : "struct_size too small");
         return EHAL_STATUS_INVALID_ARGUMENT;
     }

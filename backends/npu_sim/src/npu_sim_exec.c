@@ -44,8 +44,8 @@ static ehal_status_t check_tensor(const ehal_backend_impl *be, const ehal_subgra
     if (nbytes == 0 || t->offset > buf->size || nbytes > buf->size - t->offset ||
         (uintptr_t)(buf->data + t->offset) % dtype_align(t->dtype) != 0) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     NPU_SIM_NAME ": prepare: node %u: tensor %u (%llu bytes at offset %llu) "
-                                  "does not fit its %llu-byte buffer or is misaligned",
+                     "prepare: node %u: tensor %u (%llu bytes at offset %llu) "
+                     "does not fit its %llu-byte buffer or is misaligned",
                      node, index, (unsigned long long)nbytes, (unsigned long long)t->offset,
                      (unsigned long long)buf->size);
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -62,8 +62,7 @@ static ehal_status_t compile_check(const ehal_backend_impl *be, const ehal_subgr
         const ehal_node_desc *n = sg->nodes[i];
         char why[256] = "";
         if (!npu_sim_node_supported(sg, i, why, sizeof why)) {
-            ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                         NPU_SIM_NAME ": prepare: node %u (%s): unsupported: %s", i,
+            ehal_sdk_log(be->host, EHAL_LOG_ERROR, "prepare: node %u (%s): unsupported: %s", i,
                          ehal_op_name(n->op), why);
             return EHAL_STATUS_UNSUPPORTED;
         }
@@ -94,14 +93,14 @@ ehal_status_t npu_sim_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
     if (!npu_sim_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (sg == NULL || out == NULL) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, NPU_SIM_NAME ": prepare: %s is NULL",
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "prepare: %s is NULL",
                      sg == NULL ? "subgraph" : "out");
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     *out = NULL;
     ehal_executable_impl *exe = ehal_sdk_calloc(be->host, 1, sizeof *exe);
     if (exe == NULL) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, NPU_SIM_NAME ": prepare: out of memory");
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "prepare: out of memory");
         return EHAL_STATUS_OUT_OF_MEMORY;
     }
     exe->magic = NPU_SIM_EXE_MAGIC;
@@ -117,8 +116,7 @@ ehal_status_t npu_sim_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
             exe->scratch_bytes = bytes;
             exe->xq = bytes <= SIZE_MAX ? ehal_sdk_alloc(be->host, (size_t)bytes) : NULL;
             if (exe->xq == NULL) {
-                ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                             NPU_SIM_NAME ": prepare: host out of memory for %llu bytes",
+                ehal_sdk_log(be->host, EHAL_LOG_ERROR, "prepare: host out of memory for %llu bytes",
                              (unsigned long long)bytes);
                 st = EHAL_STATUS_OUT_OF_MEMORY;
             }
@@ -129,8 +127,7 @@ ehal_status_t npu_sim_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
         return st;
     }
     sleep_ms(be->cfg.compile_ms); /* the compile a real NPU toolchain does */
-    ehal_sdk_log(be->host, EHAL_LOG_DEBUG,
-                 NPU_SIM_NAME ": prepare: compiled %u nodes for exact shapes in %llu ms",
+    ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "prepare: compiled %u nodes for exact shapes in %llu ms",
                  sg->n_nodes, (unsigned long long)be->cfg.compile_ms);
     exe->status = EHAL_STATUS_OK;
     *out = exe;
@@ -141,7 +138,7 @@ static ehal_status_t check_exe(const ehal_backend_impl *be, const ehal_executabl
                                const char *what) {
     if (exe == NULL || exe->magic != NPU_SIM_EXE_MAGIC || exe->owner != be) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     NPU_SIM_NAME ": %s: executable %p is not a live one of this backend", what,
+                     "%s: executable %p is not a live one of this backend", what,
                      (const void *)exe);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
@@ -171,7 +168,7 @@ ehal_status_t npu_sim_execute(ehal_backend_impl *be, ehal_executable_impl *exe,
         else
             st = npu_sim_kernel(op)(&a);
         if (st != EHAL_STATUS_OK)
-            ehal_sdk_log(be->host, EHAL_LOG_ERROR, NPU_SIM_NAME ": execute: node %u (%s) failed", i,
+            ehal_sdk_log(be->host, EHAL_LOG_ERROR, "execute: node %u (%s) failed", i,
                          ehal_op_name(op));
     }
     exe->status = st;

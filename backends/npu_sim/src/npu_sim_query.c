@@ -23,8 +23,8 @@ ehal_status_t npu_sim_query_op(ehal_backend_impl *be, const ehal_subgraph *sg, u
         out->struct_size < offsetof(ehal_op_support, level) + sizeof out->level ||
         node >= sg->n_nodes || sg->nodes == NULL || sg->nodes[node] == NULL) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     NPU_SIM_NAME ": query_op: bad arguments (subgraph %p, node %u, out %p)",
-                     (const void *)sg, node, (void *)out);
+                     "query_op: bad arguments (subgraph %p, node %u, out %p)", (const void *)sg,
+                     node, (void *)out);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     ehal_op_support s;
@@ -32,7 +32,7 @@ ehal_status_t npu_sim_query_op(ehal_backend_impl *be, const ehal_subgraph *sg, u
     char why[256] = "";
     if (!npu_sim_node_supported(sg, node, why, sizeof why)) {
         s.level = EHAL_SUPPORT_UNSUPPORTED;
-        ehal_sdk_log(be->host, EHAL_LOG_DEBUG, NPU_SIM_NAME ": query_op: node %u: %s", node, why);
+        ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "query_op: node %u: %s", node, why);
     } else {
         npu_sim_work w = npu_sim_node_work(sg, node);
         double ops_per_ns = be->cfg.tops * 1e3; /* 1e12 ops/s = 1e3 ops/ns */

@@ -17,8 +17,7 @@
 ehal_status_t npu_stub_check_buffer(const ehal_backend_impl *be, const ehal_buffer_impl *buf,
                                     const char *what) {
     if (buf == NULL || buf->magic != NPU_STUB_BUFFER_MAGIC || buf->owner != be) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, NPU_STUB_NAME ": %s: buffer %p is %s", what,
-                     (const void *)buf,
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "%s: buffer %p is %s", what, (const void *)buf,
                      buf == NULL                           ? "NULL"
                      : buf->magic != NPU_STUB_BUFFER_MAGIC ? "not a live " NPU_STUB_NAME " buffer"
                                                            : "from another backend instance");
@@ -32,13 +31,13 @@ ehal_status_t npu_stub_buffer_alloc(ehal_backend_impl *be, uint64_t size, uint32
     if (!npu_stub_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (out == NULL || size == 0) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, NPU_STUB_NAME ": buffer_alloc: %s",
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "buffer_alloc: %s",
                      out == NULL ? "out is NULL" : "size is 0");
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     *out = NULL;
     if ((flags & ~NPU_STUB_BUFFER_KNOWN_FLAGS) != 0) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, NPU_STUB_NAME ": buffer_alloc: unknown flags 0x%x",
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "buffer_alloc: unknown flags 0x%x",
                      flags & ~NPU_STUB_BUFFER_KNOWN_FLAGS);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
@@ -47,8 +46,7 @@ ehal_status_t npu_stub_buffer_alloc(ehal_backend_impl *be, uint64_t size, uint32
     if (buf != NULL && size <= SIZE_MAX)
         data = ehal_sdk_alloc(be->host, (size_t)size);
     if (data == NULL) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     NPU_STUB_NAME ": buffer_alloc: out of memory for %llu bytes",
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "buffer_alloc: out of memory for %llu bytes",
                      (unsigned long long)size);
         ehal_sdk_free(be->host, buf);
         return EHAL_STATUS_OUT_OF_MEMORY;
@@ -82,8 +80,8 @@ static ehal_status_t check_range(const ehal_backend_impl *be, const ehal_buffer_
         return st;
     if (offset > buf->size || size > buf->size - offset || (ptr == NULL && size != 0)) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     NPU_STUB_NAME ": %s: %llu bytes at offset %llu (host pointer %p) do not "
-                                   "fit the %llu-byte buffer",
+                     "%s: %llu bytes at offset %llu (host pointer %p) do not "
+                     "fit the %llu-byte buffer",
                      what, (unsigned long long)size, (unsigned long long)offset, ptr,
                      (unsigned long long)buf->size);
         return EHAL_STATUS_INVALID_ARGUMENT;

@@ -17,27 +17,26 @@ int npu_stub_backend_ok(const ehal_backend_impl *be) {
 ehal_status_t npu_stub_init(const ehal_host_services *host, const ehal_option *opts,
                             uint32_t n_opts, ehal_backend_impl **out) {
     if (host == NULL || out == NULL) {
-        ehal_sdk_log(host, EHAL_LOG_ERROR, NPU_STUB_NAME ": init: %s is NULL",
+        ehal_sdk_log(host, EHAL_LOG_ERROR, "init: %s is NULL",
                      host == NULL ? "host services" : "out");
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     *out = NULL;
     if (opts == NULL && n_opts != 0) {
-        ehal_sdk_log(host, EHAL_LOG_ERROR,
-                     NPU_STUB_NAME ": init: options array is NULL with %u entries", n_opts);
+        ehal_sdk_log(host, EHAL_LOG_ERROR, "init: options array is NULL with %u entries", n_opts);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     /* VENDOR: parse your options here (ehal_sdk_option, ehal_sdk_option_u64),
      * failing init with a message naming the key and value when one is
      * malformed. Unknown keys are ignored with a DEBUG line, as the ABI asks. */
     for (uint32_t i = 0; i < n_opts; i++)
-        ehal_sdk_log(host, EHAL_LOG_DEBUG, NPU_STUB_NAME ": ignoring unknown option '%s'",
+        ehal_sdk_log(host, EHAL_LOG_DEBUG, "ignoring unknown option '%s'",
                      opts[i].key != NULL ? opts[i].key : "(null)");
 
     ehal_backend_impl *be = ehal_sdk_calloc(host, 1, sizeof *be);
     if (be == NULL) {
-        ehal_sdk_log(host, EHAL_LOG_ERROR,
-                     NPU_STUB_NAME ": init: out of memory for the backend (%zu bytes)", sizeof *be);
+        ehal_sdk_log(host, EHAL_LOG_ERROR, "init: out of memory for the backend (%zu bytes)",
+                     sizeof *be);
         return EHAL_STATUS_OUT_OF_MEMORY;
     }
     be->magic = NPU_STUB_BACKEND_MAGIC;
@@ -45,8 +44,7 @@ ehal_status_t npu_stub_init(const ehal_host_services *host, const ehal_option *o
     /* VENDOR: open your device here. If it is absent, log why and return
      * EHAL_STATUS_NOT_FOUND: the core skips this plugin with that line and
      * every other backend still loads. */
-    ehal_sdk_log(host, EHAL_LOG_INFO,
-                 NPU_STUB_NAME ": opened (a skeleton: no device, no supported ops)");
+    ehal_sdk_log(host, EHAL_LOG_INFO, "opened (a skeleton: no device, no supported ops)");
     *out = be;
     return EHAL_STATUS_OK;
 }
@@ -65,14 +63,14 @@ ehal_status_t npu_stub_device_info(ehal_backend_impl *be, ehal_device_info *info
     if (!npu_stub_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (info == NULL) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, NPU_STUB_NAME ": device_info: info is NULL");
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "device_info: info is NULL");
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     size_t need = offsetof(ehal_device_info, kind) + sizeof info->kind;
     if (info->struct_size < need) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     NPU_STUB_NAME ": device_info: struct_size %u is smaller than %zu bytes",
-                     info->struct_size, need);
+                     "device_info: struct_size %u is smaller than %zu bytes", info->struct_size,
+                     need);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     ehal_device_info d;

@@ -19,7 +19,7 @@ ehal_status_t npu_stub_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
     if (!npu_stub_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (sg == NULL || out == NULL) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, NPU_STUB_NAME ": prepare: %s is NULL",
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "prepare: %s is NULL",
                      sg == NULL ? "subgraph" : "out");
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
@@ -27,8 +27,8 @@ ehal_status_t npu_stub_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
     uint32_t op = (sg->n_nodes > 0 && sg->nodes != NULL && sg->nodes[0] != NULL) ? sg->nodes[0]->op
                                                                                  : EHAL_OP_NONE;
     ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                 NPU_STUB_NAME ": prepare: node 0: op %s is not supported by " NPU_STUB_NAME
-                               " (no op implemented yet)",
+                 "prepare: node 0: op %s is not supported by " NPU_STUB_NAME
+                 " (no op implemented yet)",
                  sg->n_nodes > 0 ? ehal_op_name(op) : "(empty subgraph)");
     return EHAL_STATUS_UNSUPPORTED;
 }
@@ -38,8 +38,7 @@ ehal_status_t npu_stub_execute(ehal_backend_impl *be, ehal_executable_impl *exe,
     (void)args;
     if (!npu_stub_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
-    ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                 NPU_STUB_NAME ": execute: executable %p: not implemented", (void *)exe);
+    ehal_sdk_log(be->host, EHAL_LOG_ERROR, "execute: executable %p: not implemented", (void *)exe);
     return EHAL_STATUS_UNIMPLEMENTED;
 }
 
@@ -47,8 +46,7 @@ ehal_status_t npu_stub_wait(ehal_backend_impl *be, ehal_executable_impl *exe, ui
     (void)timeout_ns;
     if (!npu_stub_backend_ok(be))
         return EHAL_STATUS_INVALID_ARGUMENT;
-    ehal_sdk_log(be->host, EHAL_LOG_ERROR, NPU_STUB_NAME ": wait: executable %p: not implemented",
-                 (void *)exe);
+    ehal_sdk_log(be->host, EHAL_LOG_ERROR, "wait: executable %p: not implemented", (void *)exe);
     return EHAL_STATUS_UNIMPLEMENTED;
 }
 
@@ -56,7 +54,6 @@ ehal_status_t npu_stub_wait(ehal_backend_impl *be, ehal_executable_impl *exe, ui
 void npu_stub_release(ehal_backend_impl *be, ehal_executable_impl *exe) {
     if (!npu_stub_backend_ok(be) || exe == NULL)
         return;
-    ehal_sdk_log(be->host, EHAL_LOG_WARN,
-                 NPU_STUB_NAME ": release: executable %p was not made by this backend",
+    ehal_sdk_log(be->host, EHAL_LOG_WARN, "release: executable %p was not made by this backend",
                  (void *)exe);
 }

@@ -19,7 +19,7 @@
 #include "edgehal/backend_sdk.h"
 #include "edgehal/ops.h"
 
-/* The backend's name: iface->name, the log prefix and the options prefix
+/* The backend's name: iface->name and the options prefix
  * ("npu_stub.<key>" in context options). Must match the file name
  * libedgehal-<name>.so. */
 #define NPU_STUB_NAME "npu_stub"

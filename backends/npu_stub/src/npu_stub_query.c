@@ -20,16 +20,16 @@ ehal_status_t npu_stub_query_op(ehal_backend_impl *be, const ehal_subgraph *sg, 
         out->struct_size < offsetof(ehal_op_support, level) + sizeof out->level ||
         node >= sg->n_nodes || sg->nodes == NULL || sg->nodes[node] == NULL) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR,
-                     NPU_STUB_NAME ": query_op: bad arguments (subgraph %p, node %u, out %p)",
-                     (const void *)sg, node, (void *)out);
+                     "query_op: bad arguments (subgraph %p, node %u, out %p)", (const void *)sg,
+                     node, (void *)out);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     ehal_op_support s;
     memset(&s, 0, sizeof s);
     s.level = EHAL_SUPPORT_UNSUPPORTED;
     ehal_sdk_log(be->host, EHAL_LOG_DEBUG,
-                 NPU_STUB_NAME ": query_op: node %u (%s): unsupported (no op implemented yet)",
-                 node, ehal_op_name(sg->nodes[node]->op));
+                 "query_op: node %u (%s): unsupported (no op implemented yet)", node,
+                 ehal_op_name(sg->nodes[node]->op));
     /* Fill at most what the caller's struct holds (R1). */
     size_t fill = out->struct_size < sizeof s ? out->struct_size : sizeof s;
     s.struct_size = (uint32_t)fill;
