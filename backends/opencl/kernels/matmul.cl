@@ -27,7 +27,7 @@ float ehal_wg_sum(float v, local float *scratch) {
 }
 
 /* GEMV for T <= 8: one work-group per output row n; every item walks a
- * strided share of K (whole blocks for quantized W) for all T columns. */
+ * strided share of K, 32 values at a time, for all T columns. */
 kernel __attribute__((reqd_work_group_size(EHAL_RED_WG, 1, 1))) void
 ehal_matmul_gemv(global const uchar *w, ulong wo, int wdt, long row_bytes,
                  global const uchar *x, ulong xo, global uchar *y, ulong yo, int K, int N, int T) {
@@ -40,29 +40,38 @@ ehal_matmul_gemv(global const uchar *w, ulong wo, int wdt, long row_bytes,
     for (int t = 0; t < EHAL_GEMV_MAXT; t++) {
         acc[t] = 0.0f;
     }
-    if (wdt == DT_Q8_0 || wdt == DT_Q4_0) {
-        float v[QK];
-        for (int b = l; b < K / QK; b += EHAL_RED_WG) {
+    /* item l takes blocks of 32 consecutive k: l, l+64, ... (a quant
+     * block, or 32 floats / halves; the last one may be short) */
+    int quant = wdt == DT_Q8_0 || wdt == DT_Q4_0;
+    float v[QK];
+    for (int b = l; b * QK < K; b += EHAL_RED_WG) {
+        int n_k = K - b * QK < QK ? K - b * QK : QK;
+        if (quant) {
             ehal_load_block(wr, wdt, b, v);
-            for (int t = 0; t < EHAL_GEMV_MAXT; t++) {
-                if (t < T) {
-                    global const float *xr = X + (long)t * K + b * QK;
-                    float s = 0.0f;
+        } else if (wdt == DT_F32) {
+            global const float *src = (global const float *)wr + b * QK;
+            for (int j = 0; j < n_k; j++) {
+                v[j] = src[j];
+            }
+        } else {
+            for (int j = 0; j < n_k; j++) {
+                v[j] = vload_half((size_t)(b * QK + j), (global const half *)wr);
+            }
+        }
+        for (int t = 0; t < EHAL_GEMV_MAXT; t++) {
+            if (t < T) {
+                global const float *xr = X + (long)t * K + b * QK;
+                float s = 0.0f;
+                if (n_k == QK) {
                     for (int j = 0; j < QK; j++) {
                         s += v[j] * xr[j];
                     }
-                    acc[t] += s;
+                } else {
+                    for (int j = 0; j < n_k; j++) {
+                        s += v[j] * xr[j];
+                    }
                 }
-            }
-        }
-    } else {
-        for (int k = l; k < K; k += EHAL_RED_WG) {
-            float wv = wdt == DT_F32 ? ((global const float *)wr)[k]
-                                     : vload_half((size_t)k, (global const half *)wr);
-            for (int t = 0; t < EHAL_GEMV_MAXT; t++) {
-                if (t < T) {
-                    acc[t] += wv * X[(long)t * K + k];
-                }
+                acc[t] += s;
             }
         }
     }
