@@ -13,6 +13,11 @@
  *   lie      query_op says softmax is supported, execute returns UNIMPLEMENTED
  *   evict    kv_write ignores the ring-buffer slot rule past capacity (p % C)
  *   missing  honestly unsupported: attention on Q8_0 caches (query and prepare)
+ *   approx   no fault, but the approximations the tolerance table allows
+ *            (docs/conformance.md): matmul quantizes activations to Q8_0 for
+ *            quantized weights and rounds them to f16 for f16 weights;
+ *            attention rounds Q the same way for its cache dtype. It must
+ *            pass, which checks that the tolerances are not too tight.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -117,6 +122,53 @@ static ehal_status_t k_kv_write(const ehal_kernel_args *a)
 }
 #endif
 
+#if defined(FAULT_APPROX)
+/* Rounds n values as a fast backend would before a dot with dtype data. */
+static void round_like(uint32_t dtype, float *x, int64_t n)
+{
+    if (dtype == EHAL_DTYPE_F16) {
+        for (int64_t i = 0; i < n; i++)
+            x[i] = ehal_fp16_to_fp32(ehal_fp32_to_fp16(x[i]));
+    } else if ((dtype == EHAL_DTYPE_Q8_0 || dtype == EHAL_DTYPE_Q4_0) && n % EHAL_QK == 0) {
+        ehal_block_q8_0 *b = malloc((size_t)(n / EHAL_QK) * sizeof *b);
+        if (!b)
+            return;
+        ehal_quantize_row_q8_0(x, b, n);
+        ehal_dequantize_row_q8_0(b, x, n);
+        free(b);
+    }
+}
+
+/* Runs the reference with input `which` rounded row by row (rows of ne0). */
+static ehal_status_t with_rounded_input(const ehal_kernel_args *a, uint32_t which, uint32_t dtype,
+                                        ehal_kernel_fn ref)
+{
+    const ehal_tensor_desc *t = a->in[which];
+    int64_t n = ehal_tensor_nelements(t), ne0 = t->ne[0];
+    float *x = malloc((size_t)n * sizeof(float) + 1);
+    if (!x)
+        return EHAL_STATUS_OUT_OF_MEMORY;
+    memcpy(x, a->in_data[which], (size_t)n * sizeof(float));
+    for (int64_t r = 0; r < n / ne0; r++)
+        round_like(dtype, x + r * ne0, ne0);
+    ehal_kernel_args b = *a;
+    b.in_data[which] = x;
+    ehal_status_t st = ref(&b);
+    free(x);
+    return st;
+}
+
+static ehal_status_t k_matmul_approx(const ehal_kernel_args *a)
+{
+    return with_rounded_input(a, 1, a->in[0]->dtype, ehal_ref_MATMUL);
+}
+
+static ehal_status_t k_attention_approx(const ehal_kernel_args *a)
+{
+    return with_rounded_input(a, 0, a->in[1]->dtype, ehal_ref_ATTENTION);
+}
+#endif
+
 static ehal_kernel_fn kernels[EHAL_OP_ID_LIMIT_];
 
 static void init_kernels(void)
@@ -137,6 +189,9 @@ static void init_kernels(void)
     kernels[EHAL_OP_SOFTMAX] = k_softmax;
 #elif defined(FAULT_EVICT)
     kernels[EHAL_OP_KV_WRITE] = k_kv_write;
+#elif defined(FAULT_APPROX)
+    kernels[EHAL_OP_MATMUL] = k_matmul_approx;
+    kernels[EHAL_OP_ATTENTION] = k_attention_approx;
 #endif
 }
 
