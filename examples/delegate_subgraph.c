@@ -17,8 +17,7 @@
 #include "edgehal/graph.h"
 #include "edgehal/model.h"
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     const char *model_path = argc > 1 ? argv[1] : "builtin";
     const char *backend = argc > 2 ? argv[2] : "cpu";
     const char *what = argc > 3 ? argv[3] : "layers 0-1";

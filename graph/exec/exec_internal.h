@@ -44,7 +44,7 @@ typedef struct ehal_program {
     ehal_graph *g;
     ehal_plan *plan;
     uint32_t n_backends;
-    uint64_t *off;                /* [n_tensors * n_backends] arena offsets of roots */
+    uint64_t *off; /* [n_tensors * n_backends] arena offsets of roots */
     ehal_buffer *arena[EHAL_PART_MAX_BACKENDS];
     void *map[EHAL_PART_MAX_BACKENDS]; /* mapped arena, or NULL */
     /* Zero-copy: zc[a][b] set when b reads a's activations in place, via
@@ -55,20 +55,20 @@ typedef struct ehal_program {
     uint64_t arena_size[EHAL_PART_MAX_BACKENDS];
     ehal_part_rt *parts;
     uint32_t n_parts;
-    uint32_t tok, pos, logits;    /* root tensor ids */
+    uint32_t tok, pos, logits; /* root tensor ids */
     uint32_t logits_backend;
     uint64_t logits_rows;
-    uint64_t last_use;            /* for eviction */
+    uint64_t last_use; /* for eviction */
     int allow_zc, zc_failed;
     int graph_borrowed; /* a caller's graph (ehal_graph_exec), not freed */
-    uint64_t zc_bytes;            /* boundary bytes read in place per step */
+    uint64_t zc_bytes;  /* boundary bytes read in place per step */
 } ehal_program;
 
 struct ehal_session {
     ehal_context *ctx;
-    const ehal_model *m;               /* NULL for a caller's graph */
-    const ehal_graph *user_graph;      /* set for ehal_graph_exec */
-    ehal_weight_source_fn weight_fn;   /* with user_graph */
+    const ehal_model *m;             /* NULL for a caller's graph */
+    const ehal_graph *user_graph;    /* set for ehal_graph_exec */
+    ehal_weight_source_fn weight_fn; /* with user_graph */
     void *weight_user;
     ehal_model_hparams hp;
     ehal_session_options o;
@@ -81,9 +81,9 @@ struct ehal_session {
     ehal_program *progs[EHAL_EXEC_MAX_PROGRAMS];
     uint64_t use_clock;
     uint32_t position;
-    uint32_t dead_mask;       /* backends lost (DEVICE_LOST); never planned again */
-    uint32_t failed_backend;  /* backend of the last failed execute, or NONE */
-    int32_t *history;         /* every token processed, for replay after a loss */
+    uint32_t dead_mask;      /* backends lost (DEVICE_LOST); never planned again */
+    uint32_t failed_backend; /* backend of the last failed execute, or NONE */
+    int32_t *history;        /* every token processed, for replay after a loss */
     uint32_t n_history, cap_history;
     double cost_scale[EHAL_PART_MAX_BACKENDS]; /* of the last calibrated T; 0: none */
     uint32_t cal_T[EHAL_EXEC_MAX_PROGRAMS];    /* calibrated token counts */
@@ -113,6 +113,16 @@ uint64_t ehal_exec_now_ns(void);
 /* Builds (graph, plan, weights, KV, arenas, prepared partitions) for T. */
 ehal_status_t ehal_program_build(ehal_session *s, uint32_t n_tokens, ehal_program **out);
 void ehal_program_free(ehal_program *p);
+
+/* The buffer of weight t on backend b, uploaded on first use (packed: as a
+ * MATMUL/GET_ROWS weight input, through prepack). */
+ehal_status_t ehal_weight_buffer_get(ehal_session *s, const ehal_graph_tensor *t, uint32_t b,
+                                     int packed, ehal_buffer **out);
+/* The KV cache named like t, or NULL. */
+ehal_kv_buf *ehal_kv_find(ehal_session *s, const char *name);
+/* The KV cache for t on backend b, allocated and zeroed on first use. */
+ehal_status_t ehal_kv_buf_get(ehal_session *s, const ehal_graph_tensor *t, uint32_t b,
+                              ehal_buffer **out);
 
 /* Runs every partition of p once (boundary moves, execute, wait). */
 ehal_status_t ehal_program_run(ehal_session *s, ehal_program *p);

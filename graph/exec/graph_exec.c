@@ -12,8 +12,7 @@ struct ehal_graph_exec {
     ehal_program *p;
 };
 
-void ehal_graph_exec_free(ehal_graph_exec *e)
-{
+void ehal_graph_exec_free(ehal_graph_exec *e) {
     if (!e)
         return;
     ehal_program_free(e->p);
@@ -24,8 +23,7 @@ void ehal_graph_exec_free(ehal_graph_exec *e)
 ehal_status_t ehal_graph_exec_create(ehal_context *ctx, const ehal_graph *g,
                                      const ehal_plan_options *o, ehal_weight_source_fn weights,
                                      void *user, ehal_graph_exec **out, char *err,
-                                     size_t err_size)
-{
+                                     size_t err_size) {
     char dummy[8];
     if (!err || !err_size)
         err = dummy, err_size = sizeof dummy;
@@ -83,24 +81,24 @@ ehal_status_t ehal_graph_exec_create(ehal_context *ctx, const ehal_graph *g,
     return EHAL_STATUS_OK;
 }
 
-const char *ehal_graph_exec_last_error(const ehal_graph_exec *e)
-{
+const char *ehal_graph_exec_last_error(const ehal_graph_exec *e) {
     return e ? e->s->err : "no graph exec";
 }
 
-const ehal_plan *ehal_graph_exec_plan(const ehal_graph_exec *e) { return e ? e->p->plan : NULL; }
+const ehal_plan *ehal_graph_exec_plan(const ehal_graph_exec *e) {
+    return e ? e->p->plan : NULL;
+}
 
 static const ehal_graph_tensor *checked(ehal_graph_exec *e, uint32_t tensor, uint32_t role,
-                                        uint64_t size, const char *what)
-{
+                                        uint64_t size, const char *what) {
     const ehal_graph_tensor *t = ehal_graph_tensor_get(e->p->g, tensor);
     if (!t) {
         snprintf(e->s->err, sizeof e->s->err, "%s: tensor %u does not exist", what, tensor);
         return NULL;
     }
     if (t->desc.role != role) {
-        snprintf(e->s->err, sizeof e->s->err, "%s: tensor '%s' has role %u, not %s", what,
-                 t->name, t->desc.role, role == EHAL_ROLE_INPUT ? "input" : "output");
+        snprintf(e->s->err, sizeof e->s->err, "%s: tensor '%s' has role %u, not %s", what, t->name,
+                 t->desc.role, role == EHAL_ROLE_INPUT ? "input" : "output");
         return NULL;
     }
     if (size != ehal_tensor_nbytes(&t->desc)) {
@@ -113,8 +111,7 @@ static const ehal_graph_tensor *checked(ehal_graph_exec *e, uint32_t tensor, uin
 }
 
 ehal_status_t ehal_graph_exec_set_input(ehal_graph_exec *e, uint32_t tensor, const void *data,
-                                        uint64_t size)
-{
+                                        uint64_t size) {
     if (!e || !data)
         return EHAL_STATUS_INVALID_ARGUMENT;
     const ehal_graph_tensor *t = checked(e, tensor, EHAL_ROLE_INPUT, size, "set_input");
@@ -136,8 +133,7 @@ ehal_status_t ehal_graph_exec_set_input(ehal_graph_exec *e, uint32_t tensor, con
     return EHAL_STATUS_OK;
 }
 
-ehal_status_t ehal_graph_exec_run(ehal_graph_exec *e)
-{
+ehal_status_t ehal_graph_exec_run(ehal_graph_exec *e) {
     if (!e)
         return EHAL_STATUS_INVALID_ARGUMENT;
     e->s->err[0] = '\0';
@@ -149,9 +145,7 @@ ehal_status_t ehal_graph_exec_run(ehal_graph_exec *e)
     return st;
 }
 
-ehal_status_t ehal_graph_exec_read(ehal_graph_exec *e, uint32_t tensor, void *data,
-                                   uint64_t size)
-{
+ehal_status_t ehal_graph_exec_read(ehal_graph_exec *e, uint32_t tensor, void *data, uint64_t size) {
     if (!e || !data)
         return EHAL_STATUS_INVALID_ARGUMENT;
     const ehal_graph_tensor *t = checked(e, tensor, EHAL_ROLE_OUTPUT, size, "read");
@@ -168,8 +162,7 @@ ehal_status_t ehal_graph_exec_read(ehal_graph_exec *e, uint32_t tensor, void *da
     return st;
 }
 
-void ehal_graph_exec_get_stats(const ehal_graph_exec *e, ehal_session_stats *out)
-{
+void ehal_graph_exec_get_stats(const ehal_graph_exec *e, ehal_session_stats *out) {
     if (e && out)
         *out = e->s->stats;
 }

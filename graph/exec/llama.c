@@ -17,8 +17,7 @@ typedef struct builder {
 } builder;
 
 static void fail(builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(builder *b, const char *fmt, ...)
-{
+static void fail(builder *b, const char *fmt, ...) {
     if (b->failed)
         return;
     b->failed = 1;
@@ -30,8 +29,7 @@ static void fail(builder *b, const char *fmt, ...)
     }
 }
 
-static uint32_t weight(builder *b, const char *name)
-{
+static uint32_t weight(builder *b, const char *name) {
     uint32_t id = ehal_graph_tensor_find(b->g, name);
     if (id != EHAL_GRAPH_NONE)
         return id;
@@ -45,22 +43,19 @@ static uint32_t weight(builder *b, const char *name)
 }
 
 static uint32_t act(builder *b, const char *name, uint32_t dtype, int64_t n0, int64_t n1,
-                    int64_t n2)
-{
+                    int64_t n2) {
     int64_t ne[3] = {n0, n1, n2};
     return ehal_graph_add_tensor(b->g, name, dtype, EHAL_ROLE_ACTIVATION, n2 > 1 ? 3 : 2, ne);
 }
 
 static uint32_t view(builder *b, const char *name, uint32_t base, uint64_t off, int64_t n0,
-                     int64_t n1, int64_t n2)
-{
+                     int64_t n1, int64_t n2) {
     int64_t ne[3] = {n0, n1, n2};
     return ehal_graph_add_view(b->g, name, base, off, 3, ne);
 }
 
-static uint32_t node(builder *b, const char *name, uint32_t op, uint32_t n_in,
-                     const uint32_t *in, uint32_t out, const void *params, uint32_t psize)
-{
+static uint32_t node(builder *b, const char *name, uint32_t op, uint32_t n_in, const uint32_t *in,
+                     uint32_t out, const void *params, uint32_t psize) {
     for (uint32_t i = 0; i < n_in; i++)
         if (in[i] == EHAL_GRAPH_NONE)
             return EHAL_GRAPH_NONE; /* the graph already holds the first error */
@@ -70,12 +65,11 @@ static uint32_t node(builder *b, const char *name, uint32_t op, uint32_t n_in,
     return out;
 }
 
-#define NODE(b, name, op, out, params, psize, ...)                                         \
-    node(b, name, op, (uint32_t)(sizeof((uint32_t[]){__VA_ARGS__}) / sizeof(uint32_t)),     \
+#define NODE(b, name, op, out, params, psize, ...)                                      \
+    node(b, name, op, (uint32_t)(sizeof((uint32_t[]){__VA_ARGS__}) / sizeof(uint32_t)), \
          (const uint32_t[]){__VA_ARGS__}, out, params, psize)
 
-static uint32_t matmul(builder *b, const char *wname, const char *oname, uint32_t x, int64_t t)
-{
+static uint32_t matmul(builder *b, const char *wname, const char *oname, uint32_t x, int64_t t) {
     uint32_t w = weight(b, wname);
     const ehal_graph_tensor *wt = ehal_graph_tensor_get(b->g, w);
     if (!wt)
@@ -84,17 +78,15 @@ static uint32_t matmul(builder *b, const char *wname, const char *oname, uint32_
     return NODE(b, oname, EHAL_OP_MATMUL, y, NULL, 0, w, x);
 }
 
-static uint32_t rms_norm(builder *b, const char *wname, const char *oname, uint32_t x,
-                         int64_t d, int64_t t, float eps)
-{
+static uint32_t rms_norm(builder *b, const char *wname, const char *oname, uint32_t x, int64_t d,
+                         int64_t t, float eps) {
     ehal_params_rms_norm p = {eps};
     uint32_t y = act(b, oname, EHAL_DTYPE_F32, d, t, 1);
     return NODE(b, oname, EHAL_OP_RMS_NORM, y, &p, sizeof p, x, weight(b, wname));
 }
 
 static void build_layer(builder *b, const ehal_model_hparams *hp, const ehal_llama_options *o,
-                        uint32_t li, uint32_t *h, uint32_t pos, int64_t T, int64_t C)
-{
+                        uint32_t li, uint32_t *h, uint32_t pos, int64_t T, int64_t C) {
     char nm[96], wn[96];
     const int64_t D = hp->dim / hp->n_heads, Hq = hp->n_heads, Hkv = hp->n_kv_heads;
 #define N(s) (snprintf(nm, sizeof nm, "blk.%u." s, li), nm)
@@ -142,8 +134,7 @@ static void build_layer(builder *b, const ehal_model_hparams *hp, const ehal_lla
 }
 
 ehal_status_t ehal_graph_build_llama(const ehal_model *m, const ehal_llama_options *o,
-                                     ehal_graph **out, char *err, size_t err_size)
-{
+                                     ehal_graph **out, char *err, size_t err_size) {
     if (err && err_size)
         err[0] = '\0';
     if (!m || !o || !out) {
@@ -156,9 +147,9 @@ ehal_status_t ehal_graph_build_llama(const ehal_model *m, const ehal_llama_optio
     if (!hp || !hp->n_heads || !hp->n_kv_heads || hp->dim % hp->n_heads ||
         hp->n_heads % hp->n_kv_heads || o->n_tokens == 0) {
         if (err && err_size)
-            snprintf(err, err_size, "build_llama: hparams dim %u heads %u kv_heads %u or T %u invalid",
-                     hp ? hp->dim : 0, hp ? hp->n_heads : 0, hp ? hp->n_kv_heads : 0,
-                     o->n_tokens);
+            snprintf(err, err_size,
+                     "build_llama: hparams dim %u heads %u kv_heads %u or T %u invalid",
+                     hp ? hp->dim : 0, hp ? hp->n_heads : 0, hp ? hp->n_kv_heads : 0, o->n_tokens);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     ehal_graph *g = NULL;

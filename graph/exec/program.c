@@ -1,22 +1,26 @@
 /* Programs: placing one step's graph on the backends. Weights and KV caches
  * are per session (uploaded / allocated once); activations live in one
  * arena buffer per backend, packed by lifetime. */
-#define _DEFAULT_SOURCE /* madvise */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "edgehal/ops.h"
 #include "exec_internal.h"
 
 #define ALIGN 256u
 
-static uint64_t align_up(uint64_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
+static ehal_status_t fail(ehal_session *s, ehal_status_t st, const char *what, const char *name) {
+    snprintf(s->err, sizeof s->err, "%s '%s': %s: %s", what, name, ehal_status_string(st),
+             ehal_last_error(s->ctx));
+    return st;
+}
 
-void ehal_program_free(ehal_program *p)
-{
+static uint64_t align_up(uint64_t x) {
+    return (x + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+void ehal_program_free(ehal_program *p) {
     if (!p)
         return;
     for (uint32_t k = 0; k < p->n_parts; k++) {
@@ -39,191 +43,12 @@ void ehal_program_free(ehal_program *p)
     free(p);
 }
 
-static ehal_status_t fail(ehal_session *s, ehal_status_t st, const char *what, const char *name)
-{
-    snprintf(s->err, sizeof s->err, "%s '%s': %s: %s", what, name, ehal_status_string(st),
-             ehal_last_error(s->ctx));
-    return st;
-}
-
-/* Asks the kernel to drop the resident pages of [p, p+n) now that a backend
- * holds its own copy. A hint that never loses data: clean file-backed pages
- * (a memory-mapped GGUF) are reread if touched again; anonymous memory
- * stays as it is without swap. */
-static void release_pages(const void *p, uint64_t n)
-{
-#ifdef MADV_PAGEOUT
-    long pg = sysconf(_SC_PAGESIZE);
-    if (pg <= 0)
-        return;
-    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
-    uintptr_t e = ((uintptr_t)p + n) & ~((uintptr_t)pg - 1);
-    if (e > a)
-        (void)madvise((void *)a, e - a, MADV_PAGEOUT);
-#else
-    (void)p, (void)n;
-#endif
-}
-
-/* 1 if buf is an import of data (its mapping is data itself). */
-static int imp_used(ehal_buffer *buf, const void *data)
-{
-    void *ptr = NULL;
-    if (ehal_buffer_map(buf, &ptr) != EHAL_STATUS_OK)
-        return 0;
-    ehal_buffer_unmap(buf);
-    return ptr == data;
-}
-
-/* The buffer holding weight `name` on backend b (uploaded on first use).
- * MATMUL/GET_ROWS weights go through prepack; when that gives back a plain
- * (mappable) copy on a host-shared device, the model's memory is imported
- * instead and the copy dropped (zero copy); when it gives a private layout,
- * the source pages are released. Other weights are imported where the
- * device shares host memory, else copied. */
-static ehal_status_t weight_buf(ehal_session *s, const ehal_graph_tensor *t, uint32_t b,
-                                int packed, ehal_buffer **out)
-{
-    for (uint32_t i = 0; i < s->n_weights; i++) {
-        ehal_weight_buf *w = &s->weights[i];
-        if (w->backend == b && w->packed == (uint32_t)packed && !strcmp(w->name, t->name)) {
-            *out = w->buf;
-            return EHAL_STATUS_OK;
-        }
-    }
-    const uint64_t nbytes = ehal_tensor_nbytes(&t->desc);
-    const void *data = NULL;
-    if (s->m) {
-        const ehal_model_tensor *mt = ehal_model_tensor_find(s->m, t->name);
-        data = mt && mt->size == nbytes ? mt->data : NULL;
-    } else if (s->weight_fn) {
-        data = s->weight_fn(s->weight_user, t->name, nbytes);
-    }
-    if (!data) {
-        snprintf(s->err, sizeof s->err, "weight '%s' (%llu bytes): not provided by the %s",
-                 t->name, (unsigned long long)nbytes, s->m ? "model" : "weight source");
-        return EHAL_STATUS_NOT_FOUND;
-    }
-    size_t nl = strlen(t->name) + 1;
-    char *name = malloc(nl);
-    if (!name)
-        return EHAL_STATUS_OUT_OF_MEMORY;
-    memcpy(name, t->name, nl);
-    if (s->n_weights == s->cap_weights) {
-        uint32_t nc = s->cap_weights ? s->cap_weights * 2 : 64;
-        ehal_weight_buf *nw = realloc(s->weights, nc * sizeof *nw);
-        if (!nw) {
-            free(name);
-            return EHAL_STATUS_OUT_OF_MEMORY;
-        }
-        s->weights = nw;
-        s->cap_weights = nc;
-    }
-    ehal_backend *be = ehal_backend_get(s->ctx, b);
-    ehal_tensor_desc d = t->desc;
-    ehal_buffer *buf = NULL;
-    ehal_status_t st;
-    ehal_backend_props pr = {.struct_size = sizeof pr};
-    pr.device.struct_size = sizeof pr.device;
-    ehal_backend_props_get(be, &pr);
-    const int shared = (pr.device.flags & EHAL_DEVICE_HOST_SHARED) != 0;
-    if (packed) {
-        st = ehal_buffer_prepack(be, &d, data, &buf);
-        void *ptr = NULL;
-        if (st == EHAL_STATUS_OK && ehal_buffer_map(buf, &ptr) == EHAL_STATUS_OK) {
-            ehal_buffer_unmap(buf); /* a plain copy: no private layout */
-            ehal_buffer *imp = NULL;
-            if (shared && ehal_buffer_import_host(be, (void *)data, nbytes, EHAL_BUFFER_WEIGHTS,
-                                                  &imp) == EHAL_STATUS_OK) {
-                ehal_buffer_free(buf);
-                buf = imp;
-            }
-        }
-        if (st == EHAL_STATUS_OK && !imp_used(buf, data))
-            release_pages(data, nbytes);
-    } else {
-        st = EHAL_STATUS_UNSUPPORTED;
-        if (shared) /* zero copy of the mapping */
-            st = ehal_buffer_import_host(be, (void *)data, nbytes, EHAL_BUFFER_WEIGHTS, &buf);
-        if (st != EHAL_STATUS_OK) {
-            st = ehal_buffer_alloc(be, nbytes, EHAL_BUFFER_WEIGHTS, &buf);
-            if (st == EHAL_STATUS_OK) {
-                st = ehal_buffer_write(buf, 0, data, nbytes);
-                if (st != EHAL_STATUS_OK)
-                    ehal_buffer_free(buf), buf = NULL;
-            }
-        }
-    }
-    if (st != EHAL_STATUS_OK) {
-        free(name);
-        return fail(s, st, "uploading weight", t->name);
-    }
-    s->weights[s->n_weights++] = (ehal_weight_buf){name, b, (uint32_t)packed, buf, ehal_buffer_size(buf)};
-    s->stats.weight_bytes += ehal_buffer_size(buf);
-    *out = buf;
-    return EHAL_STATUS_OK;
-}
-
-static ehal_kv_buf *kv_find(ehal_session *s, const char *name)
-{
-    for (uint32_t i = 0; i < s->n_kv; i++)
-        if (!strcmp(s->kv[i].name, name))
-            return &s->kv[i];
-    return NULL;
-}
-
-static ehal_status_t kv_buf(ehal_session *s, const ehal_graph_tensor *t, uint32_t b,
-                            ehal_buffer **out)
-{
-    ehal_kv_buf *k = kv_find(s, t->name);
-    if (k) {
-        if (k->backend != b) {
-            snprintf(s->err, sizeof s->err, "KV cache '%s' lives on backend %u, plan wants %u",
-                     t->name, k->backend, b);
-            return EHAL_STATUS_INTERNAL;
-        }
-        *out = k->buf;
-        return EHAL_STATUS_OK;
-    }
-    if (s->n_kv == s->cap_kv) {
-        uint32_t nc = s->cap_kv ? s->cap_kv * 2 : 64;
-        ehal_kv_buf *nk = realloc(s->kv, nc * sizeof *nk);
-        if (!nk)
-            return EHAL_STATUS_OUT_OF_MEMORY;
-        s->kv = nk;
-        s->cap_kv = nc;
-    }
-    uint64_t n = ehal_tensor_nbytes(&t->desc);
-    ehal_buffer *buf = NULL;
-    ehal_status_t st = ehal_buffer_alloc(ehal_backend_get(s->ctx, b), n, 0, &buf);
-    if (st != EHAL_STATUS_OK)
-        return fail(s, st, "allocating KV cache", t->name);
-    /* Zero it: attention never reads unwritten slots, but a NaN pattern
-     * in memory must not be able to leak through a 0 weight. */
-    static const uint8_t zero[65536];
-    for (uint64_t o = 0; o < n && st == EHAL_STATUS_OK; o += sizeof zero)
-        st = ehal_buffer_write(buf, o, zero, n - o < sizeof zero ? n - o : sizeof zero);
-    if (st != EHAL_STATUS_OK) {
-        ehal_buffer_free(buf);
-        return fail(s, st, "clearing KV cache", t->name);
-    }
-    k = &s->kv[s->n_kv++];
-    snprintf(k->name, sizeof k->name, "%s", t->name);
-    k->backend = b;
-    k->buf = buf;
-    k->bytes = n;
-    s->stats.kv_bytes += n;
-    *out = buf;
-    return EHAL_STATUS_OK;
-}
-
 typedef struct item {
     uint32_t root, backend;
     uint64_t size, start, end, off;
 } item;
 
-static int item_cmp(const void *a, const void *b)
-{
+static int item_cmp(const void *a, const void *b) {
     const item *x = a, *y = b;
     if (x->backend != y->backend)
         return x->backend < y->backend ? -1 : 1;
@@ -232,15 +57,13 @@ static int item_cmp(const void *a, const void *b)
     return x->size > y->size ? -1 : x->size < y->size;
 }
 
-static int off_cmp(const void *a, const void *b)
-{
+static int off_cmp(const void *a, const void *b) {
     const item *x = *(const item *const *)a, *y = *(const item *const *)b;
     return x->off < y->off ? -1 : x->off > y->off;
 }
 
 /* First-fit by lifetime: items of one backend, sorted by start. */
-static uint64_t pack(item *it, uint32_t n)
-{
+static uint64_t pack(item *it, uint32_t n) {
     uint64_t top = 0;
     item **live = malloc(sizeof *live * (n ? n : 1));
     if (!live)
@@ -267,8 +90,7 @@ static uint64_t pack(item *it, uint32_t n)
     return top;
 }
 
-static ehal_status_t place_activations(ehal_session *s, ehal_program *p)
-{
+static ehal_status_t place_activations(ehal_session *s, ehal_program *p) {
     const ehal_graph *g = p->g;
     const uint32_t nt = ehal_graph_tensor_count(g), nn = ehal_graph_node_count(g);
     const uint32_t B = p->n_backends;
@@ -352,8 +174,12 @@ static ehal_status_t place_activations(ehal_session *s, ehal_program *p)
             size_t x = (size_t)r * B + b;
             if (first[x] == EHAL_NO_OFFSET)
                 continue;
-            it[ni++] = (item){r, b, align_up(ehal_tensor_nbytes(&ehal_graph_tensor_get(g, r)->desc)),
-                              first[x], lastu[x], 0};
+            it[ni++] = (item){r,
+                              b,
+                              align_up(ehal_tensor_nbytes(&ehal_graph_tensor_get(g, r)->desc)),
+                              first[x],
+                              lastu[x],
+                              0};
         }
     qsort(it, ni, sizeof *it, item_cmp);
     ehal_status_t st = EHAL_STATUS_OK;
@@ -389,9 +215,9 @@ static ehal_status_t place_activations(ehal_session *s, ehal_program *p)
                 continue;
             /* Import a's arena into b; if either side refuses, the caller
              * rebuilds the program with copies instead. */
-            if (!p->map[a] || ehal_buffer_import_host(ehal_backend_get(s->ctx, b), p->map[a],
-                                                      p->arena_size[a], 0,
-                                                      &p->imp[a][b]) != EHAL_STATUS_OK) {
+            if (!p->map[a] ||
+                ehal_buffer_import_host(ehal_backend_get(s->ctx, b), p->map[a], p->arena_size[a], 0,
+                                        &p->imp[a][b]) != EHAL_STATUS_OK) {
                 p->zc_failed = 1;
                 st = EHAL_STATUS_UNSUPPORTED;
             }
@@ -403,8 +229,7 @@ static ehal_status_t place_activations(ehal_session *s, ehal_program *p)
 /* Where tensor t lives on backend b, for a node's `slot` (input index, or
  * n_inputs for the output). */
 static ehal_status_t locate(ehal_session *s, ehal_program *p, const ehal_graph_node *n,
-                            uint32_t slot, uint32_t b, ehal_buffer **buf, uint64_t *off)
-{
+                            uint32_t slot, uint32_t b, ehal_buffer **buf, uint64_t *off) {
     uint32_t t = slot < n->n_inputs ? n->inputs[slot] : n->output;
     const ehal_graph_tensor *gt = ehal_graph_tensor_get(p->g, t);
     uint32_t r = ehal_graph_tensor_root(p->g, t);
@@ -412,10 +237,10 @@ static ehal_status_t locate(ehal_session *s, ehal_program *p, const ehal_graph_n
     *off = gt->view_offset;
     if (rt->desc.role == EHAL_ROLE_WEIGHT) {
         int packed = slot == 0 && (n->op == EHAL_OP_MATMUL || n->op == EHAL_OP_GET_ROWS);
-        return weight_buf(s, rt, b, packed, buf);
+        return ehal_weight_buffer_get(s, rt, b, packed, buf);
     }
     if (rt->desc.role == EHAL_ROLE_KV)
-        return kv_buf(s, rt, b, buf);
+        return ehal_kv_buf_get(s, rt, b, buf);
     uint64_t o = p->off[(size_t)r * p->n_backends + b];
     if (o == EHAL_NO_OFFSET && rt->producer != EHAL_GRAPH_NONE) {
         uint32_t a = p->plan->assign[rt->producer];
@@ -434,8 +259,7 @@ static ehal_status_t locate(ehal_session *s, ehal_program *p, const ehal_graph_n
     return EHAL_STATUS_OK;
 }
 
-static ehal_status_t prepare_part(ehal_session *s, ehal_program *p, ehal_part_rt *pr)
-{
+static ehal_status_t prepare_part(ehal_session *s, ehal_program *p, ehal_part_rt *pr) {
     const ehal_graph *g = p->g;
     const uint32_t nt = ehal_graph_tensor_count(g), cnt = pr->end - pr->start;
     uint32_t *local = malloc(sizeof *local * nt);
@@ -496,8 +320,7 @@ done:
 
 /* Boundary moves: every activation a partition reads that its backend does
  * not hold yet this step, moved in once before its first reader. */
-static ehal_status_t plan_copies(ehal_program *p)
-{
+static ehal_status_t plan_copies(ehal_program *p) {
     const ehal_graph *g = p->g;
     const uint32_t nt = ehal_graph_tensor_count(g), B = p->n_backends;
     uint8_t *have = calloc((size_t)nt * B, 1);
@@ -505,7 +328,8 @@ static ehal_status_t plan_copies(ehal_program *p)
         return EHAL_STATUS_OUT_OF_MEMORY;
     for (uint32_t k = 0; k < p->n_parts; k++) {
         ehal_part_rt *pr = &p->parts[k];
-        pr->copies = calloc((size_t)(pr->end - pr->start) * EHAL_MAX_INPUTS + 1, sizeof *pr->copies);
+        pr->copies =
+            calloc((size_t)(pr->end - pr->start) * EHAL_MAX_INPUTS + 1, sizeof *pr->copies);
         if (!pr->copies) {
             free(have);
             return EHAL_STATUS_OUT_OF_MEMORY;
@@ -537,8 +361,7 @@ static ehal_status_t plan_copies(ehal_program *p)
 static ehal_status_t build_once(ehal_session *s, uint32_t T, int allow_zc, int *zc_failed,
                                 ehal_program **out);
 
-ehal_status_t ehal_program_build(ehal_session *s, uint32_t T, ehal_program **out)
-{
+ehal_status_t ehal_program_build(ehal_session *s, uint32_t T, ehal_program **out) {
     int zc_failed = 0;
     ehal_status_t st = build_once(s, T, 1, &zc_failed, out);
     if (st != EHAL_STATUS_OK && zc_failed) {
@@ -549,8 +372,7 @@ ehal_status_t ehal_program_build(ehal_session *s, uint32_t T, ehal_program **out
 }
 
 static ehal_status_t build_once(ehal_session *s, uint32_t T, int allow_zc, int *zc_failed,
-                                ehal_program **out)
-{
+                                ehal_program **out) {
     *out = NULL;
     ehal_program *p = calloc(1, sizeof *p);
     if (!p)
@@ -558,8 +380,8 @@ static ehal_status_t build_once(ehal_session *s, uint32_t T, int allow_zc, int *
     p->allow_zc = allow_zc;
     p->n_tokens = T;
     p->n_backends = s->n_backends;
-    ehal_llama_options lo = {T, s->o.kv_dtype, s->o.kv_capacity, s->o.kv_window, s->o.kv_sinks,
-                             s->o.all_logits};
+    ehal_llama_options lo = {
+        T, s->o.kv_dtype, s->o.kv_capacity, s->o.kv_window, s->o.kv_sinks, s->o.all_logits};
     char err[256];
     ehal_status_t st = EHAL_STATUS_OK;
     if (s->user_graph) {
@@ -585,16 +407,19 @@ static ehal_status_t build_once(ehal_session *s, uint32_t T, int allow_zc, int *
         fixed[i] = EHAL_GRAPH_NONE;
         for (uint32_t q = 0; q < n->n_inputs; q++) {
             const ehal_graph_tensor *t = ehal_graph_tensor_get(p->g, n->inputs[q]);
-            ehal_kv_buf *k = t->desc.role == EHAL_ROLE_KV ? kv_find(s, t->name) : NULL;
+            ehal_kv_buf *k = t->desc.role == EHAL_ROLE_KV ? ehal_kv_find(s, t->name) : NULL;
             if (k)
                 fixed[i] = k->backend;
         }
     }
-    ehal_plan_options po = {sizeof po, (const char *const *)s->pins, s->o.n_pins, NULL,
+    ehal_plan_options po = {sizeof po,
+                            (const char *const *)s->pins,
+                            s->o.n_pins,
+                            NULL,
                             s->user_graph ? NULL : ehal_session_calibration(s, T),
                             s->user_graph ? NULL : ehal_session_overheads(s)};
-    st = ehal_plan_create_ex(s->ctx, p->g, &po, fixed, s->dead_mask, (int)s->o.explain, &p->plan, err,
-                             sizeof err);
+    st = ehal_plan_create_ex(s->ctx, p->g, &po, fixed, s->dead_mask, (int)s->o.explain, &p->plan,
+                             err, sizeof err);
     free(fixed);
     if (st != EHAL_STATUS_OK) {
         snprintf(s->err, sizeof s->err, "%s", err);

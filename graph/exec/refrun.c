@@ -34,8 +34,7 @@ struct ehal_refrun {
     uint32_t position;
 };
 
-static void prog_free(ref_prog *p)
-{
+static void prog_free(ref_prog *p) {
     if (!p)
         return;
     uint32_t nt = ehal_graph_tensor_count(p->g);
@@ -46,8 +45,7 @@ static void prog_free(ref_prog *p)
     free(p);
 }
 
-void ehal_refrun_free(ehal_refrun *r)
-{
+void ehal_refrun_free(ehal_refrun *r) {
     if (!r)
         return;
     for (uint32_t i = 0; i < EHAL_EXEC_MAX_PROGRAMS; i++)
@@ -59,8 +57,7 @@ void ehal_refrun_free(ehal_refrun *r)
 }
 
 ehal_status_t ehal_refrun_create(const ehal_model *m, const ehal_session_options *o,
-                                 ehal_refrun **out, char *err, size_t err_size)
-{
+                                 ehal_refrun **out, char *err, size_t err_size) {
     if (!m || !out) {
         if (err && err_size)
             snprintf(err, err_size, "refrun: NULL argument");
@@ -81,8 +78,7 @@ ehal_status_t ehal_refrun_create(const ehal_model *m, const ehal_session_options
     return EHAL_STATUS_OK;
 }
 
-static void *kv_data(ehal_refrun *r, const ehal_graph_tensor *t)
-{
+static void *kv_data(ehal_refrun *r, const ehal_graph_tensor *t) {
     for (uint32_t i = 0; i < r->n_kv; i++)
         if (!strcmp(r->kv[i].name, t->name))
             return r->kv[i].data;
@@ -99,14 +95,13 @@ static void *kv_data(ehal_refrun *r, const ehal_graph_tensor *t)
 }
 
 static ehal_status_t prog_build(ehal_refrun *r, uint32_t T, ref_prog **out, char *err,
-                                size_t err_size)
-{
+                                size_t err_size) {
     ref_prog *p = calloc(1, sizeof *p);
     if (!p)
         return EHAL_STATUS_OUT_OF_MEMORY;
     p->T = T;
-    ehal_llama_options lo = {T, r->o.kv_dtype, r->o.kv_capacity, r->o.kv_window, r->o.kv_sinks,
-                             r->o.all_logits};
+    ehal_llama_options lo = {
+        T, r->o.kv_dtype, r->o.kv_capacity, r->o.kv_window, r->o.kv_sinks, r->o.all_logits};
     ehal_status_t st = ehal_graph_build_llama(r->m, &lo, &p->g, err, err_size);
     if (st != EHAL_STATUS_OK) {
         free(p);
@@ -169,15 +164,13 @@ static ehal_status_t prog_build(ehal_refrun *r, uint32_t T, ref_prog **out, char
     return EHAL_STATUS_OK;
 }
 
-static void *resolve(void *user, const ehal_tensor_desc *t)
-{
+static void *resolve(void *user, const ehal_tensor_desc *t) {
     ref_prog *p = user;
     return p->data[t - p->descs];
 }
 
-ehal_status_t ehal_refrun_eval(ehal_refrun *r, const int32_t *tokens, uint32_t T,
-                               float *logits, char *err, size_t err_size)
-{
+ehal_status_t ehal_refrun_eval(ehal_refrun *r, const int32_t *tokens, uint32_t T, float *logits,
+                               char *err, size_t err_size) {
     char dummy[8];
     if (!err || !err_size)
         err = dummy, err_size = sizeof dummy;

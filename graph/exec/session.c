@@ -8,126 +8,15 @@
 #include "edgehal/ops.h"
 #include "exec_internal.h"
 
-uint64_t ehal_exec_now_ns(void)
-{
+uint64_t ehal_exec_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Times a step of T tokens with every node on one backend (a throwaway
- * session with 'all=<backend>', best of 3 after a warm-up) and records
- * measured / estimated per backend. A backend that cannot run the whole
- * step alone keeps factor 1. */
-const double *ehal_session_calibration(ehal_session *s, uint32_t T)
-{
-    if (!s->o.calibrate || !s->m)
-        return NULL;
-    for (uint32_t i = 0; i < s->n_cal; i++)
-        if (s->cal_T[i] == T)
-            return s->cal_scale[i];
-    uint32_t slot = s->n_cal < EHAL_EXEC_MAX_PROGRAMS ? s->n_cal++ : T % EHAL_EXEC_MAX_PROGRAMS;
-    s->cal_T[slot] = T;
-    double *scale = s->cal_scale[slot];
-    int32_t *tok = malloc(sizeof *tok * T);
-    float *logits = malloc(sizeof *logits * s->hp.vocab);
-    for (uint32_t i = 0; tok && i < T; i++)
-        tok[i] = 1;
-    for (uint32_t b = 0; b < s->n_backends && tok && logits; b++) {
-        scale[b] = 0;
-        ehal_backend_props pr = {.struct_size = sizeof pr};
-        pr.device.struct_size = sizeof pr.device;
-        ehal_backend_props_get(ehal_backend_get(s->ctx, b), &pr);
-        char pin[64];
-        snprintf(pin, sizeof pin, "all=%.40s", pr.name ? pr.name : "?");
-        const char *pins[1] = {pin};
-        ehal_session_options o = s->o;
-        o.pins = pins;
-        o.n_pins = 1;
-        o.calibrate = o.trace = o.trace_ops = o.explain = o.all_logits = 0;
-        o.kv_window = 0; /* 4 steps from position 0 */
-        o.kv_capacity = 4 * T;
-        ehal_session *t = NULL;
-        char err[64];
-        if (ehal_session_create(s->ctx, s->m, &o, &t, err, sizeof err) != EHAL_STATUS_OK)
-            continue;
-        const ehal_plan *pl = ehal_session_plan(t, T);
-        int ok = pl && ehal_session_eval(t, tok, T, logits) == EHAL_STATUS_OK;
-        uint64_t best = UINT64_MAX;
-        for (int r = 0; r < 3 && ok; r++) {
-            uint64_t t0 = ehal_exec_now_ns();
-            ok = ehal_session_eval(t, tok, T, logits) == EHAL_STATUS_OK;
-            uint64_t dt = ehal_exec_now_ns() - t0;
-            best = dt < best ? dt : best;
-        }
-        if (ok && ehal_plan_cost_ns(pl) > 0)
-            scale[b] = (double)best / (double)ehal_plan_cost_ns(pl);
-        ehal_session_free(t);
-    }
-    free(tok), free(logits);
-    memcpy(s->cost_scale, scale, sizeof s->cost_scale);
-    return scale;
-}
-
-static const void *no_weights(void *user, const char *name, uint64_t nbytes)
-{
-    (void)user, (void)name, (void)nbytes;
-    return NULL;
-}
-
-/* One ADD of 64 floats as its own partition, per backend: what a partition
- * boundary costs beyond its kernels (dispatch, wait, small moves). */
-const uint64_t *ehal_session_overheads(ehal_session *s)
-{
-    if (!s->o.calibrate)
-        return NULL;
-    if (s->cal_overhead_done)
-        return s->cal_overhead;
-    s->cal_overhead_done = 1;
-    ehal_graph *g = NULL;
-    if (ehal_graph_create(&g) != EHAL_STATUS_OK)
-        return NULL;
-    int64_t ne[1] = {64};
-    uint32_t x = ehal_graph_add_tensor(g, "x", EHAL_DTYPE_F32, EHAL_ROLE_INPUT, 1, ne);
-    uint32_t y = ehal_graph_add_tensor(g, "y", EHAL_DTYPE_F32, EHAL_ROLE_OUTPUT, 1, ne);
-    uint32_t in[2] = {x, x};
-    ehal_graph_add_node(g, "add", EHAL_OP_ADD, in, 2, y, NULL, 0);
-    float buf[64] = {0};
-    for (uint32_t b = 0; b < s->n_backends && ehal_graph_validate(g) == EHAL_STATUS_OK; b++) {
-        ehal_backend_props pr = {.struct_size = sizeof pr};
-        pr.device.struct_size = sizeof pr.device;
-        ehal_backend_props_get(ehal_backend_get(s->ctx, b), &pr);
-        char pin[64];
-        snprintf(pin, sizeof pin, "all=%.40s", pr.name ? pr.name : "?");
-        const char *pins[1] = {pin};
-        ehal_plan_options po = {sizeof po, pins, 1, NULL, NULL, NULL};
-        ehal_graph_exec *e = NULL;
-        char err[64];
-        if (ehal_graph_exec_create(s->ctx, g, &po, no_weights, NULL, &e, err, sizeof err) !=
-            EHAL_STATUS_OK)
-            continue;
-        uint64_t best = UINT64_MAX;
-        int ok = ehal_graph_exec_run(e) == EHAL_STATUS_OK; /* warm-up */
-        for (int r = 0; r < 5 && ok; r++) {
-            uint64_t t0 = ehal_exec_now_ns();
-            ok = ehal_graph_exec_set_input(e, x, buf, sizeof buf) == EHAL_STATUS_OK &&
-                 ehal_graph_exec_run(e) == EHAL_STATUS_OK &&
-                 ehal_graph_exec_read(e, y, buf, sizeof buf) == EHAL_STATUS_OK;
-            uint64_t dt = ehal_exec_now_ns() - t0;
-            best = dt < best ? dt : best;
-        }
-        if (ok)
-            s->cal_overhead[b] = best;
-        ehal_graph_exec_free(e);
-    }
-    ehal_graph_free(g);
-    return s->cal_overhead;
-}
-
 ehal_status_t ehal_session_create(ehal_context *ctx, const ehal_model *m,
-                                  const ehal_session_options *o, ehal_session **out,
-                                  char *err, size_t err_size)
-{
+                                  const ehal_session_options *o, ehal_session **out, char *err,
+                                  size_t err_size) {
     char dummy[8];
     if (!err || !err_size)
         err = dummy, err_size = sizeof dummy;
@@ -187,18 +76,15 @@ ehal_status_t ehal_session_create(ehal_context *ctx, const ehal_model *m,
     return EHAL_STATUS_OK;
 }
 
-uint64_t ehal_session_overhead_ns(const ehal_session *s, uint32_t b)
-{
+uint64_t ehal_session_overhead_ns(const ehal_session *s, uint32_t b) {
     return s && b < EHAL_PART_MAX_BACKENDS ? s->cal_overhead[b] : 0;
 }
 
-double ehal_session_cost_scale(const ehal_session *s, uint32_t b)
-{
+double ehal_session_cost_scale(const ehal_session *s, uint32_t b) {
     return s && b < EHAL_PART_MAX_BACKENDS && s->cost_scale[b] > 0 ? s->cost_scale[b] : 1.0;
 }
 
-void ehal_session_free(ehal_session *s)
-{
+void ehal_session_free(ehal_session *s) {
     if (!s)
         return;
     for (uint32_t i = 0; i < EHAL_EXEC_MAX_PROGRAMS; i++)
@@ -217,11 +103,14 @@ void ehal_session_free(ehal_session *s)
     free(s);
 }
 
-const char *ehal_session_last_error(const ehal_session *s) { return s ? s->err : "no session"; }
-uint32_t ehal_session_position(const ehal_session *s) { return s ? s->position : 0; }
+const char *ehal_session_last_error(const ehal_session *s) {
+    return s ? s->err : "no session";
+}
+uint32_t ehal_session_position(const ehal_session *s) {
+    return s ? s->position : 0;
+}
 
-void ehal_trace_add(ehal_session *s, uint32_t track, const char *name, uint64_t t0, uint64_t t1)
-{
+void ehal_trace_add(ehal_session *s, uint32_t track, const char *name, uint64_t t0, uint64_t t1) {
     if (!s->o.trace || s->n_ev >= (1u << 22))
         return;
     if (s->n_ev == s->cap_ev) {
@@ -239,8 +128,7 @@ void ehal_trace_add(ehal_session *s, uint32_t track, const char *name, uint64_t 
     snprintf(e->name, sizeof e->name, "%s", name);
 }
 
-static ehal_program *get_program(ehal_session *s, uint32_t T, ehal_status_t *st)
-{
+static ehal_program *get_program(ehal_session *s, uint32_t T, ehal_status_t *st) {
     for (uint32_t i = 0; i < EHAL_EXEC_MAX_PROGRAMS; i++)
         if (s->progs[i] && s->progs[i]->n_tokens == T) {
             s->progs[i]->last_use = ++s->use_clock;
@@ -270,15 +158,13 @@ static ehal_program *get_program(ehal_session *s, uint32_t T, ehal_status_t *st)
     return p;
 }
 
-const ehal_plan *ehal_session_plan(ehal_session *s, uint32_t n_tokens)
-{
+const ehal_plan *ehal_session_plan(ehal_session *s, uint32_t n_tokens) {
     ehal_status_t st;
     ehal_program *p = s ? get_program(s, n_tokens, &st) : NULL;
     return p ? p->plan : NULL;
 }
 
-static void *staging(ehal_session *s, uint64_t n)
-{
+static void *staging(ehal_session *s, uint64_t n) {
     if (n > s->staging_size) {
         void *np = realloc(s->staging, n);
         if (!np)
@@ -289,8 +175,7 @@ static void *staging(ehal_session *s, uint64_t n)
     return s->staging;
 }
 
-static ehal_status_t move(ehal_session *s, ehal_program *p, const ehal_copy *c)
-{
+static ehal_status_t move(ehal_session *s, ehal_program *p, const ehal_copy *c) {
     const ehal_graph_tensor *rt = ehal_graph_tensor_get(p->g, c->root);
     uint64_t n = ehal_tensor_nbytes(&rt->desc);
     uint64_t so = p->off[(size_t)c->root * p->n_backends + c->from];
@@ -319,8 +204,7 @@ static ehal_status_t move(ehal_session *s, ehal_program *p, const ehal_copy *c)
     return st;
 }
 
-ehal_status_t ehal_program_run(ehal_session *s, ehal_program *p)
-{
+ehal_status_t ehal_program_run(ehal_session *s, ehal_program *p) {
     ehal_status_t st = EHAL_STATUS_OK;
     const uint32_t B = p->n_backends;
     uint64_t group_t0 = 0;
@@ -365,8 +249,7 @@ ehal_status_t ehal_program_run(ehal_session *s, ehal_program *p)
     return EHAL_STATUS_OK;
 }
 
-static ehal_status_t run_step(ehal_session *s, const int32_t *tokens, uint32_t T, float *logits)
-{
+static ehal_status_t run_step(ehal_session *s, const int32_t *tokens, uint32_t T, float *logits) {
     ehal_status_t st;
     ehal_program *p = get_program(s, T, &st);
     if (!p)
@@ -421,8 +304,7 @@ static ehal_status_t run_step(ehal_session *s, const int32_t *tokens, uint32_t T
     return EHAL_STATUS_OK;
 }
 
-static ehal_status_t remember(ehal_session *s, const int32_t *tokens, uint32_t n)
-{
+static ehal_status_t remember(ehal_session *s, const int32_t *tokens, uint32_t n) {
     if (s->n_history + n > s->cap_history) {
         uint32_t nc = s->cap_history ? s->cap_history : 256;
         while (nc < s->n_history + n)
@@ -441,8 +323,7 @@ static ehal_status_t remember(ehal_session *s, const int32_t *tokens, uint32_t n
 /* Backend `dead` was lost: forget everything placed anywhere (programs, KV
  * caches) and what lived on it (weights), re-plan without it, and replay
  * the token history to rebuild the caches. */
-static ehal_status_t recover(ehal_session *s, uint32_t dead)
-{
+static ehal_status_t recover(ehal_session *s, uint32_t dead) {
     char why[160];
     snprintf(why, sizeof why, "%.150s", s->err);
     s->dead_mask |= 1u << dead;
@@ -495,9 +376,7 @@ static ehal_status_t recover(ehal_session *s, uint32_t dead)
     return st;
 }
 
-ehal_status_t ehal_session_eval(ehal_session *s, const int32_t *tokens, uint32_t n,
-                                float *logits)
-{
+ehal_status_t ehal_session_eval(ehal_session *s, const int32_t *tokens, uint32_t n, float *logits) {
     if (!s || !tokens || n == 0) {
         if (s)
             snprintf(s->err, sizeof s->err, "eval: no tokens");
@@ -528,14 +407,12 @@ ehal_status_t ehal_session_eval(ehal_session *s, const int32_t *tokens, uint32_t
     return st;
 }
 
-void ehal_session_get_stats(const ehal_session *s, ehal_session_stats *out)
-{
+void ehal_session_get_stats(const ehal_session *s, ehal_session_stats *out) {
     if (s && out)
         *out = s->stats;
 }
 
-void ehal_session_reset_stats(ehal_session *s)
-{
+void ehal_session_reset_stats(ehal_session *s) {
     if (!s)
         return;
     ehal_session_stats keep = s->stats;
@@ -545,8 +422,7 @@ void ehal_session_reset_stats(ehal_session *s)
     s->stats.arena_bytes = keep.arena_bytes;
 }
 
-ehal_status_t ehal_session_write_trace(const ehal_session *s, const char *path)
-{
+ehal_status_t ehal_session_write_trace(const ehal_session *s, const char *path) {
     if (!s || !path)
         return EHAL_STATUS_INVALID_ARGUMENT;
     FILE *f = fopen(path, "w");
@@ -560,11 +436,15 @@ ehal_status_t ehal_session_write_trace(const ehal_session *s, const char *path)
         fprintf(f,
                 "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%u,\"args\":{\"name\":"
                 "\"%s\"}}%s\n",
-                b, b == s->n_backends ? "transfers" : any ? any->plan->names[b] : "backend",
+                b,
+                b == s->n_backends ? "transfers"
+                : any              ? any->plan->names[b]
+                                   : "backend",
                 b < s->n_backends || s->n_ev ? "," : "");
     for (uint32_t i = 0; i < s->n_ev; i++) {
         const ehal_trace_ev *e = &s->ev[i];
-        fprintf(f, "{\"name\":\"%s\",\"ph\":\"X\",\"pid\":1,\"tid\":%u,\"ts\":%.3f,\"dur\":%.3f}%s\n",
+        fprintf(f,
+                "{\"name\":\"%s\",\"ph\":\"X\",\"pid\":1,\"tid\":%u,\"ts\":%.3f,\"dur\":%.3f}%s\n",
                 e->name, e->track, (double)e->ts_ns / 1e3, (double)e->dur_ns / 1e3,
                 i + 1 < s->n_ev ? "," : "");
     }

@@ -20,8 +20,7 @@ struct ehal_graph {
 
 static void set_err(ehal_graph *g, ehal_status_t st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void set_err(ehal_graph *g, ehal_status_t st, const char *fmt, ...)
-{
+static void set_err(ehal_graph *g, ehal_status_t st, const char *fmt, ...) {
     if (g->sticky)
         return;
     va_list ap;
@@ -32,8 +31,7 @@ static void set_err(ehal_graph *g, ehal_status_t st, const char *fmt, ...)
     g->sticky = 1;
 }
 
-static char *dup_name(const char *s)
-{
+static char *dup_name(const char *s) {
     size_t n = strlen(s ? s : "") + 1;
     char *d = malloc(n);
     if (d)
@@ -41,16 +39,14 @@ static char *dup_name(const char *s)
     return d;
 }
 
-ehal_status_t ehal_graph_create(ehal_graph **out)
-{
+ehal_status_t ehal_graph_create(ehal_graph **out) {
     if (!out)
         return EHAL_STATUS_INVALID_ARGUMENT;
     *out = calloc(1, sizeof **out);
     return *out ? EHAL_STATUS_OK : EHAL_STATUS_OUT_OF_MEMORY;
 }
 
-void ehal_graph_free(ehal_graph *g)
-{
+void ehal_graph_free(ehal_graph *g) {
     if (!g)
         return;
     for (uint32_t i = 0; i < g->n_tensors; i++)
@@ -62,10 +58,11 @@ void ehal_graph_free(ehal_graph *g)
     free(g);
 }
 
-const char *ehal_graph_last_error(const ehal_graph *g) { return g ? g->err : "no graph"; }
+const char *ehal_graph_last_error(const ehal_graph *g) {
+    return g ? g->err : "no graph";
+}
 
-static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
-{
+static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem) {
     if (need <= *cap)
         return 1;
     uint32_t nc = *cap ? *cap * 2 : 64;
@@ -80,8 +77,7 @@ static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
 }
 
 static uint32_t push_tensor(ehal_graph *g, const char *name, const ehal_tensor_desc *d,
-                            uint32_t base, uint64_t off)
-{
+                            uint32_t base, uint64_t off) {
     if (!grow((void **)&g->tensors, &g->cap_tensors, g->n_tensors + 1, sizeof *g->tensors)) {
         set_err(g, EHAL_STATUS_OUT_OF_MEMORY, "tensor '%s': out of memory", name);
         return EHAL_GRAPH_NONE;
@@ -101,8 +97,7 @@ static uint32_t push_tensor(ehal_graph *g, const char *name, const ehal_tensor_d
 }
 
 uint32_t ehal_graph_add_tensor(ehal_graph *g, const char *name, uint32_t dtype, uint32_t role,
-                               uint32_t n_dims, const int64_t *ne)
-{
+                               uint32_t n_dims, const int64_t *ne) {
     if (!g)
         return EHAL_GRAPH_NONE;
     if (!name)
@@ -138,8 +133,7 @@ uint32_t ehal_graph_add_tensor(ehal_graph *g, const char *name, uint32_t dtype, 
     return push_tensor(g, name, &d, EHAL_GRAPH_NONE, 0);
 }
 
-uint32_t ehal_graph_tensor_root(const ehal_graph *g, uint32_t id)
-{
+uint32_t ehal_graph_tensor_root(const ehal_graph *g, uint32_t id) {
     if (!g || id >= g->n_tensors)
         return EHAL_GRAPH_NONE;
     while (g->tensors[id].base != EHAL_GRAPH_NONE)
@@ -148,23 +142,22 @@ uint32_t ehal_graph_tensor_root(const ehal_graph *g, uint32_t id)
 }
 
 uint32_t ehal_graph_add_view(ehal_graph *g, const char *name, uint32_t base, uint64_t offset,
-                             uint32_t n_dims, const int64_t *ne)
-{
+                             uint32_t n_dims, const int64_t *ne) {
     if (!g)
         return EHAL_GRAPH_NONE;
     if (!name)
         name = "";
     if (base >= g->n_tensors) {
-        set_err(g, EHAL_STATUS_INVALID_ARGUMENT, "view '%s': base tensor %u does not exist",
-                name, base);
+        set_err(g, EHAL_STATUS_INVALID_ARGUMENT, "view '%s': base tensor %u does not exist", name,
+                base);
         return EHAL_GRAPH_NONE;
     }
     uint32_t root = ehal_graph_tensor_root(g, base);
     offset += g->tensors[base].view_offset;
     const ehal_graph_tensor *bt = &g->tensors[root];
     if (n_dims < 1 || n_dims > EHAL_MAX_DIMS || !ne) {
-        set_err(g, EHAL_STATUS_INVALID_ARGUMENT, "view '%s': n_dims %u not in 1..%d", name,
-                n_dims, EHAL_MAX_DIMS);
+        set_err(g, EHAL_STATUS_INVALID_ARGUMENT, "view '%s': n_dims %u not in 1..%d", name, n_dims,
+                EHAL_MAX_DIMS);
         return EHAL_GRAPH_NONE;
     }
     ehal_tensor_desc d;
@@ -182,17 +175,16 @@ uint32_t ehal_graph_add_view(ehal_graph *g, const char *name, uint32_t base, uin
     return push_tensor(g, name, &d, root, offset);
 }
 
-uint32_t ehal_graph_add_node(ehal_graph *g, const char *name, uint32_t op,
-                             const uint32_t *inputs, uint32_t n_inputs, uint32_t output,
-                             const void *params, uint32_t params_size)
-{
+uint32_t ehal_graph_add_node(ehal_graph *g, const char *name, uint32_t op, const uint32_t *inputs,
+                             uint32_t n_inputs, uint32_t output, const void *params,
+                             uint32_t params_size) {
     if (!g)
         return EHAL_GRAPH_NONE;
     if (!name)
         name = "";
     if (n_inputs > EHAL_MAX_INPUTS || (n_inputs && !inputs)) {
-        set_err(g, EHAL_STATUS_INVALID_ARGUMENT, "node '%s': %u inputs, at most %d", name,
-                n_inputs, EHAL_MAX_INPUTS);
+        set_err(g, EHAL_STATUS_INVALID_ARGUMENT, "node '%s': %u inputs, at most %d", name, n_inputs,
+                EHAL_MAX_INPUTS);
         return EHAL_GRAPH_NONE;
     }
     if (params_size > EHAL_GRAPH_MAX_PARAMS || (params_size && !params)) {
@@ -203,8 +195,7 @@ uint32_t ehal_graph_add_node(ehal_graph *g, const char *name, uint32_t op,
     for (uint32_t i = 0; i < n_inputs; i++)
         if (inputs[i] >= g->n_tensors) {
             set_err(g, EHAL_STATUS_INVALID_ARGUMENT,
-                    "node '%s': input %u is tensor %u, which does not exist", name, i,
-                    inputs[i]);
+                    "node '%s': input %u is tensor %u, which does not exist", name, i, inputs[i]);
             return EHAL_GRAPH_NONE;
         }
     if (output >= g->n_tensors) {
@@ -244,8 +235,7 @@ uint32_t ehal_graph_add_node(ehal_graph *g, const char *name, uint32_t op,
 }
 
 ehal_status_t ehal_graph_set_node_group(ehal_graph *g, uint32_t node, int32_t layer,
-                                        uint32_t section)
-{
+                                        uint32_t section) {
     if (!g || node >= g->n_nodes)
         return EHAL_STATUS_INVALID_ARGUMENT;
     g->nodes[node].layer = layer;
@@ -253,13 +243,12 @@ ehal_status_t ehal_graph_set_node_group(ehal_graph *g, uint32_t node, int32_t la
     return EHAL_STATUS_OK;
 }
 
-ehal_status_t ehal_graph_set_role(ehal_graph *g, uint32_t tensor, uint32_t role)
-{
+ehal_status_t ehal_graph_set_role(ehal_graph *g, uint32_t tensor, uint32_t role) {
     if (!g)
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (tensor >= g->n_tensors || role > EHAL_ROLE_OUTPUT) {
-        set_err(g, EHAL_STATUS_INVALID_ARGUMENT, "set_role: tensor %u role %u is invalid",
-                tensor, role);
+        set_err(g, EHAL_STATUS_INVALID_ARGUMENT, "set_role: tensor %u role %u is invalid", tensor,
+                role);
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
     uint32_t root = ehal_graph_tensor_root(g, tensor);
@@ -269,13 +258,11 @@ ehal_status_t ehal_graph_set_role(ehal_graph *g, uint32_t tensor, uint32_t role)
     return EHAL_STATUS_OK;
 }
 
-static int is_source_role(uint32_t role)
-{
+static int is_source_role(uint32_t role) {
     return role == EHAL_ROLE_WEIGHT || role == EHAL_ROLE_INPUT || role == EHAL_ROLE_KV;
 }
 
-ehal_status_t ehal_graph_validate(ehal_graph *g)
-{
+ehal_status_t ehal_graph_validate(ehal_graph *g) {
     if (!g)
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (g->sticky)
@@ -327,8 +314,8 @@ ehal_status_t ehal_graph_validate(ehal_graph *g)
                 continue;
             if (prod == EHAL_GRAPH_NONE || prod >= i) {
                 snprintf(g->err, sizeof g->err,
-                         "node %u '%s' (%s): input %u tensor '%s' (role %u) is %s", i,
-                         n->name, ehal_op_name(n->op), k, t->name, t->desc.role,
+                         "node %u '%s' (%s): input %u tensor '%s' (role %u) is %s", i, n->name,
+                         ehal_op_name(n->op), k, t->name, t->desc.role,
                          prod == EHAL_GRAPH_NONE ? "never produced and not an input, weight or KV"
                                                  : "produced by a later node");
                 st = EHAL_STATUS_INVALID_ARGUMENT;
@@ -364,21 +351,22 @@ ehal_status_t ehal_graph_validate(ehal_graph *g)
     return st;
 }
 
-uint32_t ehal_graph_tensor_count(const ehal_graph *g) { return g ? g->n_tensors : 0; }
-uint32_t ehal_graph_node_count(const ehal_graph *g) { return g ? g->n_nodes : 0; }
+uint32_t ehal_graph_tensor_count(const ehal_graph *g) {
+    return g ? g->n_tensors : 0;
+}
+uint32_t ehal_graph_node_count(const ehal_graph *g) {
+    return g ? g->n_nodes : 0;
+}
 
-const ehal_graph_tensor *ehal_graph_tensor_get(const ehal_graph *g, uint32_t id)
-{
+const ehal_graph_tensor *ehal_graph_tensor_get(const ehal_graph *g, uint32_t id) {
     return g && id < g->n_tensors ? &g->tensors[id] : NULL;
 }
 
-const ehal_graph_node *ehal_graph_node_get(const ehal_graph *g, uint32_t id)
-{
+const ehal_graph_node *ehal_graph_node_get(const ehal_graph *g, uint32_t id) {
     return g && id < g->n_nodes ? &g->nodes[id] : NULL;
 }
 
-uint32_t ehal_graph_tensor_find(const ehal_graph *g, const char *name)
-{
+uint32_t ehal_graph_tensor_find(const ehal_graph *g, const char *name) {
     if (!g || !name)
         return EHAL_GRAPH_NONE;
     for (uint32_t t = 0; t < g->n_tensors; t++)

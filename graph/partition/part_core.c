@@ -11,13 +11,11 @@
 
 #define MAX_STATES (1u << 20)
 
-static uint64_t sat_add(uint64_t a, uint64_t b)
-{
+static uint64_t sat_add(uint64_t a, uint64_t b) {
     return a > EHAL_PART_INF - b ? EHAL_PART_INF : a + b;
 }
 
-uint64_t ehal_part_xfer_cost(const ehal_part_problem *p, uint32_t a, uint32_t b, uint64_t bytes)
-{
+uint64_t ehal_part_xfer_cost(const ehal_part_problem *p, uint32_t a, uint32_t b, uint64_t bytes) {
     if (a == b)
         return 0;
     size_t k = (size_t)a * p->n_backends + b;
@@ -26,8 +24,7 @@ uint64_t ehal_part_xfer_cost(const ehal_part_problem *p, uint32_t a, uint32_t b,
     return sat_add(f, v >= 1.8e19 ? EHAL_PART_INF : (uint64_t)v);
 }
 
-uint64_t ehal_part_evaluate(const ehal_part_problem *p, const uint32_t *a)
-{
+uint64_t ehal_part_evaluate(const ehal_part_problem *p, const uint32_t *a) {
     uint64_t c = 0;
     for (uint32_t i = 0; i < p->n_nodes; i++) {
         if (a[i] >= p->n_backends)
@@ -51,8 +48,7 @@ uint64_t ehal_part_evaluate(const ehal_part_problem *p, const uint32_t *a)
     return c;
 }
 
-static void usage(const ehal_part_problem *p, const uint32_t *a, uint64_t *use)
-{
+static void usage(const ehal_part_problem *p, const uint32_t *a, uint64_t *use) {
     memset(use, 0, sizeof(uint64_t) * p->n_backends);
     if (!p->mem)
         return;
@@ -60,8 +56,7 @@ static void usage(const ehal_part_problem *p, const uint32_t *a, uint64_t *use)
         use[a[i]] += p->mem[(size_t)i * p->n_backends + a[i]];
 }
 
-int ehal_part_fits(const ehal_part_problem *p, const uint32_t *a)
-{
+int ehal_part_fits(const ehal_part_problem *p, const uint32_t *a) {
     if (!p->mem || !p->mem_limit)
         return 1;
     uint64_t use[EHAL_PART_MAX_BACKENDS];
@@ -73,15 +68,14 @@ int ehal_part_fits(const ehal_part_problem *p, const uint32_t *a)
 }
 
 typedef struct dp_work {
-    uint32_t *members;   /* members of each step, concatenated */
-    uint32_t *m_start;   /* [n+1] */
-    uint32_t **back;     /* per step: previous state index */
-    uint32_t *e_start;   /* edges grouped by consumer */
+    uint32_t *members; /* members of each step, concatenated */
+    uint32_t *m_start; /* [n+1] */
+    uint32_t **back;   /* per step: previous state index */
+    uint32_t *e_start; /* edges grouped by consumer */
     uint32_t *e_order;
 } dp_work;
 
-static void work_free(dp_work *w, uint32_t n)
-{
+static void work_free(dp_work *w, uint32_t n) {
     if (w->back)
         for (uint32_t i = 0; i < n; i++)
             free(w->back[i]);
@@ -91,8 +85,7 @@ static void work_free(dp_work *w, uint32_t n)
 /* One DP solve with node costs pc (priced). Returns OK and fills assign,
  * UNSUPPORTED when every assignment is forbidden. */
 static ehal_status_t dp_solve(const ehal_part_problem *p, const uint64_t *pc, uint32_t *assign,
-                              char *err, size_t err_size)
-{
+                              char *err, size_t err_size) {
     const uint32_t n = p->n_nodes, B = p->n_backends;
     dp_work w = {0};
     ehal_status_t st = EHAL_STATUS_OK;
@@ -292,8 +285,7 @@ done:
  * (pricing moves equal nodes all at once). Greedy repair: move single nodes
  * and runs of up to 64 nodes to another backend while that lowers the
  * objective and still fits. */
-static void improve(const ehal_part_problem *p, uint32_t *a)
-{
+static void improve(const ehal_part_problem *p, uint32_t *a) {
     const uint32_t n = p->n_nodes, B = p->n_backends;
     uint32_t *t = malloc(sizeof *t * n);
     if (!t)
@@ -319,8 +311,7 @@ static void improve(const ehal_part_problem *p, uint32_t *a)
 }
 
 ehal_status_t ehal_part_solve(const ehal_part_problem *p, uint32_t *assign, uint64_t *cost,
-                              char *err, size_t err_size)
-{
+                              char *err, size_t err_size) {
     char dummy[8];
     if (!err || !err_size)
         err = dummy, err_size = sizeof dummy;

@@ -37,14 +37,14 @@ typedef struct ehal_part_edge {
 
 typedef struct ehal_part_problem {
     uint32_t n_nodes, n_backends;
-    const uint64_t *cost;       /* [n_nodes * n_backends] ns, or EHAL_PART_INF */
-    const uint64_t *overhead;   /* [n_backends] ns per partition */
+    const uint64_t *cost;           /* [n_nodes * n_backends] ns, or EHAL_PART_INF */
+    const uint64_t *overhead;       /* [n_backends] ns per partition */
     const double *xfer_ns_per_byte; /* [n_backends * n_backends], from a to b */
     const uint64_t *xfer_fixed_ns;  /* [n_backends * n_backends], per crossing */
     const ehal_part_edge *edges;
     uint32_t n_edges;
-    const uint64_t *mem;        /* [n_nodes * n_backends] bytes; NULL: none */
-    const uint64_t *mem_limit;  /* [n_backends], 0 = unlimited; NULL: none */
+    const uint64_t *mem;              /* [n_nodes * n_backends] bytes; NULL: none */
+    const uint64_t *mem_limit;        /* [n_backends], 0 = unlimited; NULL: none */
     const char *const *backend_names; /* for messages; may be NULL */
     const char *const *node_names;    /* for messages; may be NULL */
 } ehal_part_problem;

@@ -22,8 +22,7 @@ typedef struct rule {
     uint32_t backend;
 } rule;
 
-static int parse_range(const char *s, int32_t *lo, int32_t *hi)
-{
+static int parse_range(const char *s, int32_t *lo, int32_t *hi) {
     char *end;
     long a = strtol(s, &end, 10);
     if (end == s || a < 0)
@@ -43,8 +42,7 @@ static int parse_range(const char *s, int32_t *lo, int32_t *hi)
 }
 
 static ehal_status_t parse_rule(const char *pin, const char *const *names, uint32_t nb, rule *r,
-                                char *err, size_t err_size)
-{
+                                char *err, size_t err_size) {
     memset(r, 0, sizeof *r);
     r->lo = -1;
     const char *eq = strrchr(pin, '=');
@@ -69,8 +67,8 @@ static ehal_status_t parse_rule(const char *pin, const char *const *names, uint3
             strncat(have, b ? ", " : "", sizeof have - strlen(have) - 1);
             strncat(have, names[b], sizeof have - strlen(have) - 1);
         }
-        snprintf(err, err_size, "pin '%s': unknown backend '%.*s' (loaded: %s)", pin, (int)bl,
-                 be, have);
+        snprintf(err, err_size, "pin '%s': unknown backend '%.*s' (loaded: %s)", pin, (int)bl, be,
+                 have);
         return EHAL_STATUS_NOT_FOUND;
     }
     char sel[256];
@@ -86,8 +84,8 @@ static ehal_status_t parse_rule(const char *pin, const char *const *names, uint3
         if (!strcmp(w, "layers") || !strcmp(w, "layer")) {
             char *rg = strtok_r(NULL, " \t", &save);
             if (!rg || !parse_range(rg, &r->lo, &r->hi)) {
-                snprintf(err, err_size, "pin '%s': '%s' needs a range like 0-7 or 3, got '%s'",
-                         pin, w, rg ? rg : "");
+                snprintf(err, err_size, "pin '%s': '%s' needs a range like 0-7 or 3, got '%s'", pin,
+                         w, rg ? rg : "");
                 return EHAL_STATUS_INVALID_ARGUMENT;
             }
         } else if (!strcmp(w, "attention")) {
@@ -121,8 +119,7 @@ static ehal_status_t parse_rule(const char *pin, const char *const *names, uint3
     return EHAL_STATUS_OK;
 }
 
-static int matches(const rule *r, const ehal_graph_node *n)
-{
+static int matches(const rule *r, const ehal_graph_node *n) {
     if (r->lo >= 0 && (n->layer < r->lo || n->layer > r->hi))
         return 0;
     if (r->op && n->op != r->op)
@@ -142,8 +139,7 @@ static int matches(const rule *r, const ehal_graph_node *n)
 
 ehal_status_t ehal_pins_apply(const ehal_graph *g, const char *const *pins, uint32_t n_pins,
                               const char *const *backend_names, uint32_t n_backends,
-                              uint32_t *pinned, char *err, size_t err_size)
-{
+                              uint32_t *pinned, char *err, size_t err_size) {
     uint32_t nn = ehal_graph_node_count(g);
     for (uint32_t i = 0; i < nn; i++)
         pinned[i] = EHAL_GRAPH_NONE;

@@ -21,13 +21,11 @@ typedef struct whole {
     ehal_subgraph sg;
 } whole;
 
-static void whole_free(whole *w)
-{
+static void whole_free(whole *w) {
     free(w->descs), free(w->tp), free(w->nd), free(w->np);
 }
 
-static int whole_init(whole *w, const ehal_graph *g)
-{
+static int whole_init(whole *w, const ehal_graph *g) {
     uint32_t nt = ehal_graph_tensor_count(g), nn = ehal_graph_node_count(g);
     memset(w, 0, sizeof *w);
     w->descs = calloc(nt, sizeof *w->descs);
@@ -61,8 +59,7 @@ static int whole_init(whole *w, const ehal_graph *g)
 
 /* A rough estimate for a backend that gives none: flops and bytes at rates
  * by device kind. */
-static uint64_t fallback_cost(const ehal_graph *g, const ehal_graph_node *n, uint32_t kind)
-{
+static uint64_t fallback_cost(const ehal_graph *g, const ehal_graph_node *n, uint32_t kind) {
     double bytes = 0, flops = 0;
     for (uint32_t k = 0; k < n->n_inputs; k++)
         bytes += (double)ehal_tensor_nbytes(&ehal_graph_tensor_get(g, n->inputs[k])->desc);
@@ -85,15 +82,13 @@ static uint64_t fallback_cost(const ehal_graph *g, const ehal_graph_node *n, uin
     return (uint64_t)(s * 1e9) + 1;
 }
 
-static double link_bw(const ehal_device_info *d)
-{
+static double link_bw(const ehal_device_info *d) {
     if (d->flags & EHAL_DEVICE_HOST_SHARED)
         return d->link_bytes_per_s ? (double)d->link_bytes_per_s : HOST_BW;
     return d->link_bytes_per_s ? (double)d->link_bytes_per_s : UNKNOWN_LINK;
 }
 
-void ehal_plan_free(ehal_plan *p)
-{
+void ehal_plan_free(ehal_plan *p) {
     if (!p)
         return;
     free(p->assign), free(p->part_start), free(p->part_backend);
@@ -101,8 +96,7 @@ void ehal_plan_free(ehal_plan *p)
     free(p);
 }
 
-static uint32_t group_of(const ehal_graph_node *n, uint32_t n_layers)
-{
+static uint32_t group_of(const ehal_graph_node *n, uint32_t n_layers) {
     if (n->layer >= 0)
         return 1 + (uint32_t)n->layer;
     if (n->section == EHAL_SECTION_EMBED)
@@ -115,8 +109,7 @@ static uint32_t group_of(const ehal_graph_node *n, uint32_t n_layers)
 ehal_status_t ehal_plan_create_ex(ehal_context *ctx, const ehal_graph *g,
                                   const ehal_plan_options *o, const uint32_t *fixed,
                                   uint32_t forbid_mask, int explain, ehal_plan **out, char *err,
-                                  size_t err_size)
-{
+                                  size_t err_size) {
     char dummy[8];
     if (!err || !err_size)
         err = dummy, err_size = sizeof dummy;
@@ -128,8 +121,7 @@ ehal_status_t ehal_plan_create_ex(ehal_context *ctx, const ehal_graph *g,
     *out = NULL;
     const uint32_t nn = ehal_graph_node_count(g), B = ehal_backend_count(ctx);
     if (B == 0 || B > EHAL_PART_MAX_BACKENDS) {
-        snprintf(err, err_size, "plan: %u backends loaded, need 1..%d", B,
-                 EHAL_PART_MAX_BACKENDS);
+        snprintf(err, err_size, "plan: %u backends loaded, need 1..%d", B, EHAL_PART_MAX_BACKENDS);
         return EHAL_STATUS_UNSUPPORTED;
     }
     ehal_plan *p = calloc(1, sizeof *p);
@@ -163,14 +155,15 @@ ehal_status_t ehal_plan_create_ex(ehal_context *ctx, const ehal_graph *g,
             o->overhead_ns && o->overhead_ns[b] > overhead[b])
             overhead[b] = o->overhead_ns[b];
         uint64_t res = o && o->reserved_bytes ? o->reserved_bytes[b] : 0;
-        limit[b] = dev[b].memory_bytes ? (dev[b].memory_bytes > res ? dev[b].memory_bytes - res : 1)
-                                       : 0;
+        limit[b] =
+            dev[b].memory_bytes ? (dev[b].memory_bytes > res ? dev[b].memory_bytes - res : 1) : 0;
     }
     for (uint32_t a = 0; a < B; a++)
         for (uint32_t b = 0; b < B; b++) {
             int both = (dev[a].flags & dev[b].flags & EHAL_DEVICE_HOST_SHARED) != 0;
-            xpb[a * B + b] = a == b ? 0 : both ? 1e9 / HOST_BW
-                                              : 1e9 / link_bw(&dev[a]) + 1e9 / link_bw(&dev[b]);
+            xpb[a * B + b] = a == b ? 0
+                             : both ? 1e9 / HOST_BW
+                                    : 1e9 / link_bw(&dev[a]) + 1e9 / link_bw(&dev[b]);
             xfix[a * B + b] = a == b ? 0 : both ? 1000 : 10000;
         }
     uint64_t *cost = calloc((size_t)nn * B, sizeof *cost);
@@ -185,8 +178,7 @@ ehal_status_t ehal_plan_create_ex(ehal_context *ctx, const ehal_graph *g,
         st = EHAL_STATUS_OUT_OF_MEMORY;
         goto done;
     }
-    st = ehal_pins_apply(g, o ? o->pins : NULL, o ? o->n_pins : 0, names, B, pinned, err,
-                         err_size);
+    st = ehal_pins_apply(g, o ? o->pins : NULL, o ? o->n_pins : 0, names, B, pinned, err, err_size);
     if (st != EHAL_STATUS_OK)
         goto done;
     for (uint32_t i = 0; i < nn; i++) {
@@ -219,14 +211,15 @@ ehal_status_t ehal_plan_create_ex(ehal_context *ctx, const ehal_graph *g,
             for (uint32_t q = 0; q < n->n_inputs; q++) {
                 const ehal_graph_tensor *t = ehal_graph_tensor_get(g, n->inputs[q]);
                 if (t->desc.role == EHAL_ROLE_INPUT)
-                    cost[k] += (uint64_t)(1e9 / link_bw(&dev[b]) *
-                                          (double)ehal_tensor_nbytes(&t->desc));
+                    cost[k] +=
+                        (uint64_t)(1e9 / link_bw(&dev[b]) * (double)ehal_tensor_nbytes(&t->desc));
                 if (t->desc.role == EHAL_ROLE_WEIGHT)
                     mem[k] += ehal_tensor_nbytes(&t->desc);
             }
             const ehal_graph_tensor *ot = ehal_graph_tensor_get(g, n->output);
             if (ot->desc.role == EHAL_ROLE_OUTPUT)
-                cost[k] += (uint64_t)(1e9 / link_bw(&dev[b]) * (double)ehal_tensor_nbytes(&ot->desc));
+                cost[k] +=
+                    (uint64_t)(1e9 / link_bw(&dev[b]) * (double)ehal_tensor_nbytes(&ot->desc));
             if (n->op == EHAL_OP_KV_WRITE)
                 mem[k] += ehal_tensor_nbytes(&ot->desc);
         }
@@ -244,12 +237,13 @@ ehal_status_t ehal_plan_create_ex(ehal_context *ctx, const ehal_graph *g,
                     }
                 }
             } else if (t->producer != EHAL_GRAPH_NONE && t->producer < i) {
-                edges[n_edges++] = (ehal_part_edge){t->producer, i, ehal_tensor_nbytes(&t->desc), 0};
+                edges[n_edges++] =
+                    (ehal_part_edge){t->producer, i, ehal_tensor_nbytes(&t->desc), 0};
             }
         }
     }
-    ehal_part_problem pb = {nn,   B,    cost,  overhead, xpb,  xfix, edges, n_edges,
-                            mem,  limit, names, node_names};
+    ehal_part_problem pb = {nn,    B,       cost, overhead, xpb,   xfix,
+                            edges, n_edges, mem,  limit,    names, node_names};
     st = ehal_part_solve(&pb, p->assign, &p->cost_ns, err, err_size);
     if (st != EHAL_STATUS_OK)
         goto done;
@@ -287,8 +281,8 @@ ehal_status_t ehal_plan_create_ex(ehal_context *ctx, const ehal_graph *g,
         else if (gi <= n_layers)
             snprintf(p->group_name[gi], sizeof p->group_name[gi], "layer %u", gi - 1);
         else
-            snprintf(p->group_name[gi], sizeof p->group_name[gi], gi == n_layers + 1 ? "lm_head"
-                                                                                    : "other");
+            snprintf(p->group_name[gi], sizeof p->group_name[gi],
+                     gi == n_layers + 1 ? "lm_head" : "other");
     }
     for (uint32_t i = 0; i < nn; i++)
         p->group_nodes[(size_t)group_of(ehal_graph_node_get(g, i), n_layers) * B + p->assign[i]]++;
@@ -340,22 +334,22 @@ done:
     return EHAL_STATUS_OK;
 }
 
-ehal_status_t ehal_plan_create(ehal_context *ctx, const ehal_graph *g,
-                               const ehal_plan_options *o, ehal_plan **out, char *err,
-                               size_t err_size)
-{
+ehal_status_t ehal_plan_create(ehal_context *ctx, const ehal_graph *g, const ehal_plan_options *o,
+                               ehal_plan **out, char *err, size_t err_size) {
     return ehal_plan_create_ex(ctx, g, o, NULL, 0, 1, out, err, err_size);
 }
 
-uint32_t ehal_plan_node_backend(const ehal_plan *p, uint32_t node)
-{
+uint32_t ehal_plan_node_backend(const ehal_plan *p, uint32_t node) {
     return p && node < p->n_nodes ? p->assign[node] : EHAL_GRAPH_NONE;
 }
-uint32_t ehal_plan_partition_count(const ehal_plan *p) { return p ? p->n_parts : 0; }
-uint64_t ehal_plan_cost_ns(const ehal_plan *p) { return p ? p->cost_ns : 0; }
+uint32_t ehal_plan_partition_count(const ehal_plan *p) {
+    return p ? p->n_parts : 0;
+}
+uint64_t ehal_plan_cost_ns(const ehal_plan *p) {
+    return p ? p->cost_ns : 0;
+}
 
-void ehal_plan_print(const ehal_plan *p, FILE *f)
-{
+void ehal_plan_print(const ehal_plan *p, FILE *f) {
     if (!p || !f)
         return;
     fprintf(f, "plan: %u nodes in %u partition%s, estimated %.3f ms per step\n", p->n_nodes,
@@ -387,8 +381,7 @@ void ehal_plan_print(const ehal_plan *p, FILE *f)
     fprintf(f, "\n");
 }
 
-void ehal_plan_explain(const ehal_plan *p, FILE *f)
-{
+void ehal_plan_explain(const ehal_plan *p, FILE *f) {
     if (!p || !f)
         return;
     if (!p->has_alt) {

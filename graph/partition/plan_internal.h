@@ -8,17 +8,17 @@
 struct ehal_plan {
     const ehal_graph *g; /* borrowed: the plan must not outlive its graph */
     uint32_t n_nodes, n_backends;
-    uint32_t *assign;        /* [n_nodes] backend index */
+    uint32_t *assign; /* [n_nodes] backend index */
     char names[EHAL_PART_MAX_BACKENDS][32];
     uint64_t cost_ns;
     uint32_t n_parts;
-    uint32_t *part_start;    /* [n_parts + 1] node index */
-    uint32_t *part_backend;  /* [n_parts] */
+    uint32_t *part_start;   /* [n_parts + 1] node index */
+    uint32_t *part_backend; /* [n_parts] */
     uint32_t n_groups;
-    char (*group_name)[24];  /* [n_groups] */
-    uint64_t *group_alt;     /* [n_groups * n_backends] plan cost with the group forced, or INF */
-    uint32_t *group_nodes;   /* [n_groups * n_backends] nodes of the group on each backend */
-    int has_alt;             /* group_alt computed */
+    char (*group_name)[24]; /* [n_groups] */
+    uint64_t *group_alt;    /* [n_groups * n_backends] plan cost with the group forced, or INF */
+    uint32_t *group_nodes;  /* [n_groups * n_backends] nodes of the group on each backend */
+    int has_alt;            /* group_alt computed */
 };
 
 /* As ehal_plan_create, with fixed[n_nodes] (backend index or

@@ -34,8 +34,7 @@ struct ehal_executable_impl {
 };
 
 static ehal_status_t gt_init(const ehal_host_services *host, const ehal_option *opts,
-                             uint32_t n_opts, ehal_backend_impl **out)
-{
+                             uint32_t n_opts, ehal_backend_impl **out) {
     ehal_backend_impl *be = ehal_sdk_calloc(host, 1, sizeof *be);
     if (!be)
         return EHAL_STATUS_OUT_OF_MEMORY;
@@ -61,10 +60,11 @@ static ehal_status_t gt_init(const ehal_host_services *host, const ehal_option *
     return EHAL_STATUS_OK;
 }
 
-static void gt_destroy(ehal_backend_impl *be) { ehal_sdk_free(be->host, be); }
+static void gt_destroy(ehal_backend_impl *be) {
+    ehal_sdk_free(be->host, be);
+}
 
-static ehal_status_t gt_device_info(ehal_backend_impl *be, ehal_device_info *info)
-{
+static ehal_status_t gt_device_info(ehal_backend_impl *be, ehal_device_info *info) {
     ehal_device_info d;
     memset(&d, 0, sizeof d);
     d.struct_size = sizeof d;
@@ -82,8 +82,7 @@ static ehal_status_t gt_device_info(ehal_backend_impl *be, ehal_device_info *inf
 }
 
 static ehal_status_t gt_query(ehal_backend_impl *be, const ehal_subgraph *sg, uint32_t node,
-                              ehal_op_support *out)
-{
+                              ehal_op_support *out) {
     const ehal_node_desc *n = sg->nodes[node];
     out->level = EHAL_SUPPORT_UNSUPPORTED;
     out->cost_ns = 0;
@@ -99,8 +98,7 @@ static ehal_status_t gt_query(ehal_backend_impl *be, const ehal_subgraph *sg, ui
 }
 
 static ehal_status_t gt_alloc(ehal_backend_impl *be, uint64_t size, uint32_t flags,
-                              ehal_buffer_impl **out)
-{
+                              ehal_buffer_impl **out) {
     (void)flags;
     ehal_buffer_impl *b = ehal_sdk_calloc(be->host, 1, sizeof *b);
     if (!b)
@@ -116,8 +114,7 @@ static ehal_status_t gt_alloc(ehal_backend_impl *be, uint64_t size, uint32_t fla
     return EHAL_STATUS_OK;
 }
 
-static void gt_free(ehal_backend_impl *be, ehal_buffer_impl *b)
-{
+static void gt_free(ehal_backend_impl *be, ehal_buffer_impl *b) {
     if (!b)
         return;
     if (b->owned)
@@ -126,33 +123,31 @@ static void gt_free(ehal_backend_impl *be, ehal_buffer_impl *b)
 }
 
 static ehal_status_t gt_write(ehal_backend_impl *be, ehal_buffer_impl *b, uint64_t off,
-                              const void *src, uint64_t size)
-{
+                              const void *src, uint64_t size) {
     (void)be;
     memcpy((char *)b->data + off, src, size);
     return EHAL_STATUS_OK;
 }
 
-static ehal_status_t gt_read(ehal_backend_impl *be, ehal_buffer_impl *b, uint64_t off,
-                             void *dst, uint64_t size)
-{
+static ehal_status_t gt_read(ehal_backend_impl *be, ehal_buffer_impl *b, uint64_t off, void *dst,
+                             uint64_t size) {
     (void)be;
     memcpy(dst, (const char *)b->data + off, size);
     return EHAL_STATUS_OK;
 }
 
-static ehal_status_t gt_map(ehal_backend_impl *be, ehal_buffer_impl *b, void **ptr)
-{
+static ehal_status_t gt_map(ehal_backend_impl *be, ehal_buffer_impl *b, void **ptr) {
     (void)be;
     *ptr = b->data;
     return EHAL_STATUS_OK;
 }
 
-static void gt_unmap(ehal_backend_impl *be, ehal_buffer_impl *b) { (void)be, (void)b; }
+static void gt_unmap(ehal_backend_impl *be, ehal_buffer_impl *b) {
+    (void)be, (void)b;
+}
 
 static ehal_status_t gt_import(ehal_backend_impl *be, void *ptr, uint64_t size, uint32_t flags,
-                               ehal_buffer_impl **out)
-{
+                               ehal_buffer_impl **out) {
     (void)flags;
     if (!be->import)
         return EHAL_STATUS_UNSUPPORTED;
@@ -166,8 +161,7 @@ static ehal_status_t gt_import(ehal_backend_impl *be, void *ptr, uint64_t size, 
 }
 
 static ehal_status_t gt_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
-                                ehal_executable_impl **out)
-{
+                                ehal_executable_impl **out) {
     ehal_status_t st = ehal_sdk_check_subgraph(be->host, sg, be->table, EHAL_OP_ID_LIMIT_);
     if (st != EHAL_STATUS_OK)
         return st;
@@ -183,33 +177,29 @@ static ehal_status_t gt_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
     return EHAL_STATUS_OK;
 }
 
-static void *gt_resolve(void *user, const ehal_tensor_desc *t)
-{
+static void *gt_resolve(void *user, const ehal_tensor_desc *t) {
     (void)user;
     return (char *)t->buffer->data + t->offset;
 }
 
 static ehal_status_t gt_execute(ehal_backend_impl *be, ehal_executable_impl *e,
-                                const ehal_execute_args *args)
-{
+                                const ehal_execute_args *args) {
     (void)args;
     if (be->fail_after && ++be->n_exec > be->fail_after) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR, GT_NAME ": device lost (test fail_after)");
         return e->last = EHAL_STATUS_DEVICE_LOST;
     }
-    e->last = ehal_sdk_run_nodes(be->host, ehal_sdk_graph_view(e->g), be->table,
-                                 EHAL_OP_ID_LIMIT_, gt_resolve, NULL);
+    e->last = ehal_sdk_run_nodes(be->host, ehal_sdk_graph_view(e->g), be->table, EHAL_OP_ID_LIMIT_,
+                                 gt_resolve, NULL);
     return e->last;
 }
 
-static ehal_status_t gt_wait(ehal_backend_impl *be, ehal_executable_impl *e, uint64_t t)
-{
+static ehal_status_t gt_wait(ehal_backend_impl *be, ehal_executable_impl *e, uint64_t t) {
     (void)be, (void)t;
     return e->last;
 }
 
-static void gt_release(ehal_backend_impl *be, ehal_executable_impl *e)
-{
+static void gt_release(ehal_backend_impl *be, ehal_executable_impl *e) {
     if (!e)
         return;
     ehal_sdk_graph_free(be->host, e->g);
@@ -237,7 +227,6 @@ static const ehal_backend_iface gt_iface = {
     .release = gt_release,
 };
 
-EHAL_PLUGIN_EXPORT ehal_status_t ehal_backend_entry(ehal_entry_args *args)
-{
+EHAL_PLUGIN_EXPORT ehal_status_t ehal_backend_entry(ehal_entry_args *args) {
     return ehal_sdk_negotiate(args, &gt_iface);
 }

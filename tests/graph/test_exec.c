@@ -20,8 +20,7 @@
 
 static ehal_model *g_model; /* built-in preset, q8_0 weights */
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     ehal_model_hparams hp;
     char err[256];
@@ -33,8 +32,7 @@ static int setup(void **state)
                : -1;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     (void)state;
     ehal_model_free(g_model);
     return 0;
@@ -42,8 +40,7 @@ static int teardown(void **state)
 
 /* A context over the test plugins only (gt_dir) or the build's plugins. */
 static ehal_context *open_ctx(int test_plugins, const char *backends, const ehal_option *bo,
-                              uint32_t nbo)
-{
+                              uint32_t nbo) {
     const char *dir = getenv(test_plugins ? "EHAL_GT_PLUGIN_DIR" : "EHAL_TEST_PLUGIN_DIR");
     if (!dir)
         return NULL;
@@ -73,8 +70,7 @@ static const int32_t prompt[5] = {1, 17, 300, 42, 5};
 /* Runs the prompt then N_DECODE greedy steps; logits[N_POS][vocab] (all
  * positions), tokens[N_DECODE + 1]. Returns 0 or fails the test. */
 static void run_session(ehal_context *ctx, const ehal_session_options *so, float *logits,
-                        int32_t *tokens, ehal_session_stats *stats)
-{
+                        int32_t *tokens, ehal_session_stats *stats) {
     const uint32_t V = ehal_model_get_hparams(g_model)->vocab;
     ehal_session *s = NULL;
     char err[320];
@@ -99,8 +95,7 @@ static void run_session(ehal_context *ctx, const ehal_session_options *so, float
     ehal_session_free(s);
 }
 
-static void run_reference(const ehal_session_options *so, const int32_t *tokens, float *logits)
-{
+static void run_reference(const ehal_session_options *so, const int32_t *tokens, float *logits) {
     const uint32_t V = ehal_model_get_hparams(g_model)->vocab;
     ehal_refrun *r = NULL;
     char err[256];
@@ -114,8 +109,7 @@ static void run_reference(const ehal_session_options *so, const int32_t *tokens,
     ehal_refrun_free(r);
 }
 
-static double max_diff(const float *a, const float *b, size_t n, double *max_ref)
-{
+static double max_diff(const float *a, const float *b, size_t n, double *max_ref) {
     double m = 0;
     *max_ref = 0;
     for (size_t i = 0; i < n; i++) {
@@ -128,8 +122,7 @@ static double max_diff(const float *a, const float *b, size_t n, double *max_ref
     return m;
 }
 
-static ehal_session_options opts(const char *const *pins, uint32_t n_pins, uint32_t kv_dtype)
-{
+static ehal_session_options opts(const char *const *pins, uint32_t n_pins, uint32_t kv_dtype) {
     ehal_session_options so;
     memset(&so, 0, sizeof so);
     so.struct_size = sizeof so;
@@ -143,8 +136,7 @@ static ehal_session_options opts(const char *const *pins, uint32_t n_pins, uint3
 
 #define NL (N_POS * 512)
 
-static void single_backend_equals_reference_path(void **state)
-{
+static void single_backend_equals_reference_path(void **state) {
     (void)state;
     ehal_context *ctx = open_ctx(1, "gt_a", NULL, 0);
     if (!ctx) {
@@ -163,8 +155,7 @@ static void single_backend_equals_reference_path(void **state)
     ehal_context_destroy(ctx);
 }
 
-static void same_run_twice_gives_identical_tokens(void **state)
-{
+static void same_run_twice_gives_identical_tokens(void **state) {
     (void)state;
     ehal_context *ctx = open_ctx(1, "gt_a", NULL, 0);
     if (!ctx) {
@@ -183,8 +174,7 @@ static void same_run_twice_gives_identical_tokens(void **state)
 
 /* Split across gt_a and gt_b; import=1: boundary tensors are read in place
  * (zero copy), import=0: they are copied. Both equal the single run. */
-static void split_run(int import)
-{
+static void split_run(int import) {
     ehal_option bo[2] = {{"gt_a.import", import ? "1" : "0"}, {"gt_b.import", import ? "1" : "0"}};
     ehal_context *one = open_ctx(1, "gt_a", NULL, 0);
     ehal_context *two = open_ctx(1, "gt_a,gt_b", bo, 2);
@@ -216,20 +206,17 @@ static void split_run(int import)
     ehal_context_destroy(one), ehal_context_destroy(two);
 }
 
-static void partitioned_run_reading_in_place_equals_single_run(void **state)
-{
+static void partitioned_run_reading_in_place_equals_single_run(void **state) {
     (void)state;
     split_run(1);
 }
 
-static void partitioned_run_copying_boundaries_equals_single_run(void **state)
-{
+static void partitioned_run_copying_boundaries_equals_single_run(void **state) {
     (void)state;
     split_run(0);
 }
 
-static void kv_cache_stays_on_the_attention_backend(void **state)
-{
+static void kv_cache_stays_on_the_attention_backend(void **state) {
     (void)state;
     ehal_context *two = open_ctx(1, "gt_a,gt_b", NULL, 0);
     if (!two) {
@@ -264,8 +251,7 @@ static void kv_cache_stays_on_the_attention_backend(void **state)
     ehal_context_destroy(two);
 }
 
-static void sliding_window_with_sinks_matches_reference(void **state)
-{
+static void sliding_window_with_sinks_matches_reference(void **state) {
     (void)state;
     ehal_context *ctx = open_ctx(1, "gt_a,gt_b", NULL, 0);
     if (!ctx) {
@@ -286,8 +272,7 @@ static void sliding_window_with_sinks_matches_reference(void **state)
     ehal_context_destroy(ctx);
 }
 
-static void memory_limit_keeps_weights_off_a_small_device(void **state)
-{
+static void memory_limit_keeps_weights_off_a_small_device(void **state) {
     (void)state;
     /* gt_b is 10x cheaper but declares 300 KiB: it cannot hold all ~880 KiB
      * of weights, so the plan must leave some on gt_a. */
@@ -337,13 +322,13 @@ static void memory_limit_keeps_weights_off_a_small_device(void **state)
 }
 
 static const float g_w1[64] = {
-    0.5f, -1, 0, 2, 0.25f, 0, 1, -0.5f, 1, 1, 1, 1, 1, 1, 1, 1, -2, 0, 0, 0, 0, 0, 0, 3,
-    0, 0.5f, 0, 0.5f, 0, 0.5f, 0, 0.5f, 3, -3, 2, -2, 1, -1, 0.5f, -0.5f, 0, 0, 0, 0, 0, 0, 0, 1,
-    0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f, 0.7f, 0.8f, -1, -1, 0, 0, 1, 1, 2, 2};
+    0.5f, -1,   0,    2,    0.25f, 0,    1,    -0.5f, 1,  1,    1, 1,    1, 1,    1, 1,
+    -2,   0,    0,    0,    0,     0,    0,    3,     0,  0.5f, 0, 0.5f, 0, 0.5f, 0, 0.5f,
+    3,    -3,   2,    -2,   1,     -1,   0.5f, -0.5f, 0,  0,    0, 0,    0, 0,    0, 1,
+    0.1f, 0.2f, 0.3f, 0.4f, 0.5f,  0.6f, 0.7f, 0.8f,  -1, -1,   0, 0,    1, 1,    2, 2};
 static const float g_nw[8] = {1, 2, 0.5f, 1, -1, 1, 3, 0.25f};
 
-static const void *weight_source(void *user, const char *name, uint64_t nbytes)
-{
+static const void *weight_source(void *user, const char *name, uint64_t nbytes) {
     (void)user;
     if (!strcmp(name, "w1") && nbytes == sizeof g_w1)
         return g_w1;
@@ -353,8 +338,7 @@ static const void *weight_source(void *user, const char *name, uint64_t nbytes)
 }
 
 /* y = rms_norm(W1 x) * nw + x, computed directly. */
-static void expected_small(const float *x, float *y)
-{
+static void expected_small(const float *x, float *y) {
     for (int t = 0; t < 2; t++) {
         float h[8];
         double ss = 0;
@@ -371,8 +355,7 @@ static void expected_small(const float *x, float *y)
     }
 }
 
-static void callers_graph_runs_split_across_backends(void **state)
-{
+static void callers_graph_runs_split_across_backends(void **state) {
     (void)state;
     ehal_context *ctx = open_ctx(1, "gt_a,gt_b", NULL, 0);
     if (!ctx) {
@@ -423,16 +406,14 @@ static void callers_graph_runs_split_across_backends(void **state)
     ehal_context_destroy(ctx);
 }
 
-static int count(const char *hay, const char *needle)
-{
+static int count(const char *hay, const char *needle) {
     int n = 0;
     for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
         n++;
     return n;
 }
 
-static void trace_has_a_track_per_backend_and_a_slice_per_op(void **state)
-{
+static void trace_has_a_track_per_backend_and_a_slice_per_op(void **state) {
     (void)state;
     ehal_context *ctx = open_ctx(1, "gt_a,gt_b", NULL, 0);
     if (!ctx) {
@@ -477,8 +458,7 @@ static void trace_has_a_track_per_backend_and_a_slice_per_op(void **state)
     ehal_context_destroy(ctx);
 }
 
-static void lost_backend_is_replanned_and_history_replayed(void **state)
-{
+static void lost_backend_is_replanned_and_history_replayed(void **state) {
     (void)state;
     /* gt_b runs layers 2-3 and dies at its 3rd execute (during decode). */
     ehal_option bo[1] = {{"gt_b.fail_after", "3"}};
@@ -505,8 +485,7 @@ static void lost_backend_is_replanned_and_history_replayed(void **state)
     ehal_context_destroy(one), ehal_context_destroy(two);
 }
 
-static void calibration_corrects_a_backend_that_overclaims(void **state)
-{
+static void calibration_corrects_a_backend_that_overclaims(void **state) {
     (void)state;
     /* gt_b claims to be 10x faster than gt_a; both run the same kernels. */
     ehal_option bo[1] = {{"gt_b.cost", "10"}};
@@ -537,8 +516,7 @@ static void calibration_corrects_a_backend_that_overclaims(void **state)
 /* The build's real plugins: every combination that includes cpu, with the
  * layers dealt round-robin over the combination's backends, against the
  * reference path. */
-static void real_backends_match_reference_path(void **state)
-{
+static void real_backends_match_reference_path(void **state) {
     (void)state;
     ehal_context *all = open_ctx(0, NULL, NULL, 0);
     if (!all || !ehal_backend_find(all, "cpu")) {
@@ -610,8 +588,7 @@ static void real_backends_match_reference_path(void **state)
     assert_true(combos >= 1);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(single_backend_equals_reference_path),
         cmocka_unit_test(same_run_twice_gives_identical_tokens),

@@ -11,14 +11,12 @@
 #include "edgehal/graph.h"
 
 static uint32_t t2(ehal_graph *g, const char *name, uint32_t dtype, uint32_t role, int64_t a,
-                   int64_t b)
-{
+                   int64_t b) {
     int64_t ne[2] = {a, b};
     return ehal_graph_add_tensor(g, name, dtype, role, 2, ne);
 }
 
-static void valid_matmul_graph_passes_and_records_producers(void **state)
-{
+static void valid_matmul_graph_passes_and_records_producers(void **state) {
     (void)state;
     ehal_graph *g;
     assert_int_equal(ehal_graph_create(&g), EHAL_STATUS_OK);
@@ -35,8 +33,7 @@ static void valid_matmul_graph_passes_and_records_producers(void **state)
     ehal_graph_free(g);
 }
 
-static void shape_mismatch_names_node_and_value(void **state)
-{
+static void shape_mismatch_names_node_and_value(void **state) {
     (void)state;
     ehal_graph *g;
     assert_int_equal(ehal_graph_create(&g), EHAL_STATUS_OK);
@@ -53,8 +50,7 @@ static void shape_mismatch_names_node_and_value(void **state)
     ehal_graph_free(g);
 }
 
-static void unproduced_input_names_tensor(void **state)
-{
+static void unproduced_input_names_tensor(void **state) {
     (void)state;
     ehal_graph *g;
     assert_int_equal(ehal_graph_create(&g), EHAL_STATUS_OK);
@@ -71,8 +67,7 @@ static void unproduced_input_names_tensor(void **state)
     ehal_graph_free(g);
 }
 
-static void second_writer_is_refused(void **state)
-{
+static void second_writer_is_refused(void **state) {
     (void)state;
     ehal_graph *g;
     assert_int_equal(ehal_graph_create(&g), EHAL_STATUS_OK);
@@ -88,8 +83,7 @@ static void second_writer_is_refused(void **state)
     ehal_graph_free(g);
 }
 
-static void bad_builder_call_sticks_and_names_value(void **state)
-{
+static void bad_builder_call_sticks_and_names_value(void **state) {
     (void)state;
     ehal_graph *g;
     assert_int_equal(ehal_graph_create(&g), EHAL_STATUS_OK);
@@ -107,8 +101,7 @@ static void bad_builder_call_sticks_and_names_value(void **state)
     ehal_graph_free(g);
 }
 
-static void view_shares_base_bytes_and_is_bounds_checked(void **state)
-{
+static void view_shares_base_bytes_and_is_bounds_checked(void **state) {
     (void)state;
     ehal_graph *g;
     assert_int_equal(ehal_graph_create(&g), EHAL_STATUS_OK);
@@ -128,8 +121,7 @@ static void view_shares_base_bytes_and_is_bounds_checked(void **state)
     ehal_graph_free(g);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(valid_matmul_graph_passes_and_records_producers),
         cmocka_unit_test(shape_mismatch_names_node_and_value),

@@ -15,8 +15,7 @@
 
 #include "edgehal/graph.h"
 
-static const float *W(const ehal_model *m, const char *fmt, int layer)
-{
+static const float *W(const ehal_model *m, const char *fmt, int layer) {
     char name[96];
     snprintf(name, sizeof name, fmt, layer);
     const ehal_model_tensor *t = ehal_model_tensor_find(m, name);
@@ -26,8 +25,7 @@ static const float *W(const ehal_model *m, const char *fmt, int layer)
 }
 
 /* y[n] = sum_k w[n*K + k] x[k] */
-static void mv(const float *w, const float *x, float *y, int K, int N)
-{
+static void mv(const float *w, const float *x, float *y, int K, int N) {
     for (int n = 0; n < N; n++) {
         double s = 0;
         for (int k = 0; k < K; k++)
@@ -36,8 +34,7 @@ static void mv(const float *w, const float *x, float *y, int K, int N)
     }
 }
 
-static void rmsnorm(const float *x, const float *w, float *y, int d, float eps)
-{
+static void rmsnorm(const float *x, const float *w, float *y, int d, float eps) {
     double ss = 0;
     for (int i = 0; i < d; i++)
         ss += (double)x[i] * x[i];
@@ -46,8 +43,7 @@ static void rmsnorm(const float *x, const float *w, float *y, int d, float eps)
         y[i] = x[i] * r * w[i];
 }
 
-static void rope(float *v, int n_heads, int D, int pos, float base)
-{
+static void rope(float *v, int n_heads, int D, int pos, float base) {
     for (int h = 0; h < n_heads; h++)
         for (int i = 0; i < D / 2; i++) {
             double th = pos * pow(base, -2.0 * i / D);
@@ -59,8 +55,7 @@ static void rope(float *v, int n_heads, int D, int pos, float base)
 }
 
 /* logits[n_tok][vocab] for tokens at positions 0..n_tok-1 */
-static void naive_forward(const ehal_model *m, const int32_t *tok, int n_tok, float *logits)
-{
+static void naive_forward(const ehal_model *m, const int32_t *tok, int n_tok, float *logits) {
     const ehal_model_hparams *hp = ehal_model_get_hparams(m);
     const int d = (int)hp->dim, H = (int)hp->n_heads, Hk = (int)hp->n_kv_heads;
     const int D = d / H, F = (int)hp->ffn_dim, V = (int)hp->vocab, L = (int)hp->n_layers;
@@ -73,7 +68,8 @@ static void naive_forward(const ehal_model *m, const int32_t *tok, int n_tok, fl
     for (int t = 0; t < n_tok; t++) {
         memcpy(x, W(m, "token_embd.weight", 0) + (size_t)tok[t] * d, sizeof *x * d);
         for (int l = 0; l < L; l++) {
-            float *kl = K + ((size_t)l * n_tok + t) * Hk * D, *vl = Vc + ((size_t)l * n_tok + t) * Hk * D;
+            float *kl = K + ((size_t)l * n_tok + t) * Hk * D,
+                  *vl = Vc + ((size_t)l * n_tok + t) * Hk * D;
             rmsnorm(x, W(m, "blk.%d.attn_norm.weight", l), xn, d, hp->rms_eps);
             mv(W(m, "blk.%d.attn_q.weight", l), xn, q, d, H * D);
             mv(W(m, "blk.%d.attn_k.weight", l), xn, kl, d, Hk * D);
@@ -114,15 +110,14 @@ static void naive_forward(const ehal_model *m, const int32_t *tok, int n_tok, fl
                 x[i] += o[i];
         }
         rmsnorm(x, W(m, "output_norm.weight", 0), xn, d, hp->rms_eps);
-        const char *head = ehal_model_tensor_find(m, "output.weight") ? "output.weight"
-                                                                      : "token_embd.weight";
+        const char *head =
+            ehal_model_tensor_find(m, "output.weight") ? "output.weight" : "token_embd.weight";
         mv(W(m, head, 0), xn, logits + (size_t)t * V, d, V);
     }
     free(K), free(Vc), free(x), free(xn), free(q), free(att), free(o), free(g), free(u), free(sc);
 }
 
-static void check_preset(const char *preset)
-{
+static void check_preset(const char *preset) {
     ehal_model_hparams hp;
     assert_int_equal(ehal_model_preset_hparams(preset, &hp), EHAL_STATUS_OK);
     hp.n_layers = hp.n_layers > 2 ? 2 : hp.n_layers; /* keep the naive pass quick */
@@ -162,20 +157,17 @@ static void check_preset(const char *preset)
     free(want), free(got);
 }
 
-static void builtin_graph_matches_naive_llama_forward(void **state)
-{
+static void builtin_graph_matches_naive_llama_forward(void **state) {
     (void)state;
     check_preset("builtin"); /* GQA (4 heads, 2 KV heads), tied embeddings */
 }
 
-static void tiny_graph_matches_naive_llama_forward(void **state)
-{
+static void tiny_graph_matches_naive_llama_forward(void **state) {
     (void)state;
     check_preset("tiny"); /* untied output.weight */
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(builtin_graph_matches_naive_llama_forward),
         cmocka_unit_test(tiny_graph_matches_naive_llama_forward),

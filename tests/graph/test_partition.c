@@ -18,20 +18,17 @@
 
 typedef struct rnd_problem {
     ehal_part_problem p;
-    uint64_t cost[MAXN * MAXB], overhead[MAXB], fixed[MAXB * MAXB], mem[MAXN * MAXB],
-        limit[MAXB];
+    uint64_t cost[MAXN * MAXB], overhead[MAXB], fixed[MAXB * MAXB], mem[MAXN * MAXB], limit[MAXB];
     double per_byte[MAXB * MAXB];
     ehal_part_edge edges[MAXN * 3];
 } rnd_problem;
 
-static uint64_t lcg(uint64_t *s)
-{
+static uint64_t lcg(uint64_t *s) {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
     return *s >> 33;
 }
 
-static void make_problem(rnd_problem *r, uint32_t n, uint32_t B, uint64_t seed, int with_mem)
-{
+static void make_problem(rnd_problem *r, uint32_t n, uint32_t B, uint64_t seed, int with_mem) {
     memset(r, 0, sizeof *r);
     uint64_t s = seed;
     for (uint32_t i = 0; i < n; i++)
@@ -57,13 +54,12 @@ static void make_problem(rnd_problem *r, uint32_t n, uint32_t B, uint64_t seed, 
             r->edges[ne++] = (ehal_part_edge){(uint32_t)(lcg(&s) % (i - 1)), i, lcg(&s) % 2000,
                                               lcg(&s) % 6 == 0};
     }
-    r->p = (ehal_part_problem){n, B, r->cost, r->overhead, r->per_byte, r->fixed, r->edges, ne,
-                               r->mem, r->limit, NULL, NULL};
+    r->p = (ehal_part_problem){n,        B,  r->cost, r->overhead, r->per_byte, r->fixed,
+                               r->edges, ne, r->mem,  r->limit,    NULL,        NULL};
 }
 
 /* Exhaustive minimum over every assignment that fits; INF if none. */
-static uint64_t brute(const ehal_part_problem *p, uint32_t *best)
-{
+static uint64_t brute(const ehal_part_problem *p, uint32_t *best) {
     uint32_t a[MAXN] = {0};
     uint64_t bc = EHAL_PART_INF;
     for (;;) {
@@ -80,8 +76,7 @@ static uint64_t brute(const ehal_part_problem *p, uint32_t *best)
     }
 }
 
-static void dp_matches_brute_force_on_random_chains(void **state)
-{
+static void dp_matches_brute_force_on_random_chains(void **state) {
     (void)state;
     int solved = 0;
     for (uint64_t seed = 1; seed <= 300; seed++) {
@@ -109,8 +104,7 @@ static void dp_matches_brute_force_on_random_chains(void **state)
     assert_true(solved > 200);
 }
 
-static void memory_limits_are_honoured(void **state)
-{
+static void memory_limits_are_honoured(void **state) {
     (void)state;
     int feasible = 0;
     for (uint64_t seed = 1000; seed < 1200; seed++) {
@@ -132,8 +126,7 @@ static void memory_limits_are_honoured(void **state)
     assert_true(feasible > 50);
 }
 
-static void memory_limit_moves_weights_to_slower_backend(void **state)
-{
+static void memory_limit_moves_weights_to_slower_backend(void **state) {
     (void)state;
     /* 4 nodes; backend 1 is twice as fast but holds only two nodes' weights. */
     uint64_t cost[8] = {200, 100, 200, 100, 200, 100, 200, 100};
@@ -153,8 +146,7 @@ static void memory_limit_moves_weights_to_slower_backend(void **state)
     assert_int_equal(ehal_part_solve(&p, a, &c, err, sizeof err), EHAL_STATUS_OUT_OF_MEMORY);
 }
 
-static void overhead_prevents_fragmenting(void **state)
-{
+static void overhead_prevents_fragmenting(void **state) {
     (void)state;
     /* Alternating small advantages: without overhead the DP would split
      * every node; with a 1000 ns partition overhead it keeps one. */
@@ -174,8 +166,7 @@ static void overhead_prevents_fragmenting(void **state)
     assert_int_equal(c, 630 + 1000);
 }
 
-static void tied_edges_keep_cache_with_its_reader(void **state)
-{
+static void tied_edges_keep_cache_with_its_reader(void **state) {
     (void)state;
     /* node 0 writes a cache (cheap on 0), node 2 reads it (cheap on 1). */
     uint64_t cost[6] = {10, 500, 100, 100, 500, 10};
@@ -191,8 +182,7 @@ static void tied_edges_keep_cache_with_its_reader(void **state)
 }
 
 /* A two-layer graph shaped like the transformer, for pins. */
-static ehal_graph *layered_graph(void)
-{
+static ehal_graph *layered_graph(void) {
     ehal_graph *g;
     if (ehal_graph_create(&g) != EHAL_STATUS_OK)
         return NULL;
@@ -216,8 +206,7 @@ static ehal_graph *layered_graph(void)
     return g;
 }
 
-static void pins_select_layers_sections_and_ops(void **state)
-{
+static void pins_select_layers_sections_and_ops(void **state) {
     (void)state;
     ehal_graph *g = layered_graph();
     assert_non_null(g);
@@ -237,8 +226,7 @@ static void pins_select_layers_sections_and_ops(void **state)
     ehal_graph_free(g);
 }
 
-static void bad_pins_name_the_pin_and_word(void **state)
-{
+static void bad_pins_name_the_pin_and_word(void **state) {
     (void)state;
     ehal_graph *g = layered_graph();
     const char *names[2] = {"cpu", "vulkan"};
@@ -269,8 +257,7 @@ static void bad_pins_name_the_pin_and_word(void **state)
     ehal_graph_free(g);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dp_matches_brute_force_on_random_chains),
         cmocka_unit_test(memory_limits_are_honoured),

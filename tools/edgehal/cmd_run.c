@@ -22,9 +22,25 @@
 EHAL_CLI_COMMAND(run, "run a Llama-family model partitioned across the backends");
 
 enum {
-    OPT_MODEL = 1, OPT_PROMPT, OPT_NPRED, OPT_PIN, OPT_EXPLAIN, OPT_KVTYPE, OPT_KVWIN,
-    OPT_KVSINK, OPT_LOGITS, OPT_TRACE, OPT_CHECK, OPT_THREADS, OPT_TOPK, OPT_SEED, OPT_QUANT,
-    OPT_CTX, OPT_QUIET, OPT_TRACE_OPS, OPT_CALIBRATE
+    OPT_MODEL = 1,
+    OPT_PROMPT,
+    OPT_NPRED,
+    OPT_PIN,
+    OPT_EXPLAIN,
+    OPT_KVTYPE,
+    OPT_KVWIN,
+    OPT_KVSINK,
+    OPT_LOGITS,
+    OPT_TRACE,
+    OPT_CHECK,
+    OPT_THREADS,
+    OPT_TOPK,
+    OPT_SEED,
+    OPT_QUANT,
+    OPT_CTX,
+    OPT_QUIET,
+    OPT_TRACE_OPS,
+    OPT_CALIBRATE
 };
 
 static const ehal_cli_opt run_opts[] = {
@@ -37,12 +53,10 @@ static const ehal_cli_opt run_opts[] = {
     {"top-k", 0, 1, OPT_TOPK},          {"seed", 0, 1, OPT_SEED},
     {"quant", 0, 1, OPT_QUANT},         {"ctx", 0, 1, OPT_CTX},
     {"quiet", 'q', 0, OPT_QUIET},       {"trace-ops", 0, 0, OPT_TRACE_OPS},
-    {"calibrate", 0, 0, OPT_CALIBRATE},
-    {NULL, 0, 0, 0},
+    {"calibrate", 0, 0, OPT_CALIBRATE}, {NULL, 0, 0, 0},
 };
 
-static void run_usage(FILE *out)
-{
+static void run_usage(FILE *out) {
     fprintf(out,
             "usage: edgehal run [options] [common options]\n"
             "\n"
@@ -90,15 +104,13 @@ typedef struct run_args {
     int explain, check, quiet, trace_ops, calibrate;
 } run_args;
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int parse_prompt(const char *s, uint32_t vocab, int32_t **out, uint32_t *n)
-{
+static int parse_prompt(const char *s, uint32_t vocab, int32_t **out, uint32_t *n) {
     uint32_t cap = 16, cnt = 0;
     int32_t *v = malloc(cap * sizeof *v);
     const char *p = s;
@@ -137,14 +149,12 @@ static int parse_prompt(const char *s, uint32_t vocab, int32_t **out, uint32_t *
     return 0;
 }
 
-static uint64_t rng_next(uint64_t *s)
-{
+static uint64_t rng_next(uint64_t *s) {
     *s ^= *s >> 12, *s ^= *s << 25, *s ^= *s >> 27;
     return *s * 2685821657736338717ull;
 }
 
-static int32_t sample(const float *l, uint32_t vocab, uint64_t k, uint64_t *rng)
-{
+static int32_t sample(const float *l, uint32_t vocab, uint64_t k, uint64_t *rng) {
     uint32_t best = 0;
     for (uint32_t i = 1; i < vocab; i++)
         if (l[i] > l[best])
@@ -177,8 +187,7 @@ static int32_t sample(const float *l, uint32_t vocab, uint64_t k, uint64_t *rng)
     return (int32_t)top[nt - 1];
 }
 
-static uint32_t argmax(const float *l, uint32_t n)
-{
+static uint32_t argmax(const float *l, uint32_t n) {
     uint32_t b = 0;
     for (uint32_t i = 1; i < n; i++)
         if (l[i] > l[b])
@@ -186,8 +195,7 @@ static uint32_t argmax(const float *l, uint32_t n)
     return b;
 }
 
-static uint32_t dtype_arg(const char *cmd, const char *opt, const char *v)
-{
+static uint32_t dtype_arg(const char *cmd, const char *opt, const char *v) {
     uint32_t d = ehal_dtype_from_name(v);
     if (d == UINT32_MAX || d == EHAL_DTYPE_I32) {
         fprintf(stderr, "edgehal %s: %s '%s' is not a dtype (f32, f16, q8_0, q4_0)\n", cmd, opt, v);
@@ -198,8 +206,7 @@ static uint32_t dtype_arg(const char *cmd, const char *opt, const char *v)
 
 static void print_figures(const ehal_session *s, ehal_context *ctx, double prefill_s,
                           uint32_t n_prompt, double decode_s, uint32_t n_decode,
-                          const ehal_session_stats *dec)
-{
+                          const ehal_session_stats *dec) {
     ehal_session_stats st;
     ehal_session_get_stats(s, &st);
     printf("prefill: %u tokens in %.3f ms = %.1f tokens/s\n", n_prompt, prefill_s * 1e3,
@@ -225,9 +232,10 @@ static void print_figures(const ehal_session *s, ehal_context *ctx, double prefi
                "place (zero copy)\n",
                (double)dec->transfer_bytes / (double)dec->tokens,
                (double)dec->zero_copy_bytes / (double)dec->tokens);
-        double oh = dec->wall_ns ? 100.0 * (double)(dec->wall_ns - dec->exec_ns - dec->transfer_ns) /
-                                       (double)dec->wall_ns
-                                 : 0;
+        double oh = dec->wall_ns
+                        ? 100.0 * (double)(dec->wall_ns - dec->exec_ns - dec->transfer_ns) /
+                              (double)dec->wall_ns
+                        : 0;
         printf("executor overhead: %.2f%% of decode time\n", oh < 0 ? 0 : oh);
     }
     if (st.replans) {
@@ -253,8 +261,7 @@ static void print_figures(const ehal_session *s, ehal_context *ctx, double prefi
 }
 
 static int parse_args(int argc, char **argv, run_args *a, ehal_cli_common *common,
-                      ehal_cli_parser *p)
-{
+                      ehal_cli_parser *p) {
     memset(a, 0, sizeof *a);
     a->n_predict = 16;
     a->seed = 1;
@@ -272,8 +279,10 @@ static int parse_args(int argc, char **argv, run_args *a, ehal_cli_common *commo
         case OPT_PROMPT:
             a->prompt = p->value;
             if (!*a->prompt || strspn(a->prompt, "0123456789,") != strlen(a->prompt))
-                return ehal_cli_usage_error(p, "--prompt-tokens '%s' is not a comma-separated "
-                                               "list of token ids", a->prompt);
+                return ehal_cli_usage_error(p,
+                                            "--prompt-tokens '%s' is not a comma-separated "
+                                            "list of token ids",
+                                            a->prompt);
             break;
         case OPT_NPRED:
             if (ehal_cli_value_u64(p, 0, 1u << 20, &a->n_predict) != 0)
@@ -348,8 +357,7 @@ typedef struct checker {
 } checker;
 
 static int check_step(checker *c, const int32_t *toks, uint32_t n, const float *logits,
-                      uint32_t rows, uint32_t vocab)
-{
+                      uint32_t rows, uint32_t vocab) {
     char err[256];
     if (ehal_refrun_eval(c->ref, toks, n, c->buf, err, sizeof err) != EHAL_STATUS_OK) {
         fprintf(stderr, "edgehal run: --check: %s\n", err);
@@ -370,8 +378,7 @@ static int check_step(checker *c, const int32_t *toks, uint32_t n, const float *
     return 0;
 }
 
-int ehal_cmd_run(int argc, char **argv)
-{
+int ehal_cmd_run(int argc, char **argv) {
     run_args a;
     ehal_cli_common common;
     ehal_cli_parser p;
@@ -416,10 +423,18 @@ int ehal_cmd_run(int argc, char **argv)
     }
     if (ehal_cli_open_context("run", &common, 0, &ctx) != 0)
         goto out;
-    ehal_session_options so = {sizeof so, a.pins, a.n_pins, a.kv_type, (uint32_t)a.ctx,
-                               (uint32_t)a.kv_window, (uint32_t)a.kv_sinks, a.logits != NULL,
-                               a.trace != NULL, (uint32_t)a.explain,
-                               (uint32_t)(a.trace_ops && a.trace), (uint32_t)a.calibrate};
+    ehal_session_options so = {sizeof so,
+                               a.pins,
+                               a.n_pins,
+                               a.kv_type,
+                               (uint32_t)a.ctx,
+                               (uint32_t)a.kv_window,
+                               (uint32_t)a.kv_sinks,
+                               a.logits != NULL,
+                               a.trace != NULL,
+                               (uint32_t)a.explain,
+                               (uint32_t)(a.trace_ops && a.trace),
+                               (uint32_t)a.calibrate};
     st = ehal_session_create(ctx, m, &so, &s, err, sizeof err);
     if (st == EHAL_STATUS_OK && a.check)
         st = ehal_refrun_create(m, &so, &chk.ref, err, sizeof err);
@@ -452,8 +467,8 @@ int ehal_cmd_run(int argc, char **argv)
     }
     if (!a.quiet) {
         printf("model: %s, dim %u, %u layers, %u/%u heads, ffn %u, vocab %u\n",
-               a.model ? a.model : "builtin", hp->dim, hp->n_layers, hp->n_heads,
-               hp->n_kv_heads, hp->ffn_dim, hp->vocab);
+               a.model ? a.model : "builtin", hp->dim, hp->n_layers, hp->n_heads, hp->n_kv_heads,
+               hp->ffn_dim, hp->vocab);
         for (uint32_t b = 0; b < ehal_backend_count(ctx); b++) {
             ehal_backend_props pr = {.struct_size = sizeof pr};
             pr.device.struct_size = sizeof pr.device;

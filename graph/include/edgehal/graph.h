@@ -26,10 +26,10 @@ extern "C" {
 
 /* Node sections, used by pins and by the plan table. */
 #define EHAL_SECTION_OTHER 0u
-#define EHAL_SECTION_EMBED 1u  /* token embedding */
-#define EHAL_SECTION_ATTN 2u   /* attention block (norm .. residual add) */
-#define EHAL_SECTION_FFN 3u    /* feed-forward block (norm .. residual add) */
-#define EHAL_SECTION_HEAD 4u   /* final norm + LM head */
+#define EHAL_SECTION_EMBED 1u /* token embedding */
+#define EHAL_SECTION_ATTN 2u  /* attention block (norm .. residual add) */
+#define EHAL_SECTION_FFN 3u   /* feed-forward block (norm .. residual add) */
+#define EHAL_SECTION_HEAD 4u  /* final norm + LM head */
 
 typedef struct ehal_graph ehal_graph;
 
@@ -74,9 +74,9 @@ uint32_t ehal_graph_add_view(ehal_graph *g, const char *name, uint32_t base, uin
 /* Appends a node (nodes are kept in the order added, which must be
  * topological). params may be NULL when params_size is 0. The node writes
  * `output`; for KV_WRITE, output is the cache (inputs[2]). */
-uint32_t ehal_graph_add_node(ehal_graph *g, const char *name, uint32_t op,
-                             const uint32_t *inputs, uint32_t n_inputs, uint32_t output,
-                             const void *params, uint32_t params_size);
+uint32_t ehal_graph_add_node(ehal_graph *g, const char *name, uint32_t op, const uint32_t *inputs,
+                             uint32_t n_inputs, uint32_t output, const void *params,
+                             uint32_t params_size);
 /* Sets the layer and section the node belongs to (for pins and plans). */
 ehal_status_t ehal_graph_set_node_group(ehal_graph *g, uint32_t node, int32_t layer,
                                         uint32_t section);
@@ -92,7 +92,7 @@ uint32_t ehal_graph_tensor_count(const ehal_graph *g);
 uint32_t ehal_graph_node_count(const ehal_graph *g);
 const ehal_graph_tensor *ehal_graph_tensor_get(const ehal_graph *g, uint32_t id); /* NULL */
 const ehal_graph_node *ehal_graph_node_get(const ehal_graph *g, uint32_t id);     /* NULL */
-uint32_t ehal_graph_tensor_find(const ehal_graph *g, const char *name); /* or NONE */
+uint32_t ehal_graph_tensor_find(const ehal_graph *g, const char *name);           /* or NONE */
 /* The root tensor a view resolves to (id itself if not a view). */
 uint32_t ehal_graph_tensor_root(const ehal_graph *g, uint32_t id);
 
@@ -135,9 +135,8 @@ typedef struct ehal_plan_options {
 /* Assigns every node of a validated graph to one of the context's backends
  * (queried with ehal_backend_query_op) minimizing estimated time. The caller
  * frees *out. */
-ehal_status_t ehal_plan_create(ehal_context *ctx, const ehal_graph *g,
-                               const ehal_plan_options *o, ehal_plan **out, char *err,
-                               size_t err_size);
+ehal_status_t ehal_plan_create(ehal_context *ctx, const ehal_graph *g, const ehal_plan_options *o,
+                               ehal_plan **out, char *err, size_t err_size);
 void ehal_plan_free(ehal_plan *p);
 /* Backend index (into ehal_backend_get) of a node. */
 uint32_t ehal_plan_node_backend(const ehal_plan *p, uint32_t node);
@@ -174,8 +173,8 @@ typedef struct ehal_session_options {
  * them, per-layer KV caches on the backend running that layer's attention.
  * `m` must outlive the session. The caller frees *out. */
 ehal_status_t ehal_session_create(ehal_context *ctx, const ehal_model *m,
-                                  const ehal_session_options *o, ehal_session **out,
-                                  char *err, size_t err_size);
+                                  const ehal_session_options *o, ehal_session **out, char *err,
+                                  size_t err_size);
 void ehal_session_free(ehal_session *s);
 const char *ehal_session_last_error(const ehal_session *s);
 
@@ -184,8 +183,7 @@ const char *ehal_session_last_error(const ehal_session *s);
  * reports EHAL_STATUS_DEVICE_LOST, the session drops it, re-plans over the
  * remaining backends, rebuilds the KV caches by replaying every token
  * processed so far, and retries the step (stats.replans counts this). */
-ehal_status_t ehal_session_eval(ehal_session *s, const int32_t *tokens, uint32_t n,
-                                float *logits);
+ehal_status_t ehal_session_eval(ehal_session *s, const int32_t *tokens, uint32_t n, float *logits);
 /* The plan used for steps of n tokens (planned on first use); NULL if none. */
 const ehal_plan *ehal_session_plan(ehal_session *s, uint32_t n_tokens);
 uint32_t ehal_session_position(const ehal_session *s);
@@ -193,17 +191,17 @@ uint32_t ehal_session_position(const ehal_session *s);
 typedef struct ehal_session_stats {
     uint64_t steps;
     uint64_t tokens;
-    uint64_t wall_ns;       /* inside eval */
-    uint64_t exec_ns;       /* inside execute+wait, all backends */
-    uint64_t transfer_ns;   /* boundary moves and input/output copies */
-    uint64_t transfer_bytes;/* boundary moves between backends (copied) */
-    uint64_t zero_copy_bytes;/* boundary tensors read in place, not copied */
-    uint64_t backend_ns[16];/* execute+wait per backend index */
-    uint64_t weight_bytes;  /* as the backends hold them */
+    uint64_t wall_ns;         /* inside eval */
+    uint64_t exec_ns;         /* inside execute+wait, all backends */
+    uint64_t transfer_ns;     /* boundary moves and input/output copies */
+    uint64_t transfer_bytes;  /* boundary moves between backends (copied) */
+    uint64_t zero_copy_bytes; /* boundary tensors read in place, not copied */
+    uint64_t backend_ns[16];  /* execute+wait per backend index */
+    uint64_t weight_bytes;    /* as the backends hold them */
     uint64_t kv_bytes;
     uint64_t arena_bytes;
-    uint32_t replans;       /* times a lost backend was dropped and the history replayed */
-    uint32_t lost_mask;     /* bit b: backend index b was lost */
+    uint32_t replans;   /* times a lost backend was dropped and the history replayed */
+    uint32_t lost_mask; /* bit b: backend index b was lost */
 } ehal_session_stats;
 void ehal_session_get_stats(const ehal_session *s, ehal_session_stats *out);
 /* The calibration factor of backend index b for the most recently planned
@@ -231,8 +229,7 @@ typedef struct ehal_graph_exec ehal_graph_exec;
  * *out. */
 ehal_status_t ehal_graph_exec_create(ehal_context *ctx, const ehal_graph *g,
                                      const ehal_plan_options *o, ehal_weight_source_fn weights,
-                                     void *user, ehal_graph_exec **out, char *err,
-                                     size_t err_size);
+                                     void *user, ehal_graph_exec **out, char *err, size_t err_size);
 void ehal_graph_exec_free(ehal_graph_exec *e);
 const char *ehal_graph_exec_last_error(const ehal_graph_exec *e);
 const ehal_plan *ehal_graph_exec_plan(const ehal_graph_exec *e);
@@ -241,8 +238,7 @@ ehal_status_t ehal_graph_exec_set_input(ehal_graph_exec *e, uint32_t tensor, con
                                         uint64_t size);
 ehal_status_t ehal_graph_exec_run(ehal_graph_exec *e);
 /* Reads an OUTPUT tensor after a run. */
-ehal_status_t ehal_graph_exec_read(ehal_graph_exec *e, uint32_t tensor, void *data,
-                                   uint64_t size);
+ehal_status_t ehal_graph_exec_read(ehal_graph_exec *e, uint32_t tensor, void *data, uint64_t size);
 void ehal_graph_exec_get_stats(const ehal_graph_exec *e, ehal_session_stats *out);
 
 /* Reference path: the same graphs run on host memory with the catalog's
@@ -250,8 +246,8 @@ void ehal_graph_exec_get_stats(const ehal_graph_exec *e, ehal_session_stats *out
 typedef struct ehal_refrun ehal_refrun;
 ehal_status_t ehal_refrun_create(const ehal_model *m, const ehal_session_options *o,
                                  ehal_refrun **out, char *err, size_t err_size);
-ehal_status_t ehal_refrun_eval(ehal_refrun *r, const int32_t *tokens, uint32_t n,
-                               float *logits, char *err, size_t err_size);
+ehal_status_t ehal_refrun_eval(ehal_refrun *r, const int32_t *tokens, uint32_t n, float *logits,
+                               char *err, size_t err_size);
 void ehal_refrun_free(ehal_refrun *r);
 
 #ifdef __cplusplus
