@@ -513,6 +513,71 @@ static void calibration_corrects_a_backend_that_overclaims(void **state) {
     ehal_context_destroy(ctx);
 }
 
+static uint64_t plan_cost(ehal_context *ctx, const ehal_graph *g, const char *pin) {
+    const char *pins[1] = {pin};
+    ehal_plan_options po = {sizeof po, pins, pin ? 1 : 0, NULL, NULL, NULL};
+    ehal_plan *p = NULL;
+    char err[256];
+    if (ehal_plan_create(ctx, g, &po, &p, err, sizeof err) != EHAL_STATUS_OK)
+        fail_msg("plan with %s: %s", pin ? pin : "no pin", err);
+    uint64_t c = ehal_plan_cost_ns(p);
+    ehal_plan_free(p);
+    return c;
+}
+
+/* cpu + the simulated NPU: prefill matmuls go to the NPU (cheap per token
+ * at T=128); what the NPU cannot run stays on the cpu; the decode plan is
+ * whatever the cost model makes cheapest, never worse than all-cpu or than
+ * the prefill placement. */
+static void plan_with_npu_sim_sends_prefill_matmuls_there(void **state) {
+    (void)state;
+    ehal_context *ctx = open_ctx(0, "cpu,npu_sim", NULL, 0);
+    if (!ctx || ehal_backend_count(ctx) != 2) {
+        print_message("skipped: the cpu and npu_sim plugins are not both built\n");
+        ehal_context_destroy(ctx);
+        skip();
+    }
+    uint32_t npu = ehal_backend_find(ctx, "npu_sim") == ehal_backend_get(ctx, 1) ? 1 : 0;
+    ehal_model_hparams hp;
+    assert_int_equal(ehal_model_preset_hparams("small", &hp), EHAL_STATUS_OK);
+    hp.n_layers = 2;
+    hp.vocab = 4096;
+    ehal_model *m = NULL;
+    char err[256];
+    if (ehal_model_generate(&hp, EHAL_DTYPE_Q8_0, 3, &m, err, sizeof err) != EHAL_STATUS_OK)
+        fail_msg("generate: %s", err);
+    for (uint32_t T = 128; T >= 1; T = T == 128 ? 1 : 0) {
+        ehal_llama_options lo = {T, EHAL_DTYPE_F16, 256, 0, 0, 0};
+        ehal_graph *g = NULL;
+        assert_int_equal(ehal_graph_build_llama(m, &lo, &g, err, sizeof err), EHAL_STATUS_OK);
+        ehal_plan *p = NULL;
+        assert_int_equal(ehal_plan_create(ctx, g, NULL, &p, err, sizeof err), EHAL_STATUS_OK);
+        uint32_t mm = 0, mm_npu = 0;
+        for (uint32_t i = 0; i < ehal_graph_node_count(g); i++) {
+            const ehal_graph_node *n = ehal_graph_node_get(g, i);
+            uint32_t b = ehal_plan_node_backend(p, i);
+            if (n->op == EHAL_OP_ROPE || n->op == EHAL_OP_ATTENTION || n->op == EHAL_OP_KV_WRITE ||
+                n->op == EHAL_OP_GET_ROWS)
+                assert_int_not_equal(b, npu); /* unsupported there */
+            if (n->op == EHAL_OP_MATMUL && n->layer >= 0) {
+                mm++;
+                mm_npu += b == npu;
+            }
+        }
+        uint64_t best = ehal_plan_cost_ns(p);
+        print_message("T=%u: %u of %u layer matmuls on npu_sim, %u partitions, %.3f ms\n", T,
+                      mm_npu, mm, ehal_plan_partition_count(p), (double)best / 1e6);
+        if (T == 128)
+            assert_int_equal(mm_npu, mm);
+        assert_true(best <= plan_cost(ctx, g, "all=cpu"));
+        assert_true(best <= plan_cost(ctx, g, "op:matmul=npu_sim"));
+        ehal_plan_free(p);
+        ehal_graph_free(g);
+    }
+    ehal_model_free(m);
+    ehal_context_destroy(ctx);
+}
+
 /* The build's real plugins: every combination that includes cpu, with the
  * layers dealt round-robin over the combination's backends, against the
  * reference path. */
@@ -552,18 +617,40 @@ static void real_backends_match_reference_path(void **state) {
                 strncat(list, k > 1 ? "," : "", sizeof list - strlen(list) - 1);
                 strncat(list, names[b], sizeof list - strlen(list) - 1);
             }
-        char pin_text[4][64];
-        const char *pins[4];
-        for (uint32_t l = 0; l < 4; l++) {
-            snprintf(pin_text[l], sizeof pin_text[l], "layer %u=%.31s", l, members[l % k]);
-            pins[l] = pin_text[l];
-        }
         ehal_context *ctx = open_ctx(0, list, NULL, 0);
         if (!ctx)
             fail_msg("cannot open a context with backends %s", list);
+        /* Deal layer l to members[l % k]: the whole layer where that backend
+         * runs every op of one, else only its matmuls, else nothing. */
+        char pin_text[4][64];
+        const char *pins[4];
+        uint32_t n_pins = 0;
+        for (uint32_t l = 0; l < 4 && k > 1; l++) {
+            ehal_backend *be = ehal_backend_find(ctx, members[l % k]);
+            int whole = 1;
+            const uint32_t need[][2] = {
+                {EHAL_OP_RMS_NORM, EHAL_DTYPE_F32},  {EHAL_OP_MATMUL, EHAL_DTYPE_Q8_0},
+                {EHAL_OP_ROPE, EHAL_DTYPE_F32},      {EHAL_OP_KV_WRITE, EHAL_DTYPE_F16},
+                {EHAL_OP_ATTENTION, EHAL_DTYPE_F16}, {EHAL_OP_ADD, EHAL_DTYPE_F32},
+                {EHAL_OP_SWIGLU, EHAL_DTYPE_F32}};
+            for (size_t q = 0; q < sizeof need / sizeof need[0]; q++)
+                whole &=
+                    ehal_backend_op_support(be, need[q][0], need[q][1]) != EHAL_SUPPORT_UNSUPPORTED;
+            if (whole)
+                snprintf(pin_text[n_pins], sizeof pin_text[n_pins], "layer %u=%.31s", l,
+                         members[l % k]);
+            else if (ehal_backend_op_support(be, EHAL_OP_MATMUL, EHAL_DTYPE_Q8_0) !=
+                     EHAL_SUPPORT_UNSUPPORTED)
+                snprintf(pin_text[n_pins], sizeof pin_text[n_pins], "layer %u op:matmul=%.31s", l,
+                         members[l % k]);
+            else
+                continue;
+            pins[n_pins] = pin_text[n_pins];
+            n_pins++;
+        }
         static float got[NL], want[NL];
         int32_t tok[N_DECODE + 1];
-        ehal_session_options so = opts(pins, k > 1 ? 4 : 0, EHAL_DTYPE_F16);
+        ehal_session_options so = opts(pins, n_pins, EHAL_DTYPE_F16);
         run_session(ctx, &so, got, tok, NULL);
         run_reference(&so, tok, want);
         double mr, d = max_diff(got, want, NL, &mr);
@@ -601,6 +688,7 @@ int main(void) {
         cmocka_unit_test(trace_has_a_track_per_backend_and_a_slice_per_op),
         cmocka_unit_test(lost_backend_is_replanned_and_history_replayed),
         cmocka_unit_test(calibration_corrects_a_backend_that_overclaims),
+        cmocka_unit_test(plan_with_npu_sim_sends_prefill_matmuls_there),
         cmocka_unit_test(real_backends_match_reference_path),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
