@@ -219,6 +219,12 @@ static void describe_device(ehal_backend_impl *be) {
     have |= (strstr(e, "cl_khr_integer_dot_product") || strstr(e, "cl_arm_integer_dot_product_int8"))
                 ? CL_FEAT_DOT8
                 : 0u;
+    /* Testing aid: claim a feature the driver implements without
+     * advertising it (e.g. PoCL's CPU device and sub_group_* builtins). */
+    const char *force = getenv("EHAL_OPENCL_FORCE");
+    if (force && strstr(force, "subgroups")) {
+        have |= CL_FEAT_SUBGROUPS;
+    }
     uint32_t off = ocl_disabled_features(be->host);
     be->features = have & ~off;
     char clc[64];

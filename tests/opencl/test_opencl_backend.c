@@ -378,10 +378,40 @@ static void test_core_loads_the_plugin_and_runs_a_node(void **state) {
     ehal_context_destroy(ctx);
 }
 
+/* A feature the driver cannot compile costs a rebuild, not the backend:
+ * EHAL_OPENCL_FORCE=subgroups claims subgroups on a device without them,
+ * the first build fails, the plugin retries without features (one WARN)
+ * and computes correctly. */
+static void test_failed_feature_build_falls_back_to_portable_kernels(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    ot_backend b;
+    ot_log_reset();
+    assert_int_equal(ot_open(&b), 0);
+    int native = ot_log_count("subgroups yes") == 1;
+    ot_close(&b);
+    if (native) {
+        printf("SKIP: the device has subgroups; the forced-feature fallback is not reachable\n");
+        skip();
+    }
+    setenv("EHAL_OPENCL_FORCE", "subgroups", 1);
+    ot_log_reset();
+    unsigned errs = ot_error_logs;
+    assert_int_equal(ot_open(&b), 0);
+    unsetenv("EHAL_OPENCL_FORCE");
+    assert_int_equal(ot_log_count("subgroups yes"), 1);
+    assert_int_equal(ot_log_count("retrying without optional features"), 1);
+    assert_int_equal(ot_log_count("program cache stored"), 0); /* not under the feature key */
+    assert_int_equal(ot_error_logs, errs);
+    assert_int_equal(add_works(&b), 0);
+    ot_close(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_program_cache_miss_then_hit_then_corrupt_file_rebuilt),
         cmocka_unit_test(test_unwritable_cache_dir_builds_every_time_without_error),
+        cmocka_unit_test(test_failed_feature_build_falls_back_to_portable_kernels),
         cmocka_unit_test(test_device_option_and_env_select_or_refuse),
         cmocka_unit_test(test_query_op_supports_what_runs_and_refuses_the_rest),
         cmocka_unit_test(test_wait_with_deadline_times_out_or_completes_correctly),
