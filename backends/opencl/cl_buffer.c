@@ -32,7 +32,7 @@ static ehal_status_t check_range(const ehal_backend_impl *be, const ehal_buffer_
 }
 
 ehal_status_t ocl_buffer_alloc(ehal_backend_impl *be, uint64_t size, uint32_t flags,
-                              ehal_buffer_impl **out) {
+                               ehal_buffer_impl **out) {
     (void)flags;
     if (!ocl_backend_ok(be) || !out) {
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -79,7 +79,7 @@ void ocl_buffer_free(ehal_backend_impl *be, ehal_buffer_impl *buf) {
 }
 
 ehal_status_t ocl_buffer_write(ehal_backend_impl *be, ehal_buffer_impl *buf, uint64_t offset,
-                              const void *src, uint64_t size) {
+                               const void *src, uint64_t size) {
     if (!ocl_backend_ok(be) || (!src && size)) {
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
@@ -90,14 +90,15 @@ ehal_status_t ocl_buffer_write(ehal_backend_impl *be, ehal_buffer_impl *buf, uin
     cl_int err = be->cl.clEnqueueWriteBuffer(be->queue, buf->mem, CL_TRUE, (size_t)offset,
                                              (size_t)size, src, 0, NULL, NULL);
     if (err != CL_SUCCESS) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "opencl: clEnqueueWriteBuffer: %s", ehal_cl_err(err));
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "opencl: clEnqueueWriteBuffer: %s",
+                     ehal_cl_err(err));
         return EHAL_STATUS_INTERNAL;
     }
     return EHAL_STATUS_OK;
 }
 
 ehal_status_t ocl_buffer_read(ehal_backend_impl *be, ehal_buffer_impl *buf, uint64_t offset,
-                             void *dst, uint64_t size) {
+                              void *dst, uint64_t size) {
     if (!ocl_backend_ok(be) || (!dst && size)) {
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
@@ -124,10 +125,9 @@ ehal_status_t ocl_buffer_map(ehal_backend_impl *be, ehal_buffer_impl *buf, void 
     }
     if (!buf->mapped) {
         cl_int err = CL_SUCCESS;
-        buf->mapped = be->cl.clEnqueueMapBuffer(be->queue, buf->mem, CL_TRUE,
-                                                CL_MAP_READ | CL_MAP_WRITE, 0,
-                                                buf->size ? (size_t)buf->size : 4u, 0, NULL, NULL,
-                                                &err);
+        buf->mapped =
+            be->cl.clEnqueueMapBuffer(be->queue, buf->mem, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0,
+                                      buf->size ? (size_t)buf->size : 4u, 0, NULL, NULL, &err);
         if (!buf->mapped) {
             ehal_sdk_log(be->host, EHAL_LOG_ERROR, "opencl: clEnqueueMapBuffer: %s",
                          ehal_cl_err(err));

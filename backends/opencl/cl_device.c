@@ -17,7 +17,9 @@
 #define MAX_PLATFORMS 16
 #define MAX_DEVICES 64
 
-int ocl_backend_ok(const ehal_backend_impl *be) { return be && be->magic == CL_BACKEND_MAGIC; }
+int ocl_backend_ok(const ehal_backend_impl *be) {
+    return be && be->magic == CL_BACKEND_MAGIC;
+}
 
 /* mkdir -p; 0 if path is (now) a writable directory. */
 static int ensure_writable_dir(const char *path) {
@@ -157,8 +159,9 @@ static ehal_status_t select_device(ehal_backend_impl *be, const char *sel) {
         for (cl_uint d = 0; d < nd && d < MAX_DEVICES; d++, index++) {
             char dname[128];
             dev_str(be, devs[d], CL_DEVICE_NAME, dname, sizeof dname);
-            int match = !sel || !sel[0] || (want >= 0 ? index == want
-                                                      : icontains(dname, sel) || icontains(pname, sel));
+            int match =
+                !sel || !sel[0] ||
+                (want >= 0 ? index == want : icontains(dname, sel) || icontains(pname, sel));
             if (match) {
                 be->platform = plats[p];
                 be->device = devs[d];
@@ -215,10 +218,12 @@ static void describe_device(ehal_backend_impl *be) {
     const char *e = ext ? ext : "";
     uint32_t have = 0;
     have |= strstr(e, "cl_khr_fp16") ? CL_FEAT_FP16 : 0u;
-    have |= (strstr(e, "cl_khr_subgroups") || strstr(e, "cl_intel_subgroups")) ? CL_FEAT_SUBGROUPS : 0u;
-    have |= (strstr(e, "cl_khr_integer_dot_product") || strstr(e, "cl_arm_integer_dot_product_int8"))
-                ? CL_FEAT_DOT8
-                : 0u;
+    have |=
+        (strstr(e, "cl_khr_subgroups") || strstr(e, "cl_intel_subgroups")) ? CL_FEAT_SUBGROUPS : 0u;
+    have |=
+        (strstr(e, "cl_khr_integer_dot_product") || strstr(e, "cl_arm_integer_dot_product_int8"))
+            ? CL_FEAT_DOT8
+            : 0u;
     /* Testing aid: claim a feature the driver implements without
      * advertising it (e.g. PoCL's CPU device and sub_group_* builtins). */
     const char *force = getenv("EHAL_OPENCL_FORCE");
@@ -230,8 +235,8 @@ static void describe_device(ehal_backend_impl *be) {
     char clc[64];
     dev_str(be, d, CL_DEVICE_OPENCL_C_VERSION, clc, sizeof clc);
     ehal_sdk_log(be->host, EHAL_LOG_INFO,
-                 "opencl: %s on %s (%s), %s; cl_khr_fp16 %s, subgroups %s, int8 dot %s%s",
-                 be->name, be->platform_name, be->driver, clc, (have & CL_FEAT_FP16) ? "yes" : "no",
+                 "opencl: %s on %s (%s), %s; cl_khr_fp16 %s, subgroups %s, int8 dot %s%s", be->name,
+                 be->platform_name, be->driver, clc, (have & CL_FEAT_FP16) ? "yes" : "no",
                  (have & CL_FEAT_SUBGROUPS) ? "yes" : "no", (have & CL_FEAT_DOT8) ? "yes" : "no",
                  off ? " (some disabled by EHAL_OPENCL_DISABLE)" : "");
     snprintf(be->build_options, sizeof be->build_options,
@@ -245,7 +250,7 @@ static void describe_device(ehal_backend_impl *be) {
 }
 
 ehal_status_t ocl_init(const ehal_host_services *host, const ehal_option *opts, uint32_t n_opts,
-                      ehal_backend_impl **out) {
+                       ehal_backend_impl **out) {
     if (!out) {
         return EHAL_STATUS_INVALID_ARGUMENT;
     }

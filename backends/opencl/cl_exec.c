@@ -47,7 +47,7 @@ static ehal_status_t check_tensors(ehal_backend_impl *be, const ehal_subgraph *s
 }
 
 ehal_status_t ocl_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
-                         ehal_executable_impl **out) {
+                          ehal_executable_impl **out) {
     if (!ocl_backend_ok(be) || !sg || !out) {
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
@@ -94,7 +94,7 @@ ehal_status_t ocl_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
 }
 
 ehal_status_t ocl_execute(ehal_backend_impl *be, ehal_executable_impl *exe,
-                         const ehal_execute_args *args) {
+                          const ehal_execute_args *args) {
     (void)args;
     if (!ocl_backend_ok(be) || !exe_ok(be, exe)) {
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -136,7 +136,8 @@ ehal_status_t ocl_wait(ehal_backend_impl *be, ehal_executable_impl *exe, uint64_
     if (timeout_ns == UINT64_MAX) {
         cl_int err = be->cl.clWaitForEvents(1, &exe->last);
         if (err != CL_SUCCESS) {
-            be->cl.clGetEventInfo(exe->last, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof ev, &ev, NULL);
+            be->cl.clGetEventInfo(exe->last, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof ev, &ev,
+                                  NULL);
             ehal_sdk_log(be->host, EHAL_LOG_ERROR, "opencl: wait: %s (event status %d)",
                          ehal_cl_err(err), (int)ev);
             exe->status = EHAL_STATUS_DEVICE_LOST;

@@ -58,13 +58,13 @@ struct ehal_backend_impl {
     cl_context ctx;
     cl_command_queue queue;
     cl_program program;
-    uint32_t kind;        /* EHAL_DEVICE_* */
-    int host_unified;     /* CL_DEVICE_HOST_UNIFIED_MEMORY */
-    uint64_t global_mem;  /* bytes */
-    uint64_t max_alloc;   /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
-    size_t max_wg;        /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
-    uint32_t features;    /* CL_FEAT_* in use */
-    uint32_t tile;        /* GEMM tile edge */
+    uint32_t kind;       /* EHAL_DEVICE_* */
+    int host_unified;    /* CL_DEVICE_HOST_UNIFIED_MEMORY */
+    uint64_t global_mem; /* bytes */
+    uint64_t max_alloc;  /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
+    size_t max_wg;       /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+    uint32_t features;   /* CL_FEAT_* in use */
+    uint32_t tile;       /* GEMM tile edge */
     char name[64];
     char driver[64];
     char platform_name[64];
@@ -95,13 +95,13 @@ struct ehal_executable_impl {
     ehal_sdk_graph *graph; /* owned deep copy */
     uint32_t n_launches;
     ocl_launch *launches;
-    cl_event last;         /* event of the last execute's final kernel; NULL if none */
-    ehal_status_t status;  /* of the last execute */
+    cl_event last;        /* event of the last execute's final kernel; NULL if none */
+    ehal_status_t status; /* of the last execute */
 };
 
 /* cl_device.c */
 ehal_status_t ocl_init(const ehal_host_services *host, const ehal_option *opts, uint32_t n_opts,
-                      ehal_backend_impl **out);
+                       ehal_backend_impl **out);
 void ocl_destroy(ehal_backend_impl *be);
 ehal_status_t ocl_device_info(ehal_backend_impl *be, ehal_device_info *info);
 /* Sets POCL_CACHE_DIR when it is unset and PoCL's default is unwritable.
@@ -115,12 +115,12 @@ ehal_status_t ocl_program_build(ehal_backend_impl *be);
 
 /* cl_buffer.c */
 ehal_status_t ocl_buffer_alloc(ehal_backend_impl *be, uint64_t size, uint32_t flags,
-                              ehal_buffer_impl **out);
+                               ehal_buffer_impl **out);
 void ocl_buffer_free(ehal_backend_impl *be, ehal_buffer_impl *buf);
 ehal_status_t ocl_buffer_write(ehal_backend_impl *be, ehal_buffer_impl *buf, uint64_t offset,
-                              const void *src, uint64_t size);
+                               const void *src, uint64_t size);
 ehal_status_t ocl_buffer_read(ehal_backend_impl *be, ehal_buffer_impl *buf, uint64_t offset,
-                             void *dst, uint64_t size);
+                              void *dst, uint64_t size);
 ehal_status_t ocl_buffer_map(ehal_backend_impl *be, ehal_buffer_impl *buf, void **ptr);
 void ocl_buffer_unmap(ehal_backend_impl *be, ehal_buffer_impl *buf);
 int ocl_backend_ok(const ehal_backend_impl *be);
@@ -129,20 +129,20 @@ int ocl_backend_ok(const ehal_backend_impl *be);
  * launch for node `node` of sg (already validated and checked by
  * ocl_op_supported); logs and returns an error otherwise. */
 ehal_status_t ocl_op_setup(ehal_backend_impl *be, const ehal_subgraph *sg, uint32_t node,
-                          ocl_launch *l);
+                           ocl_launch *l);
 /* 1 if this plugin runs the (validated) node; else 0 with a reason. */
-int ocl_op_supported(const ehal_backend_impl *be, const ehal_subgraph *sg, uint32_t node,
-                    char *why, size_t why_size);
+int ocl_op_supported(const ehal_backend_impl *be, const ehal_subgraph *sg, uint32_t node, char *why,
+                     size_t why_size);
 
 /* cl_query.c */
 ehal_status_t ocl_query_op(ehal_backend_impl *be, const ehal_subgraph *sg, uint32_t node,
-                          ehal_op_support *out);
+                           ehal_op_support *out);
 
 /* cl_exec.c */
 ehal_status_t ocl_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
-                         ehal_executable_impl **out);
+                          ehal_executable_impl **out);
 ehal_status_t ocl_execute(ehal_backend_impl *be, ehal_executable_impl *exe,
-                         const ehal_execute_args *args);
+                          const ehal_execute_args *args);
 ehal_status_t ocl_wait(ehal_backend_impl *be, ehal_executable_impl *exe, uint64_t timeout_ns);
 void ocl_release(ehal_backend_impl *be, ehal_executable_impl *exe);
 

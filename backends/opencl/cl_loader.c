@@ -15,15 +15,15 @@ int ehal_cl_load(ehal_cl_fns *f, char *why, size_t why_size) {
         snprintf(why, why_size, "OpenCL ICD loader libOpenCL.so.1 not found (install ocl-icd)");
         return -1;
     }
-#define EHAL_CL_FN_LOAD(name)                                                  \
-    {                                                                          \
-        void *sym = dlsym(f->lib, #name);                                      \
-        if (!sym) {                                                            \
-            snprintf(why, why_size, "libOpenCL.so.1 lacks %s", #name);         \
-            ehal_cl_unload(f);                                                 \
-            return -1;                                                         \
-        }                                                                      \
-        memcpy(&f->name, &sym, sizeof sym);                                    \
+#define EHAL_CL_FN_LOAD(name)                                          \
+    {                                                                  \
+        void *sym = dlsym(f->lib, #name);                              \
+        if (!sym) {                                                    \
+            snprintf(why, why_size, "libOpenCL.so.1 lacks %s", #name); \
+            ehal_cl_unload(f);                                         \
+            return -1;                                                 \
+        }                                                              \
+        memcpy(&f->name, &sym, sizeof sym);                            \
     }
     EHAL_CL_FNS(EHAL_CL_FN_LOAD)
 #undef EHAL_CL_FN_LOAD
@@ -37,26 +37,37 @@ void ehal_cl_unload(ehal_cl_fns *f) {
     memset(f, 0, sizeof *f);
 }
 
+// clang-format off
+#define EHAL_CL_ERRORS(X)                                                              \
+    X(CL_SUCCESS) X(CL_DEVICE_NOT_FOUND) X(CL_DEVICE_NOT_AVAILABLE)                    \
+    X(CL_COMPILER_NOT_AVAILABLE) X(CL_MEM_OBJECT_ALLOCATION_FAILURE)                   \
+    X(CL_OUT_OF_RESOURCES) X(CL_OUT_OF_HOST_MEMORY) X(CL_BUILD_PROGRAM_FAILURE)        \
+    X(CL_INVALID_VALUE) X(CL_INVALID_DEVICE) X(CL_INVALID_BINARY)                      \
+    X(CL_INVALID_BUILD_OPTIONS) X(CL_INVALID_PROGRAM) X(CL_INVALID_KERNEL_NAME)        \
+    X(CL_INVALID_KERNEL_ARGS) X(CL_INVALID_ARG_INDEX) X(CL_INVALID_ARG_VALUE)          \
+    X(CL_INVALID_ARG_SIZE) X(CL_INVALID_WORK_GROUP_SIZE) X(CL_INVALID_WORK_ITEM_SIZE)  \
+    X(CL_INVALID_GLOBAL_WORK_SIZE) X(CL_INVALID_BUFFER_SIZE) X(CL_INVALID_MEM_OBJECT)  \
+    X(CL_INVALID_COMMAND_QUEUE) X(CL_INVALID_CONTEXT) X(CL_INVALID_EVENT)              \
+    X(CL_MISALIGNED_SUB_BUFFER_OFFSET) X(CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST) \
+    X(CL_INVALID_OPERATION)
+// clang-format on
+
+typedef struct ocl_err_name {
+    cl_int code;
+    const char *name;
+} ocl_err_name;
+
+#define EHAL_CL_ERR_ROW(c) {c, #c},
+static const ocl_err_name k_err_names[] = {
+    EHAL_CL_ERRORS(EHAL_CL_ERR_ROW){-1001, "CL_PLATFORM_NOT_FOUND_KHR"}, /* cl_ext.h */
+};
+#undef EHAL_CL_ERR_ROW
+
 const char *ehal_cl_err(cl_int err) {
-    switch (err) {
-#define E(c)                                                                   \
-    case c:                                                                    \
-        return #c;
-        E(CL_SUCCESS) E(CL_DEVICE_NOT_FOUND) E(CL_DEVICE_NOT_AVAILABLE)
-        E(CL_COMPILER_NOT_AVAILABLE) E(CL_MEM_OBJECT_ALLOCATION_FAILURE)
-        E(CL_OUT_OF_RESOURCES) E(CL_OUT_OF_HOST_MEMORY) E(CL_BUILD_PROGRAM_FAILURE)
-        E(CL_INVALID_VALUE) E(CL_INVALID_DEVICE) E(CL_INVALID_BINARY)
-        E(CL_INVALID_BUILD_OPTIONS) E(CL_INVALID_PROGRAM) E(CL_INVALID_KERNEL_NAME)
-        E(CL_INVALID_KERNEL_ARGS) E(CL_INVALID_ARG_INDEX) E(CL_INVALID_ARG_VALUE)
-        E(CL_INVALID_ARG_SIZE) E(CL_INVALID_WORK_GROUP_SIZE) E(CL_INVALID_WORK_ITEM_SIZE)
-        E(CL_INVALID_GLOBAL_WORK_SIZE) E(CL_INVALID_BUFFER_SIZE) E(CL_INVALID_MEM_OBJECT)
-        E(CL_INVALID_COMMAND_QUEUE) E(CL_INVALID_CONTEXT) E(CL_INVALID_EVENT)
-        E(CL_MISALIGNED_SUB_BUFFER_OFFSET)
-        E(CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST) E(CL_INVALID_OPERATION)
-#undef E
-    case -1001:
-        return "CL_PLATFORM_NOT_FOUND_KHR";
-    default:
-        return "CL_ERROR(unknown)";
+    for (size_t i = 0; i < sizeof k_err_names / sizeof k_err_names[0]; i++) {
+        if (k_err_names[i].code == err) {
+            return k_err_names[i].name;
+        }
     }
+    return "CL_ERROR(unknown)";
 }

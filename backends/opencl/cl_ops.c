@@ -52,7 +52,9 @@ static const ehal_tensor_desc *out_t(const ehal_subgraph *sg, uint32_t node) {
     return sg->tensors[sg->nodes[node]->outputs[0]];
 }
 
-static size_t round_up(int64_t n, size_t m) { return (size_t)((n + (int64_t)m - 1) / (int64_t)m) * m; }
+static size_t round_up(int64_t n, size_t m) {
+    return (size_t)((n + (int64_t)m - 1) / (int64_t)m) * m;
+}
 
 static void geom(ocl_launch *l, uint32_t dims, size_t g0, size_t g1, size_t g2, size_t l0,
                  size_t l1) {
@@ -279,8 +281,8 @@ static uint64_t needed_align(uint32_t dtype) {
                                                               : 1u;
 }
 
-int ocl_op_supported(const ehal_backend_impl *be, const ehal_subgraph *sg, uint32_t node,
-                    char *why, size_t why_size) {
+int ocl_op_supported(const ehal_backend_impl *be, const ehal_subgraph *sg, uint32_t node, char *why,
+                     size_t why_size) {
     const ehal_node_desc *n = sg->nodes[node];
     if (n->op >= EHAL_OP_ID_LIMIT_ || !k_ops[n->op].setup) {
         snprintf(why, why_size, "op %s has no OpenCL kernel", ehal_op_name(n->op));
@@ -301,9 +303,9 @@ int ocl_op_supported(const ehal_backend_impl *be, const ehal_subgraph *sg, uint3
             }
         }
         if (t->buffer && t->offset % needed_align(t->dtype) != 0) {
-            snprintf(why, why_size, "tensor %" PRIu32 " offset %" PRIu64 " is not %" PRIu64
-                     "-byte aligned for %s", ti, t->offset, needed_align(t->dtype),
-                     ehal_dtype_name(t->dtype));
+            snprintf(why, why_size,
+                     "tensor %" PRIu32 " offset %" PRIu64 " is not %" PRIu64 "-byte aligned for %s",
+                     ti, t->offset, needed_align(t->dtype), ehal_dtype_name(t->dtype));
             return 0;
         }
     }
@@ -316,7 +318,7 @@ int ocl_op_supported(const ehal_backend_impl *be, const ehal_subgraph *sg, uint3
 }
 
 ehal_status_t ocl_op_setup(ehal_backend_impl *be, const ehal_subgraph *sg, uint32_t node,
-                          ocl_launch *l) {
+                           ocl_launch *l) {
     const ehal_node_desc *n = sg->nodes[node];
     const op_entry *e = &k_ops[n->op];
     int kid = e->kernel;
@@ -336,8 +338,9 @@ ehal_status_t ocl_op_setup(ehal_backend_impl *be, const ehal_subgraph *sg, uint3
     argset a = {be, l->kernel, 0, CL_SUCCESS};
     e->setup(&a, be, sg, node, l);
     if (a.err != CL_SUCCESS) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, "opencl: node %" PRIu32 " (%s): clSetKernelArg %u: %s",
-                     node, ehal_op_name(n->op), a.i, ehal_cl_err(a.err));
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR,
+                     "opencl: node %" PRIu32 " (%s): clSetKernelArg %u: %s", node,
+                     ehal_op_name(n->op), a.i, ehal_cl_err(a.err));
         return EHAL_STATUS_INTERNAL;
     }
     return EHAL_STATUS_OK;

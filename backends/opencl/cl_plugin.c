@@ -26,4 +26,6 @@ static const ehal_backend_iface ocl_iface = {
 
 EHAL_PLUGIN_EXPORT ehal_status_t ehal_backend_entry(ehal_entry_args *args);
 
-ehal_status_t ehal_backend_entry(ehal_entry_args *args) { return ehal_sdk_negotiate(args, &ocl_iface); }
+ehal_status_t ehal_backend_entry(ehal_entry_args *args) {
+    return ehal_sdk_negotiate(args, &ocl_iface);
+}

@@ -45,7 +45,9 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
     return h;
 }
 
-static uint64_t fnv_str(uint64_t h, const char *s) { return fnv(h, s, strlen(s) + 1); }
+static uint64_t fnv_str(uint64_t h, const char *s) {
+    return fnv(h, s, strlen(s) + 1);
+}
 
 static double now_ms(void) {
     struct timespec ts;
@@ -179,9 +181,10 @@ static cl_program build_from_source(ehal_backend_impl *be) {
     double t0 = now_ms();
     err = build(be, prog, be->build_options);
     if (err != CL_SUCCESS && be->features) {
-        ehal_sdk_log(be->host, EHAL_LOG_WARN,
-                     "opencl: kernel build with '%s' failed (%s); retrying without optional features",
-                     be->build_options, ehal_cl_err(err));
+        ehal_sdk_log(
+            be->host, EHAL_LOG_WARN,
+            "opencl: kernel build with '%s' failed (%s); retrying without optional features",
+            be->build_options, ehal_cl_err(err));
         be->features = 0;
         snprintf(be->build_options, sizeof be->build_options,
                  "-cl-std=CL1.2 -cl-fp32-correctly-rounded-divide-sqrt -DEHAL_TILE=%u", be->tile);
@@ -204,7 +207,8 @@ static cl_program build_from_source(ehal_backend_impl *be) {
 
 static cl_program build_from_binary(ehal_backend_impl *be, const unsigned char *bin, size_t n) {
     cl_int err = CL_SUCCESS, bst = CL_SUCCESS;
-    cl_program prog = be->cl.clCreateProgramWithBinary(be->ctx, 1, &be->device, &n, &bin, &bst, &err);
+    cl_program prog =
+        be->cl.clCreateProgramWithBinary(be->ctx, 1, &be->device, &n, &bin, &bst, &err);
     if (!prog || err != CL_SUCCESS || bst != CL_SUCCESS) {
         if (prog) {
             be->cl.clReleaseProgram(prog);
@@ -223,7 +227,8 @@ static void store_binary(ehal_backend_impl *be, const char *path, uint64_t key) 
     if (be->cl.clGetProgramInfo(be->program, CL_PROGRAM_BINARY_SIZES, sizeof n, &n, NULL) !=
             CL_SUCCESS ||
         n == 0) {
-        ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "opencl: driver gives no program binary; not cached");
+        ehal_sdk_log(be->host, EHAL_LOG_DEBUG,
+                     "opencl: driver gives no program binary; not cached");
         return;
     }
     unsigned char *bin = ehal_sdk_alloc(be->host, n);
@@ -256,7 +261,8 @@ ehal_status_t ocl_program_build(ehal_backend_impl *be) {
             ehal_sdk_free(be->host, bin);
             if (be->program) {
                 ehal_sdk_log(be->host, EHAL_LOG_DEBUG,
-                             "opencl: program cache hit %s (loaded in %.0f ms)", path, now_ms() - t0);
+                             "opencl: program cache hit %s (loaded in %.0f ms)", path,
+                             now_ms() - t0);
                 return EHAL_STATUS_OK;
             }
             ehal_sdk_log(be->host, EHAL_LOG_DEBUG,

@@ -7,7 +7,7 @@
 #include "cl_internal.h"
 
 ehal_status_t ocl_query_op(ehal_backend_impl *be, const ehal_subgraph *sg, uint32_t node,
-                          ehal_op_support *out) {
+                           ehal_op_support *out) {
     if (!ocl_backend_ok(be) || !out || out->struct_size < sizeof(uint32_t) * 2) {
         return EHAL_STATUS_INVALID_ARGUMENT;
     }
@@ -24,7 +24,8 @@ ehal_status_t ocl_query_op(ehal_backend_impl *be, const ehal_subgraph *sg, uint3
         bytes += (double)ehal_tensor_nbytes(o);
         flops = (double)ehal_tensor_nelements(o) * 4.0;
         if (n->op == EHAL_OP_MATMUL) {
-            flops = 2.0 * (double)ehal_tensor_nelements(o) * (double)sg->tensors[n->inputs[0]]->ne[0];
+            flops =
+                2.0 * (double)ehal_tensor_nelements(o) * (double)sg->tensors[n->inputs[0]]->ne[0];
         } else if (n->op == EHAL_OP_ATTENTION) {
             const ehal_tensor_desc *k = sg->tensors[n->inputs[1]];
             flops = 4.0 * (double)ehal_tensor_nelements(o) * (double)k->ne[1];

@@ -30,12 +30,12 @@ static int group_teardown(void **state) {
     return 0;
 }
 
-#define REQUIRE_DEVICE()                                                       \
-    do {                                                                       \
-        if (!g_b.be) {                                                         \
-            printf("SKIP: %s\n", g_b.skip_reason);                             \
-            skip();                                                            \
-        }                                                                      \
+#define REQUIRE_DEVICE()                           \
+    do {                                           \
+        if (!g_b.be) {                             \
+            printf("SKIP: %s\n", g_b.skip_reason); \
+            skip();                                \
+        }                                          \
     } while (0)
 
 #define ITERS 5
@@ -93,7 +93,8 @@ static void test_bench_attention_decode(void **state) {
         ehal_params_attention p = {0.0f, 0, 0, 0};
         ot_node(&g, EHAL_OP_ATTENTION, (uint32_t[]){q, k, v, pos}, 4, o, &p, sizeof p);
         char what[80];
-        snprintf(what, sizeof what, "attention %s D=128 Hq=32 Hkv=8 pos=2000", ehal_dtype_name(dts[d]));
+        snprintf(what, sizeof what, "attention %s D=128 Hq=32 Hkv=8 pos=2000",
+                 ehal_dtype_name(dts[d]));
         timed(&g, o, 1e-5, what);
         ot_graph_free(&g);
     }

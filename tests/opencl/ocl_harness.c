@@ -59,10 +59,12 @@ static void host_free(void *user, void *p) {
     free(p);
 }
 
-static ehal_host_services g_host = {sizeof(ehal_host_services), EHAL_ABI_VERSION, NULL, host_log,
-                                    host_alloc, host_free};
+static ehal_host_services g_host = {
+    sizeof(ehal_host_services), EHAL_ABI_VERSION, NULL, host_log, host_alloc, host_free};
 
-int ot_open(ot_backend *b) { return ot_open_opts(b, NULL, 0); }
+int ot_open(ot_backend *b) {
+    return ot_open_opts(b, NULL, 0);
+}
 
 int ot_open_opts(ot_backend *b, const ehal_option *opts, uint32_t n_opts) {
     memset(b, 0, sizeof *b);
@@ -201,7 +203,9 @@ int ot_run_ref(ot_graph *g, int reset) {
     return 0;
 }
 
-int ot_run(ot_backend *b, ot_graph *g) { return ot_run_timed(b, g, 0, NULL); }
+int ot_run(ot_backend *b, ot_graph *g) {
+    return ot_run_timed(b, g, 0, NULL);
+}
 
 static double now_ms(void) {
     struct timespec ts;
@@ -217,7 +221,8 @@ int ot_run_timed(ot_backend *b, ot_graph *g, int iters, double *ms_per_run) {
     /* Capability promise: every node must be supported. */
     for (uint32_t k = 0; k < g->n_nodes; k++) {
         ehal_op_support s = {sizeof s, 0, 0, 0};
-        if (f->query_op(b->be, &g->sg, k, &s) != EHAL_STATUS_OK || s.level == EHAL_SUPPORT_UNSUPPORTED) {
+        if (f->query_op(b->be, &g->sg, k, &s) != EHAL_STATUS_OK ||
+            s.level == EHAL_SUPPORT_UNSUPPORTED) {
             printf("query_op: node %u (%s) unsupported\n", k, ehal_op_name(g->nd[k].op));
             return -1;
         }
@@ -227,7 +232,8 @@ int ot_run_timed(ot_backend *b, ot_graph *g, int iters, double *ms_per_run) {
     uint64_t off[OT_MAX_TENSORS], total = 0;
     for (uint32_t i = 0; i < g->n_tensors; i++) {
         total = (total + 3u) & ~(uint64_t)3u;
-        total += 20u + (g->td[i].dtype == EHAL_DTYPE_F32 || g->td[i].dtype == EHAL_DTYPE_I32 ? 0u : 2u);
+        total +=
+            20u + (g->td[i].dtype == EHAL_DTYPE_F32 || g->td[i].dtype == EHAL_DTYPE_I32 ? 0u : 2u);
         off[i] = total;
         total += ehal_tensor_nbytes(&g->td[i]);
     }
@@ -299,8 +305,9 @@ int ot_check_close(const ot_graph *g, uint32_t t, double tol, const char *what) 
     }
     double rel = maxerr / maxref;
     if (!(rel <= tol)) {
-        printf("%s: normalized max error %.3g > %.3g at element %lld (device %.9g, reference %.9g)\n",
-               what, rel, tol, (long long)at, (double)a[at], (double)r[at]);
+        printf(
+            "%s: normalized max error %.3g > %.3g at element %lld (device %.9g, reference %.9g)\n",
+            what, rel, tol, (long long)at, (double)a[at], (double)r[at]);
         return -1;
     }
     return 0;

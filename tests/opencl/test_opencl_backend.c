@@ -34,12 +34,12 @@ static int group_setup(void **state) {
     return 0;
 }
 
-#define REQUIRE_DEVICE()                                                       \
-    do {                                                                       \
-        if (g_skip[0]) {                                                       \
-            printf("SKIP: %s\n", g_skip);                                      \
-            skip();                                                            \
-        }                                                                      \
+#define REQUIRE_DEVICE()                  \
+    do {                                  \
+        if (g_skip[0]) {                  \
+            printf("SKIP: %s\n", g_skip); \
+            skip();                       \
+        }                                 \
     } while (0)
 
 /* y = a + b over 100 floats on an opened backend; returns 0 if exact. */
@@ -217,7 +217,7 @@ static void test_query_op_supports_what_runs_and_refuses_the_rest(void **state) 
     uint32_t i32 = ot_tensor(&g, EHAL_DTYPE_I32, 16, 3, 1);
     ot_node(&g, EHAL_OP_MATMUL, (uint32_t[]){w, x}, 2, y, NULL, 0);
     ot_node(&g, EHAL_OP_ATTENTION, (uint32_t[]){q, kc, vc, pos}, 4, o, NULL, 0); /* D=512 */
-    ot_node(&g, EHAL_OP_COPY, (uint32_t[]){y}, 1, i32, NULL, 0); /* f32 -> i32: not in catalog */
+    ot_node(&g, EHAL_OP_COPY, (uint32_t[]){y}, 1, i32, NULL, 0);    /* f32 -> i32: not in catalog */
     ot_node(&g, EHAL_OP_MATMUL, (uint32_t[]){x, w}, 2, y, NULL, 0); /* shapes wrong */
     const uint32_t want[4] = {EHAL_SUPPORT_SUPPORTED, EHAL_SUPPORT_UNSUPPORTED,
                               EHAL_SUPPORT_UNSUPPORTED, EHAL_SUPPORT_UNSUPPORTED};

@@ -36,12 +36,12 @@ static int group_teardown(void **state) {
     return 0;
 }
 
-#define REQUIRE_DEVICE()                                                       \
-    do {                                                                       \
-        if (!g_b.be) {                                                         \
-            printf("SKIP: %s\n", g_b.skip_reason);                             \
-            skip();                                                            \
-        }                                                                      \
+#define REQUIRE_DEVICE()                           \
+    do {                                           \
+        if (!g_b.be) {                             \
+            printf("SKIP: %s\n", g_b.skip_reason); \
+            skip();                                \
+        }                                          \
     } while (0)
 
 static void run_ok(ot_graph *g) {
@@ -254,7 +254,8 @@ static void test_softmax_matches_reference(void **state) {
 }
 
 /* KV_WRITE cases: {T, C, window, n_sink, first position}. */
-static const int kv_cases[4][5] = {{1, 16, 0, 0, 5}, {5, 16, 0, 0, 3}, {5, 16, 8, 2, 20}, {3, 16, 8, 2, 0}};
+static const int kv_cases[4][5] = {
+    {1, 16, 0, 0, 5}, {5, 16, 0, 0, 3}, {5, 16, 8, 2, 20}, {3, 16, 8, 2, 0}};
 
 static void test_kv_write_bytes_match_the_reference_quantizer(void **state) {
     (void)state;
@@ -278,7 +279,8 @@ static void test_kv_write_bytes_match_the_reference_quantizer(void **state) {
             ot_node(&g, EHAL_OP_KV_WRITE, (uint32_t[]){src, pos, cache}, 3, cache, &p, sizeof p);
             run_ok(&g);
             char what[64];
-            snprintf(what, sizeof what, "kv_write %s case %d", ehal_dtype_name(k_float_dtypes[d]), c);
+            snprintf(what, sizeof what, "kv_write %s case %d", ehal_dtype_name(k_float_dtypes[d]),
+                     c);
             assert_int_equal(ot_check_bytes(&g, cache, what), 0);
             ot_graph_free(&g);
         }
@@ -287,11 +289,11 @@ static void test_kv_write_bytes_match_the_reference_quantizer(void **state) {
 
 /* ATTENTION cases: {T, C, window, n_sink, first position, flags}. */
 static const int attn_cases[5][6] = {
-    {1, 32, 0, 0, 20, 0},  /* decode */
-    {5, 32, 0, 0, 10, 0},  /* short prefill, causal */
-    {4, 16, 8, 2, 30, 0},  /* window + sinks over an evicted ring */
-    {37, 40, 0, 0, 0, 0},  /* prefill T=37 */
-    {3, 32, 0, 0, 7, 1},   /* non-causal */
+    {1, 32, 0, 0, 20, 0}, /* decode */
+    {5, 32, 0, 0, 10, 0}, /* short prefill, causal */
+    {4, 16, 8, 2, 30, 0}, /* window + sinks over an evicted ring */
+    {37, 40, 0, 0, 0, 0}, /* prefill T=37 */
+    {3, 32, 0, 0, 7, 1},  /* non-causal */
 };
 
 static void test_attention_matches_reference(void **state) {
@@ -318,12 +320,13 @@ static void test_attention_matches_reference(void **state) {
                 pv[i] = attn_cases[ci][4] + i;
             }
             ot_fill_i32(&g, pos, pv);
-            ehal_params_attention p = {0.0f, (uint32_t)attn_cases[ci][2], (uint32_t)attn_cases[ci][3],
-                                       (uint32_t)attn_cases[ci][5]};
+            ehal_params_attention p = {0.0f, (uint32_t)attn_cases[ci][2],
+                                       (uint32_t)attn_cases[ci][3], (uint32_t)attn_cases[ci][5]};
             ot_node(&g, EHAL_OP_ATTENTION, (uint32_t[]){q, k, v, pos}, 4, o, &p, sizeof p);
             run_ok(&g);
             char what[64];
-            snprintf(what, sizeof what, "attention %s case %d", ehal_dtype_name(k_float_dtypes[d]), c);
+            snprintf(what, sizeof what, "attention %s case %d", ehal_dtype_name(k_float_dtypes[d]),
+                     c);
             assert_int_equal(ot_check_close(&g, o, 1e-5, what), 0);
             ot_graph_free(&g);
         }
@@ -356,7 +359,8 @@ static void test_copy_converts_every_pair_bit_exactly(void **state) {
             ot_node(&g, EHAL_OP_COPY, (uint32_t[]){a}, 1, b, NULL, 0);
             run_ok(&g);
             char what[64];
-            snprintf(what, sizeof what, "copy %s -> %s", ehal_dtype_name(sdt), ehal_dtype_name(ddt));
+            snprintf(what, sizeof what, "copy %s -> %s", ehal_dtype_name(sdt),
+                     ehal_dtype_name(ddt));
             assert_int_equal(ot_check_bytes(&g, b, what), 0);
             ot_graph_free(&g);
         }
@@ -483,10 +487,12 @@ static void test_prepared_graph_reexecutes_with_new_positions(void **state) {
         if (p % 2 == 0) { /* odd steps rely on buffer_read waiting (R18) */
             assert_int_equal(f->wait(g_b.be, exe, UINT64_MAX), EHAL_STATUS_OK);
         }
-        assert_int_equal(f->buffer_read(g_b.be, bufs[out], 0, g.dev[out],
-                                        ehal_tensor_nbytes(&g.td[out])), EHAL_STATUS_OK);
-        assert_int_equal(f->buffer_read(g_b.be, bufs[kc], 0, g.dev[kc],
-                                        ehal_tensor_nbytes(&g.td[kc])), EHAL_STATUS_OK);
+        assert_int_equal(
+            f->buffer_read(g_b.be, bufs[out], 0, g.dev[out], ehal_tensor_nbytes(&g.td[out])),
+            EHAL_STATUS_OK);
+        assert_int_equal(
+            f->buffer_read(g_b.be, bufs[kc], 0, g.dev[kc], ehal_tensor_nbytes(&g.td[kc])),
+            EHAL_STATUS_OK);
         char what[48];
         snprintf(what, sizeof what, "step %d attention", (int)p);
         assert_int_equal(ot_check_close(&g, out, 1e-5, what), 0);
