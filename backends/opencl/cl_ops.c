@@ -204,7 +204,9 @@ static void setup_MATMUL(argset *a, const ehal_backend_impl *be, const ehal_subg
     if (T <= CL_GEMV_MAX_T) {
         geom(l, 1, (size_t)N * CL_RED_WG, 1, 1, CL_RED_WG, 1);
     } else {
-        geom(l, 2, round_up(N, be->tile), round_up(T, be->tile), 1, be->tile, be->tile);
+        /* 4 x 4 outputs per item: blocks of 4*tile in N and T */
+        geom(l, 2, round_up(N, 4u * be->tile) / 4u, round_up(T, 4u * be->tile) / 4u, 1, be->tile,
+             be->tile);
     }
 }
 

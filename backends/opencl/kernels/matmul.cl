@@ -85,28 +85,36 @@ ehal_matmul_gemv(global const uchar *w, ulong wo, int wdt, long row_bytes,
     }
 }
 
-/* GEMM for larger T: EHAL_TILE x EHAL_TILE outputs per work-group, K
- * walked in steps of one block (32) with W and X tiles staged in local
- * memory as floats (W dequantized once per tile). Global size rounds N and
- * T up to whole tiles. */
+/* GEMM for larger T: a work-group of EHAL_TILE x EHAL_TILE items computes
+ * a block of EHAL_GB x EHAL_GB outputs (EHAL_GB = 4 * EHAL_TILE), each item
+ * a 4 x 4 register tile (n = n0 + ln + i*EHAL_TILE, t = t0 + lt +
+ * j*EHAL_TILE). K is walked one block (32) at a time, with W and X tiles
+ * staged in local memory as floats (W dequantized once per tile). Global
+ * size rounds N and T up to whole blocks, divided by 4. */
+#define EHAL_GB (4 * EHAL_TILE)
 kernel __attribute__((reqd_work_group_size(EHAL_TILE, EHAL_TILE, 1))) void
 ehal_matmul_gemm(global const uchar *w, ulong wo, int wdt, long row_bytes,
                  global const uchar *x, ulong xo, global uchar *y, ulong yo, int K, int N, int T) {
-    local float Ws[EHAL_TILE][QK + 1];
-    local float Xs[EHAL_TILE][QK + 1];
+    local float Ws[EHAL_GB][QK + 1];
+    local float Xs[EHAL_GB][QK + 1];
     int ln = get_local_id(0), lt = get_local_id(1);
-    int n0 = get_group_id(0) * EHAL_TILE, t0 = get_group_id(1) * EHAL_TILE;
+    int n0 = get_group_id(0) * EHAL_GB, t0 = get_group_id(1) * EHAL_GB;
     int lid = lt * EHAL_TILE + ln;
     const int nthr = EHAL_TILE * EHAL_TILE;
     global const uchar *W = w + wo;
     global const float *X = AT(const float, x, xo);
     int quant = wdt == DT_Q8_0 || wdt == DT_Q4_0;
-    float acc = 0.0f;
+    float acc[4][4];
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 4; j++) {
+            acc[i][j] = 0.0f;
+        }
+    }
     for (int k0 = 0; k0 < K; k0 += QK) {
         if (quant) {
-            if (lid < EHAL_TILE) {
+            for (int r = lid; r < EHAL_GB; r += nthr) {
                 float v[QK];
-                int nn = n0 + lid;
+                int nn = n0 + r;
                 if (nn < N) {
                     ehal_load_block(W + (long)nn * row_bytes, wdt, k0 / QK, v);
                 } else {
@@ -115,29 +123,44 @@ ehal_matmul_gemm(global const uchar *w, ulong wo, int wdt, long row_bytes,
                     }
                 }
                 for (int j = 0; j < QK; j++) {
-                    Ws[lid][j] = v[j];
+                    Ws[r][j] = v[j];
                 }
             }
         } else {
-            for (int e = lid; e < EHAL_TILE * QK; e += nthr) {
+            for (int e = lid; e < EHAL_GB * QK; e += nthr) {
                 int r = e / QK, c = e % QK;
                 int nn = n0 + r, k = k0 + c;
                 Ws[r][c] = (nn < N && k < K) ? ehal_load(W + (long)nn * row_bytes, wdt, k) : 0.0f;
             }
         }
-        for (int e = lid; e < EHAL_TILE * QK; e += nthr) {
+        for (int e = lid; e < EHAL_GB * QK; e += nthr) {
             int r = e / QK, c = e % QK;
             int tt = t0 + r, k = k0 + c;
             Xs[r][c] = (tt < T && k < K) ? X[(long)tt * K + k] : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int c = 0; c < QK; c++) {
-            acc += Ws[ln][c] * Xs[lt][c];
+            float wv[4], xv[4];
+            for (int i = 0; i < 4; i++) {
+                wv[i] = Ws[ln + i * EHAL_TILE][c];
+                xv[i] = Xs[lt + i * EHAL_TILE][c];
+            }
+            for (int i = 0; i < 4; i++) {
+                for (int j = 0; j < 4; j++) {
+                    acc[i][j] += wv[i] * xv[j];
+                }
+            }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    int n = n0 + ln, t = t0 + lt;
-    if (n < N && t < T) {
-        AT(float, y, yo)[(long)t * N + n] = acc;
+    global float *Y = AT(float, y, yo);
+    for (int i = 0; i < 4; i++) {
+        int n = n0 + ln + i * EHAL_TILE;
+        for (int j = 0; j < 4; j++) {
+            int t = t0 + lt + j * EHAL_TILE;
+            if (n < N && t < T) {
+                Y[(long)t * N + n] = acc[i][j];
+            }
+        }
     }
 }
