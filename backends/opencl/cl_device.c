@@ -207,7 +207,10 @@ static void describe_device(ehal_backend_impl *be) {
     be->max_alloc = maxalloc;
     be->host_unified = unified == CL_TRUE;
     be->max_wg = maxwg;
-    be->tile = maxwg >= 256 ? 16u : 8u;
+    cl_ulong lmem = 0;
+    be->cl.clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_SIZE, sizeof lmem, &lmem, NULL);
+    be->local_mem = lmem;
+    be->tile = (maxwg >= 256 && lmem >= CL_GEMM_LOCAL_BYTES(16u)) ? 16u : 8u;
 
     size_t ext_len = 0;
     be->cl.clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, 0, NULL, &ext_len);

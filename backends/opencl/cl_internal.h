@@ -48,6 +48,8 @@ extern const char *const ehal_cl_kernel_names[CLK_COUNT_];
 #define CL_RED_WG 64u    /* EHAL_RED_WG in the kernels */
 #define CL_ATT_MAX_D 256 /* EHAL_RED_WG * EHAL_ATT_PER */
 #define CL_GEMV_MAX_T 8  /* EHAL_GEMV_MAXT */
+/* Local memory of the GEMM for a given tile: two (4*tile) x 33 float tiles. */
+#define CL_GEMM_LOCAL_BYTES(tile) (2u * 4u * (tile)*33u * 4u)
 
 struct ehal_backend_impl {
     uint32_t magic;
@@ -63,8 +65,9 @@ struct ehal_backend_impl {
     uint64_t global_mem; /* bytes */
     uint64_t max_alloc;  /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
     size_t max_wg;       /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+    uint64_t local_mem;  /* CL_DEVICE_LOCAL_MEM_SIZE, bytes */
     uint32_t features;   /* CL_FEAT_* in use */
-    uint32_t tile;       /* GEMM tile edge */
+    uint32_t tile;       /* GEMM work-group edge (outputs: 4x that) */
     char name[64];
     char driver[64];
     char platform_name[64];

@@ -8,17 +8,18 @@
 #define CL_TARGET_OPENCL_VERSION 120
 #include <CL/cl.h>
 
-#define EHAL_CL_FNS(X)                                                                         \
-    X(clGetPlatformIDs)                                                                        \
-    X(clGetPlatformInfo) X(clGetDeviceIDs) X(clGetDeviceInfo) X(clCreateContext)               \
-        X(clReleaseContext) X(clCreateCommandQueue) X(clReleaseCommandQueue) X(clCreateBuffer) \
-            X(clReleaseMemObject) X(clEnqueueWriteBuffer) X(clEnqueueReadBuffer)               \
-                X(clEnqueueMapBuffer) X(clEnqueueUnmapMemObject) X(clCreateProgramWithSource)  \
-                    X(clCreateProgramWithBinary) X(clBuildProgram) X(clGetProgramInfo)         \
-                        X(clGetProgramBuildInfo) X(clReleaseProgram) X(clCreateKernel)         \
-                            X(clReleaseKernel) X(clSetKernelArg) X(clGetKernelWorkGroupInfo)   \
-                                X(clEnqueueNDRangeKernel) X(clFlush) X(clFinish)               \
-                                    X(clWaitForEvents) X(clGetEventInfo) X(clReleaseEvent)
+#define EHAL_CL_FNS(X)                                                                           \
+    X(clGetPlatformIDs)                                                                          \
+    X(clGetPlatformInfo)                                                                         \
+    X(clGetDeviceIDs)                                                                            \
+    X(clGetDeviceInfo) X(clCreateContext) X(clReleaseContext) X(clCreateCommandQueue)            \
+        X(clReleaseCommandQueue) X(clCreateBuffer) X(clReleaseMemObject) X(clEnqueueWriteBuffer) \
+            X(clEnqueueReadBuffer) X(clEnqueueMapBuffer) X(clEnqueueUnmapMemObject)              \
+                X(clCreateProgramWithSource) X(clCreateProgramWithBinary) X(clBuildProgram)      \
+                    X(clGetProgramInfo) X(clGetProgramBuildInfo) X(clReleaseProgram)             \
+                        X(clCreateKernel) X(clReleaseKernel) X(clSetKernelArg)                   \
+                            X(clGetKernelWorkGroupInfo) X(clEnqueueNDRangeKernel) X(clFlush)     \
+                                X(clFinish) X(clWaitForEvents) X(clGetEventInfo) X(clReleaseEvent)
 
 typedef struct ehal_cl_fns {
     void *lib; /* dlopen handle */

@@ -311,6 +311,15 @@ int ocl_op_supported(const ehal_backend_impl *be, const ehal_subgraph *sg, uint3
             return 0;
         }
     }
+    if (n->op == EHAL_OP_MATMUL && be->local_mem < CL_GEMM_LOCAL_BYTES(be->tile)) {
+        const ehal_tensor_desc *w = sg->tensors[n->inputs[0]];
+        int64_t T = w->ne[0] > 0 ? ehal_tensor_nelements(sg->tensors[n->inputs[1]]) / w->ne[0] : 0;
+        if (T > CL_GEMV_MAX_T) {
+            snprintf(why, why_size, "GEMM needs %u bytes of local memory, device has %" PRIu64,
+                     CL_GEMM_LOCAL_BYTES(be->tile), be->local_mem);
+            return 0;
+        }
+    }
     if (n->op == EHAL_OP_ATTENTION && sg->tensors[n->inputs[0]]->ne[0] > CL_ATT_MAX_D) {
         snprintf(why, why_size, "attention head size %" PRId64 " > %d",
                  sg->tensors[n->inputs[0]]->ne[0], CL_ATT_MAX_D);
