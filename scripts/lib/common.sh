@@ -26,14 +26,19 @@ fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 # Otherwise with passwordless sudo if there is one; else names the packages
 # and the command to run, and exits 1.
 ensure_packages() {
-    local missing=() pkg status
+    local missing=() pkg status native
     if ! command -v dpkg-query >/dev/null 2>&1; then
         warn "dpkg-query not found (not Debian?); assuming these are installed: $*"
         return 0
     fi
+    # Installed for this machine's architecture (or "all"): with a foreign
+    # architecture added (arm64 for cross builds) dpkg lists one line per
+    # installed architecture, and only the native one counts.
+    native=$(dpkg --print-architecture)
     for pkg in "$@"; do
-        status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-        [ "$status" = installed ] || missing+=("$pkg")
+        status=$(dpkg-query -W -f='${Architecture} ${db:Status-Status}\n' "$pkg" 2>/dev/null |
+            awk -v a="$native" '($1 == a || $1 == "all") && $2 == "installed" { print "yes" }')
+        [ -n "$status" ] || missing+=("$pkg")
     done
     if [ ${#missing[@]} -eq 0 ]; then
         log "Debian packages: all ${#} present"
