@@ -176,7 +176,8 @@ static void setup_attention(ehal_backend_impl *be, const op_ctx *c, ehal_vk_disp
     ehal_params_attention p;
     ehal_op_get_params(c->sg, c->node, &p, sizeof p);
     const ehal_tensor_desc *q = c->in[0], *k = c->in[1], *v = c->in[2];
-    snprintf(d->shader, sizeof d->shader, "attention_%s", storage_suffix(be));
+    snprintf(d->shader, sizeof d->shader, "attention_%s_%s", wtype_name(k->dtype),
+             storage_suffix(be));
     d->pc_u[0] = u32n(q->ne[0]);
     d->pc_u[1] = u32n(q->ne[1]);
     d->pc_u[2] = u32n(k->ne[2]);

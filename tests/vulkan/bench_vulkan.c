@@ -36,9 +36,11 @@ static int wanted(const char *what) {
     return !only || strstr(what, only) != NULL;
 }
 
-static void report(const char *what, double ms, double gflop, double gbyte) {
-    printf("| %-44s | %9.3f | %7.2f | %7.2f |\n", what, ms, gflop / (ms * 1e-3),
-           gbyte / (ms * 1e-3));
+/* ref: the scalar double-precision reference kernel on the host, timed in
+ * the same process: a yardstick for how loaded the machine was. */
+static void report(const char *what, double ms, double ref, double gflop, double gbyte) {
+    printf("| %-46s | %9.2f | %7.3f | %7.3f | %9.2f |\n", what, ms, gflop / (ms * 1e-3),
+           gbyte / (ms * 1e-3), ref);
 }
 
 static void bench_matmul(uint32_t wdt, int64_t K, int64_t N, int64_t T) {
@@ -56,10 +58,10 @@ static void bench_matmul(uint32_t wdt, int64_t K, int64_t N, int64_t T) {
     vt_fill(&g, w, 1, 1.0f);
     vt_fill(&g, x, 2, 1.0f);
     vt_node(&g, EHAL_OP_MATMUL, (uint32_t[]){w, x}, 2, y, NULL, 0);
-    double ms = 0;
-    assert_int_equal(vt_run_timed(&g_b, &g, 5, &ms), 0);
+    double ms = 0, ref = 0;
+    assert_int_equal(vt_run_timed(&g_b, &g, 5, &ms, &ref), 0);
     assert_int_equal(vt_check_close(&g, y, 1e-5, "matmul"), 0);
-    report(what, ms, 2.0 * (double)K * (double)N * (double)T * 1e-9,
+    report(what, ms, ref, 2.0 * (double)K * (double)N * (double)T * 1e-9,
            (double)ehal_tensor_nbytes(&g.td[w]) * 1e-9);
     vt_graph_free(&g);
 }
@@ -90,10 +92,10 @@ static void bench_attention(uint32_t kdt, int64_t D, int64_t Hq, int64_t Hkv, in
     free(pv);
     ehal_params_attention p = {0.0f, 0, 0, 0};
     vt_node(&g, EHAL_OP_ATTENTION, (uint32_t[]){q, k, v, pos}, 4, o, &p, sizeof p);
-    double ms = 0;
-    assert_int_equal(vt_run_timed(&g_b, &g, 3, &ms), 0);
+    double ms = 0, ref = 0;
+    assert_int_equal(vt_run_timed(&g_b, &g, 3, &ms, &ref), 0);
     assert_int_equal(vt_check_close(&g, o, 1e-5, "attention"), 0);
-    report(what, ms, 4.0 * (double)D * (double)Hq * (double)C * (double)T * 1e-9,
+    report(what, ms, ref, 4.0 * (double)D * (double)Hq * (double)C * (double)T * 1e-9,
            2.0 * (double)ehal_tensor_nbytes(&g.td[k]) * 1e-9);
     vt_graph_free(&g);
 }
@@ -113,10 +115,10 @@ static void bench_rms_norm(int64_t D, int64_t T) {
     vt_fill(&g, w, 7, 1.0f);
     ehal_params_rms_norm p = {1e-5f};
     vt_node(&g, EHAL_OP_RMS_NORM, (uint32_t[]){x, w}, 2, y, &p, sizeof p);
-    double ms = 0;
-    assert_int_equal(vt_run_timed(&g_b, &g, 10, &ms), 0);
+    double ms = 0, ref = 0;
+    assert_int_equal(vt_run_timed(&g_b, &g, 10, &ms, &ref), 0);
     assert_int_equal(vt_check_close(&g, y, 1e-5, "rms_norm"), 0);
-    report(what, ms, 3.0 * (double)D * (double)T * 1e-9, 8.0 * (double)D * (double)T * 1e-9);
+    report(what, ms, ref, 3.0 * (double)D * (double)T * 1e-9, 8.0 * (double)D * (double)T * 1e-9);
     vt_graph_free(&g);
 }
 
@@ -128,9 +130,9 @@ static void test_decoder_sized_ops_match_reference_and_are_timed(void **state) {
     }
     const char *dis = getenv("EHAL_VULKAN_DISABLE");
     printf("EHAL_VULKAN_DISABLE=%s\n", dis ? dis : "");
-    printf("| %-44s | %9s | %7s | %7s |\n", "case", "ms/run", "GFLOP/s", "GB/s");
-    printf("|%s|%s|%s|%s|\n", "----------------------------------------------", "-----------",
-           "---------", "---------");
+    printf("| %-46s | %9s | %7s | %7s | %9s |\n", "case", "ms/run", "GFLOP/s", "GB/s", "ref ms");
+    printf("|%s|%s|%s|%s|%s|\n", "------------------------------------------------", "-----------",
+           "---------", "---------", "-----------");
     bench_matmul(EHAL_DTYPE_Q4_0, 4096, 4096, 1);
     bench_matmul(EHAL_DTYPE_Q8_0, 4096, 4096, 1);
     bench_matmul(EHAL_DTYPE_F16, 4096, 4096, 1);

@@ -58,9 +58,10 @@ void vt_fill_i32(vt_graph *g, uint32_t t, const int32_t *v);
 /* Runs the reference kernels (into g->ref) and the device (into g->dev).
  * Returns 0, or -1 after printing why. */
 int vt_run(vt_backend *b, vt_graph *g);
-/* As vt_run, then `iters` more execute+wait rounds, timed (ms per run).
+/* As vt_run, then `iters` more execute+wait rounds, timed (ms per run);
+ * ref_ms (may be NULL) gets the time of the reference kernels' one run.
  * Results read back are those of the last run. */
-int vt_run_timed(vt_backend *b, vt_graph *g, int iters, double *ms_per_run);
+int vt_run_timed(vt_backend *b, vt_graph *g, int iters, double *ms_per_run, double *ref_ms);
 
 /* Runs the reference kernels on g->ref in place (reset: copy g->host
  * into g->ref first). Returns 0, or -1 after printing why. */

@@ -6,6 +6,7 @@
  * Key positions follow the slot rule: causal (k <= q) unless NONCAUSAL,
  * sinks k < n_sink always, else q - k < window when window > 0.
  * GQA: query head h reads kv head h / (Hq / Hkv).
+ * KVTYPE: cache dtype (compile time; K and V share it).
  * u: 0 D, 1 Hq, 2 Hkv, 3 T, 4 C, 5 K dtype, 6 V dtype, 7 K row bytes,
  * 8 V row bytes, 9 window, 10 n_sink, 11 flags; f: 0 scale.
  * Bindings: 0 Q, 1 K cache, 2 V cache, 3 pos, 4 O. D <= 512. */
@@ -24,6 +25,35 @@ DEF_LOAD(1)
 DEF_LOAD(2)
 
 shared float qs[MAXD];
+
+/* KVTYPE: the cache dtype, compiled in (K and V share it).
+ * q . K[row]: quant scales are read once per 32-value block. */
+float dot_q_k(uint row, uint D) {
+    float acc = 0.0;
+#if KVTYPE == 8 || KVTYPE == 2
+    for (uint b = 0u; b < D / 32u; b++) {
+#if KVTYPE == 8
+        uint base = row + b * 34u;
+#else
+        uint base = row + b * 18u;
+#endif
+        float part = 0.0;
+        for (uint j = 0u; j < 32u; j++) {
+#if KVTYPE == 8
+            float k = float(int(RD8(1, base + 2u + j) << 24) >> 24);
+#else
+            uint q = RD8(1, base + 2u + (j & 15u));
+            float k = float(int((j < 16u) ? (q & 15u) : (q >> 4u)) - 8);
+#endif
+            part += qs[b * 32u + j] * k;
+        }
+        acc += part * ldh_1(base);
+    }
+#else
+    for (uint d = 0u; d < D; d++) acc += qs[d] * ld_1(KVTYPE, row, d);
+#endif
+    return acc;
+}
 shared float sp[WG];
 shared int sslot[WG];
 
@@ -71,9 +101,7 @@ void main() {
             slot = kv_slot(key_pos(j, q, window, n_sink, n_lead), C, window, n_sink);
             if (slot >= 0 && slot < C) {
                 uint kr = krow0 + uint(slot) * pc.u[7];
-                float dot_ = 0.0;
-                for (uint d = 0u; d < D; d++) dot_ += qs[d] * ld_1(pc.u[5], kr, d);
-                s = pc.f[0] * dot_;
+                s = pc.f[0] * dot_q_k(kr, D);
             } else {
                 slot = -1;
             }
@@ -95,7 +123,7 @@ void main() {
             if (d < D) {
                 float v = acc[a] * alpha;
                 for (uint i = 0u; i < WG; i++) {
-                    if (sslot[i] >= 0) v += sp[i] * ld_2(pc.u[6], vrow0 + uint(sslot[i]) * pc.u[8], d);
+                    if (sslot[i] >= 0) v += sp[i] * ld_2(KVTYPE, vrow0 + uint(sslot[i]) * pc.u[8], d);
                 }
                 acc[a] = v;
             }
