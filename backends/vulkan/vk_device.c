@@ -319,6 +319,13 @@ ehal_status_t ehal_vk_device_open(ehal_backend_impl *be, const ehal_option *opts
     if ((st = pick_device(be, sel)) != EHAL_STATUS_OK) {
         return st;
     }
+    if (be->props.apiVersion < VK_API_VERSION_1_2) {
+        /* the embedded SPIR-V targets Vulkan 1.2 */
+        ehal_sdk_log(be->host, EHAL_LOG_INFO, "Vulkan device \"%s\" implements Vulkan %u.%u; 1.2 is needed",
+                     be->props.deviceName, VK_API_VERSION_MAJOR(be->props.apiVersion),
+                     VK_API_VERSION_MINOR(be->props.apiVersion));
+        return EHAL_STATUS_UNSUPPORTED;
+    }
     detect_memory(be);
     detect_features(be);
     if ((st = create_device(be)) != EHAL_STATUS_OK) {
