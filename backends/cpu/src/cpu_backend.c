@@ -2,11 +2,13 @@
  * Opening and closing the CPU backend, and its options:
  *   threads  worker threads, 0 = one per online CPU (default). The env
  *            variable EHAL_CPU_THREADS sets the default; the option wins.
- *            Validated and stored now; issue #4's thread pool uses it.
+ *            The pool of that many workers (the caller's thread being one)
+ *            is created here and joined by destroy; no op creates threads.
  * Unknown keys are ignored with a DEBUG line, as the ABI asks.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cpu_internal.h"
 
@@ -96,9 +98,19 @@ ehal_status_t cpu_init(const ehal_host_services *host, const ehal_option *opts, 
     be->magic = CPU_BACKEND_MAGIC;
     be->host = host;
     be->threads = threads;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = threads != 0 ? (int)threads : online > 0 ? (int)online : 1;
+    if (n > 1) {
+        be->pool = cpu_pool_create(host, n);
+        if (be->pool == NULL) {
+            ehal_sdk_log(host, EHAL_LOG_ERROR, "init: cannot start a pool of %d threads", n);
+            ehal_sdk_free(host, be);
+            return EHAL_STATUS_OUT_OF_MEMORY;
+        }
+    }
     cpu_kernels_select(be);
-    ehal_sdk_log(host, EHAL_LOG_DEBUG, "threads=%llu%s (scalar kernels, no pool yet)",
-                 (unsigned long long)threads, threads == 0 ? " (one per online CPU)" : "");
+    ehal_sdk_log(host, EHAL_LOG_DEBUG, "threads=%d%s", n,
+                 threads == 0 ? " (one per online CPU)" : "");
     *out = be;
     return EHAL_STATUS_OK;
 }
@@ -109,5 +121,6 @@ void cpu_destroy(ehal_backend_impl *be)
         return;
     const ehal_host_services *host = be->host;
     be->magic = 0;
+    cpu_pool_destroy(be->pool);
     ehal_sdk_free(host, be);
 }

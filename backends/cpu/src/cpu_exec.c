@@ -2,7 +2,9 @@
  * Prepare and run subgraphs. prepare keeps a deep copy of the subgraph
  * (the caller's pointers die with the call, R11), checked against the
  * catalog, the kernel table and the bound buffers; execute runs it op by op,
- * synchronously, so wait only reports the stored status.
+ * synchronously (each op may fan out over the backend's thread pool and
+ * returns when all its workers are done), so wait only reports the stored
+ * status.
  *
  * Buffers bound in a prepared subgraph must stay alive until release; the
  * core guarantees that, a direct caller must.
@@ -135,6 +137,36 @@ static void *resolve(void *user, const ehal_tensor_desc *t)
     return buf != NULL ? buf->data + t->offset : NULL;
 }
 
+/* Each node runs its pool-aware kernel if it has one, else (or where that
+ * declines the instance) the plain kernel. Bindings were checked at prepare,
+ * so every tensor resolves to host data. */
+static ehal_status_t run_nodes(ehal_backend_impl *be, const ehal_subgraph *sg)
+{
+    for (uint32_t i = 0; i < sg->n_nodes; i++) {
+        const uint32_t op = sg->nodes[i]->op;
+        ehal_kernel_args a;
+        ehal_kernel_args_fill(&a, sg, i, resolve, NULL);
+        ehal_status_t st = EHAL_STATUS_UNSUPPORTED;
+        if (op < EHAL_OP_ID_LIMIT_ && be->fast[op] != NULL)
+            st = be->fast[op](be, &a);
+        if (st == EHAL_STATUS_UNSUPPORTED) {
+            ehal_kernel_fn fn = op < EHAL_OP_ID_LIMIT_ ? be->kernels[op] : NULL;
+            if (fn == NULL) {
+                ehal_sdk_log(be->host, EHAL_LOG_ERROR, "node %u: op %s (id %u) has no kernel", i,
+                             ehal_op_name(op), op);
+                return EHAL_STATUS_UNSUPPORTED;
+            }
+            st = fn(&a);
+        }
+        if (st != EHAL_STATUS_OK) {
+            ehal_sdk_log(be->host, EHAL_LOG_ERROR, "node %u (%s) failed: status %d", i,
+                         ehal_op_name(op), (int)st);
+            return st;
+        }
+    }
+    return EHAL_STATUS_OK;
+}
+
 ehal_status_t cpu_execute(ehal_backend_impl *be, ehal_executable_impl *exe,
                           const ehal_execute_args *args)
 {
@@ -149,8 +181,7 @@ ehal_status_t cpu_execute(ehal_backend_impl *be, ehal_executable_impl *exe,
         args->flags != 0)
         ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "execute: ignoring unknown flags 0x%x",
                      args->flags);
-    exe->status = ehal_sdk_run_nodes(be->host, ehal_sdk_graph_view(exe->graph), be->kernels,
-                                     EHAL_OP_ID_LIMIT_, resolve, NULL);
+    exe->status = run_nodes(be, ehal_sdk_graph_view(exe->graph));
     return exe->status;
 }
 

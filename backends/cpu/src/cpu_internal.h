@@ -15,6 +15,9 @@
 #include "edgehal/backend_sdk.h"
 #include "edgehal/ops.h"
 
+#include "cpu_matmul.h"
+#include "cpu_pool.h"
+
 #define CPU_NAME "cpu"
 
 /* Most worker threads the "threads" option accepts; 0 means one per online
@@ -26,16 +29,29 @@
 #define CPU_BUFFER_MAGIC 0x45435055u  /* "ECPU" */
 #define CPU_EXE_MAGIC 0x45435058u     /* "ECPX" */
 
+/* A pool-aware kernel. Returns EHAL_STATUS_UNSUPPORTED, having written
+ * nothing, for an instance it does not cover: the caller then runs the
+ * reference kernel. */
+typedef ehal_status_t (*cpu_op_fn)(ehal_backend_impl *be, const ehal_kernel_args *a);
+
 struct ehal_backend_impl {
     uint32_t magic;
     /* Borrowed from the core; valid until cpu_destroy returns (R9). */
     const ehal_host_services *host;
-    /* Requested worker threads (0 = one per online CPU). Stored and logged;
-     * the pool that uses it comes with issue #4. */
+    /* Requested worker threads (0 = one per online CPU). */
     uint64_t threads;
+    /* Persistent workers (threads resolved to >= 1); NULL: single-threaded. */
+    cpu_pool *pool;
     /* Kernel per op id, chosen at init from the variants in cpu_kernels.c;
-     * NULL where the backend has no kernel. */
+     * NULL where the backend has no kernel. For an op with a pool-aware
+     * kernel in `fast`, this is its reference kernel (used by the checks
+     * and as the fallback for instances the fast kernel declines). */
     ehal_kernel_fn kernels[EHAL_OP_ID_LIMIT_];
+    cpu_op_fn fast[EHAL_OP_ID_LIMIT_];
+    /* MATMUL micro-kernels per weight dtype id and kind (GEMV, GEMM). */
+    const cpu_mm_variant *mm[EHAL_DTYPE_ID_LIMIT_][2];
+    /* ATTENTION row kernels per KV dtype id. */
+    const struct cpu_attn_variant *attn[EHAL_DTYPE_ID_LIMIT_];
 };
 
 struct ehal_buffer_impl {
@@ -89,8 +105,12 @@ ehal_status_t cpu_execute(ehal_backend_impl *be, ehal_executable_impl *exe,
 ehal_status_t cpu_wait(ehal_backend_impl *be, ehal_executable_impl *exe, uint64_t timeout_ns);
 void cpu_release(ehal_backend_impl *be, ehal_executable_impl *exe);
 
-/* cpu_kernels.c: fills be->kernels (every op id) and logs the choice. */
+/* cpu_kernels.c: fills be->kernels/fast/mm/attn and logs the choice. */
 void cpu_kernels_select(ehal_backend_impl *be);
+
+/* cpu_ops.c: the pool-aware op kernels. */
+ehal_status_t cpu_op_matmul(ehal_backend_impl *be, const ehal_kernel_args *a);
+ehal_status_t cpu_op_attention(ehal_backend_impl *be, const ehal_kernel_args *a);
 
 /* cpu_query.c */
 ehal_status_t cpu_query_op(ehal_backend_impl *be, const ehal_subgraph *sg, uint32_t node,

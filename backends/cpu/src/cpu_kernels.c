@@ -1,57 +1,86 @@
 /*
  * The CPU kernel table: one kernel per op id, chosen at init from a list of
- * variants. Today every op has exactly one variant, the reference kernel of
- * ehal_ops (plain scalar C), so the plugin computes exactly what the
- * conformance oracle computes.
+ * variants, plus the per-family micro-kernel choice (cpu_matmul.c and
+ * cpu_attn_*.c hold the family tables).
  *
- * Issue #4 (SIMD kernels, thread pool) extends the `variants` list below
- * rather than this file's logic: a faster variant is one line placed ABOVE
- * the reference line of its op, named dtype_op__isa (STYLE.md 8), e.g.
- *     {EHAL_OP_MATMUL, "q4_0_f32_matmul__avx2", cpu_has_avx2, cpu_matmul_q4_0__avx2},
- * The first variant whose `available` check passes on this machine wins;
- * the reference lines come last and are always available, so every catalog
- * op keeps a kernel. A variant that covers only some instances of its op
- * (one weight dtype, say) is entered as a per-op dispatcher that picks among
- * its own sub-table and falls back to the reference kernel.
+ * A faster variant is one line placed ABOVE the reference line of its op,
+ * named dtype_op__isa (STYLE.md 8). The first variant whose `available`
+ * check passes on this machine wins; the reference lines come last and are
+ * always available, so every catalog op keeps a kernel. A pool-aware
+ * variant (`fast`) covers the instances its family tables have micro-kernels
+ * for and returns UNSUPPORTED for the rest, which then run the reference.
  */
 #include <stdio.h>
 
+#include "cpu_attn.h"
 #include "cpu_internal.h"
 
 typedef struct cpu_kernel_variant {
     uint32_t op;            /* ehal_op id */
     const char *name;       /* dtype_op__isa; "__ref" is the reference kernel */
     int (*available)(void); /* 1 if this machine can run it; NULL: always */
-    ehal_kernel_fn fn;
+    ehal_kernel_fn fn;      /* plain kernel, or NULL for a pool-aware one */
+    cpu_op_fn fast;         /* pool-aware kernel, or NULL */
 } cpu_kernel_variant;
 
 static const cpu_kernel_variant variants[] = {
-/* Issue #4: SIMD variants go here, above the reference lines. */
+    /* Dispatchers over the family tables (their choice is logged below). */
+    {EHAL_OP_MATMUL, "matmul__families", NULL, NULL, cpu_op_matmul},
+    {EHAL_OP_ATTENTION, "attention__families", NULL, NULL, cpu_op_attention},
 
 /* Reference kernels, one per catalog op (derived from EHAL_OP_LIST, so a new
  * catalog op gets its reference kernel here without an edit). */
-#define CPU_REF_VARIANT(N, id, s, ni, no, P) {EHAL_OP_##N, s "__ref", NULL, ehal_ref_##N},
+#define CPU_REF_VARIANT(N, id, s, ni, no, P) {EHAL_OP_##N, s "__ref", NULL, ehal_ref_##N, NULL},
     EHAL_OP_LIST(CPU_REF_VARIANT)
 #undef CPU_REF_VARIANT
 };
 
+static void append(char *buf, size_t cap, size_t *len, const char *name)
+{
+    if (*len < cap) {
+        int w = snprintf(buf + *len, cap - *len, "%s%s", *len ? " " : "", name);
+        *len += w > 0 ? (size_t)w : 0;
+    }
+}
+
 void cpu_kernels_select(ehal_backend_impl *be)
 {
-    char chosen[480] = "";
+    char chosen[1024] = "";
     size_t len = 0;
-    for (uint32_t op = 0; op < EHAL_OP_ID_LIMIT_; op++)
+    for (uint32_t op = 0; op < EHAL_OP_ID_LIMIT_; op++) {
         be->kernels[op] = NULL;
+        be->fast[op] = NULL;
+    }
     for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
         const cpu_kernel_variant *v = &variants[i];
-        if (v->op >= EHAL_OP_ID_LIMIT_ || v->fn == NULL || be->kernels[v->op] != NULL)
+        if (v->op >= EHAL_OP_ID_LIMIT_ || be->kernels[v->op] != NULL)
             continue;
         if (v->available != NULL && !v->available())
             continue;
-        be->kernels[v->op] = v->fn;
-        if (len < sizeof chosen) {
-            int w = snprintf(chosen + len, sizeof chosen - len, "%s%s", len ? " " : "", v->name);
-            len += w > 0 ? (size_t)w : 0;
+        if (v->fast != NULL) {
+            if (be->fast[v->op] == NULL) {
+                be->fast[v->op] = v->fast;
+                append(chosen, sizeof chosen, &len, v->name);
+            }
+            continue;
         }
+        be->kernels[v->op] = v->fn;
+        append(chosen, sizeof chosen, &len, v->name);
+    }
+    static const uint32_t mm_types[] = {EHAL_DTYPE_Q4_0, EHAL_DTYPE_Q8_0, EHAL_DTYPE_F16};
+    for (size_t i = 0; i < sizeof mm_types / sizeof mm_types[0]; i++)
+        for (int kind = 0; kind < 2; kind++) {
+            const cpu_mm_variant *v = cpu_mm_pick(mm_types[i], kind);
+            be->mm[mm_types[i]][kind] = v;
+            if (v != NULL)
+                append(chosen, sizeof chosen, &len, v->name);
+        }
+    static const uint32_t kv_types[] = {EHAL_DTYPE_F16, EHAL_DTYPE_Q8_0};
+    for (size_t i = 0; i < sizeof kv_types / sizeof kv_types[0]; i++) {
+        const cpu_attn_variant *v = cpu_attn_pick(kv_types[i]);
+        be->attn[kv_types[i]] = v;
+        if (v != NULL)
+            append(chosen, sizeof chosen, &len, v->name);
     }
     ehal_sdk_log(be->host, EHAL_LOG_DEBUG, "kernels: %s", chosen);
 }

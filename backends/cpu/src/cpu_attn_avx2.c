@@ -1,0 +1,123 @@
+/*
+ * AVX2 + FMA + F16C attention row kernels (see cpu_attn.h; built with
+ * -mavx2 -mfma -mf16c, called only when cpu_isa_enabled(CPU_ISA_AVX2)).
+ * Each K/V chunk is converted to float once and used for all G heads.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "cpu_attn.h"
+#include "edgehal/quant.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE float hsum256(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+INLINE void qk_f16(const float *q, const int G, const uint16_t *k, int64_t D, float *s)
+{
+    __m256 acc[CPU_ATTN_MAX_G];
+    for (int g = 0; g < G; g++)
+        acc[g] = _mm256_setzero_ps();
+    const int64_t D8 = D / 8 * 8;
+    for (int64_t d = 0; d < D8; d += 8) {
+        const __m256 kv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + d)));
+        for (int g = 0; g < G; g++)
+            acc[g] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * D + d), kv, acc[g]);
+    }
+    for (int g = 0; g < G; g++) {
+        float v = hsum256(acc[g]);
+        for (int64_t d = D8; d < D; d++)
+            v += q[g * D + d] * _cvtsh_ss(k[d]);
+        s[g] = v;
+    }
+}
+
+INLINE void qk_q8(const float *q, const int G, const ehal_block_q8_0 *k, int64_t D, float *s)
+{
+    __m256 acc[CPU_ATTN_MAX_G];
+    for (int g = 0; g < G; g++)
+        acc[g] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < D / EHAL_QK; b++) {
+        const __m256 d = _mm256_set1_ps(_cvtsh_ss(k[b].d));
+        __m256 kv[4];
+        for (int i = 0; i < 4; i++) {
+            __m128i b8 = _mm_loadl_epi64((const __m128i *)(k[b].qs + 8 * i));
+            kv[i] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b8)));
+        }
+        for (int g = 0; g < G; g++)
+            for (int i = 0; i < 4; i++)
+                acc[g] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * D + b * EHAL_QK + 8 * i), kv[i],
+                                         acc[g]);
+    }
+    for (int g = 0; g < G; g++)
+        s[g] = hsum256(acc[g]);
+}
+
+#define G_DISPATCH(call, G)                                                                   \
+    switch (G) {                                                                              \
+    case 1: call(1); break;                                                                   \
+    case 2: call(2); break;                                                                   \
+    case 4: call(4); break;                                                                   \
+    case 8: call(8); break;                                                                   \
+    default: call(G); break;                                                                  \
+    }
+
+void cpu_attn_qk_f16_avx2(const float *q, int G, const void *krow, int64_t D, float *s)
+{
+#define CALL(n) qk_f16(q, n, krow, D, s)
+    G_DISPATCH(CALL, G)
+#undef CALL
+}
+
+void cpu_attn_qk_q8_0_avx2(const float *q, int G, const void *krow, int64_t D, float *s)
+{
+#define CALL(n) qk_q8(q, n, krow, D, s)
+    G_DISPATCH(CALL, G)
+#undef CALL
+}
+
+void cpu_attn_pv_f16_avx2(float *acc, const float *p, int G, const void *vrow, int64_t D)
+{
+    const uint16_t *v = vrow;
+    __m256 pg[CPU_ATTN_MAX_G];
+    for (int g = 0; g < G; g++)
+        pg[g] = _mm256_set1_ps(p[g]);
+    const int64_t D8 = D / 8 * 8;
+    for (int64_t d = 0; d < D8; d += 8) {
+        const __m256 x = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + d)));
+        for (int g = 0; g < G; g++) {
+            float *a = acc + g * D + d;
+            _mm256_storeu_ps(a, _mm256_fmadd_ps(pg[g], x, _mm256_loadu_ps(a)));
+        }
+    }
+    for (int64_t d = D8; d < D; d++) {
+        const float x = _cvtsh_ss(v[d]);
+        for (int g = 0; g < G; g++)
+            acc[g * D + d] += p[g] * x;
+    }
+}
+
+void cpu_attn_pv_q8_0_avx2(float *acc, const float *p, int G, const void *vrow, int64_t D)
+{
+    const ehal_block_q8_0 *v = vrow;
+    __m256 pg[CPU_ATTN_MAX_G];
+    for (int g = 0; g < G; g++)
+        pg[g] = _mm256_set1_ps(p[g]);
+    for (int64_t b = 0; b < D / EHAL_QK; b++) {
+        const __m256 d = _mm256_set1_ps(_cvtsh_ss(v[b].d));
+        for (int i = 0; i < 4; i++) {
+            __m128i b8 = _mm_loadl_epi64((const __m128i *)(v[b].qs + 8 * i));
+            const __m256 x = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b8)));
+            for (int g = 0; g < G; g++) {
+                float *a = acc + g * D + b * EHAL_QK + 8 * i;
+                _mm256_storeu_ps(a, _mm256_fmadd_ps(pg[g], x, _mm256_loadu_ps(a)));
+            }
+        }
+    }
+}

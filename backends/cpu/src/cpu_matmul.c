@@ -1,0 +1,160 @@
+/*
+ * The MATMUL kernel families and their driver. Activations are quantized
+ * once per op (in parallel over columns), then output rows are split over
+ * the pool's workers; each worker walks its rows in tiles of the variant's
+ * mr, and the columns in chunks small enough that a chunk's quantized
+ * activations stay in L2 while every row tile of the worker passes over it.
+ */
+#include <string.h>
+
+#include "cpu_matmul.h"
+#include "cpu_pool.h"
+#include "edgehal/backend_sdk.h"
+
+/* The tables. Within one (weight dtype, kind) the first enabled line wins,
+ * so faster ISAs come first and the scalar line last. */
+const cpu_mm_variant cpu_mm_variants[] = {
+#if defined(__x86_64__) || defined(__i386__)
+    {"q4_0_q8_0_gemv_4x1__avx512vnni", EHAL_DTYPE_Q4_0, CPU_MM_GEMV, CPU_ISA_AVX512VNNI,
+     CPU_ACT_Q4, 4, 1, cpu_mm_q4_0_avx512vnni},
+    {"q4_0_q8_0_gemv_4x1__avx2", EHAL_DTYPE_Q4_0, CPU_MM_GEMV, CPU_ISA_AVX2, CPU_ACT_Q4, 4, 1,
+     cpu_mm_q4_0_avx2},
+#endif
+    {"q4_0_q8_0_gemv_1x1__scalar", EHAL_DTYPE_Q4_0, CPU_MM_GEMV, CPU_ISA_SCALAR, CPU_ACT_Q4, 1,
+     1, cpu_mm_q4_0_scalar},
+#if defined(__x86_64__) || defined(__i386__)
+    {"q4_0_q8_0_gemm_2x4__avx512vnni", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_AVX512VNNI,
+     CPU_ACT_Q4, 2, 4, cpu_mm_q4_0_avx512vnni},
+    {"q4_0_q8_0_gemm_2x4__avx2", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_AVX2, CPU_ACT_Q4, 2, 4,
+     cpu_mm_q4_0_avx2},
+#endif
+    {"q4_0_q8_0_gemm_1x1__scalar", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_SCALAR, CPU_ACT_Q4, 1,
+     1, cpu_mm_q4_0_scalar},
+#if defined(__x86_64__) || defined(__i386__)
+    {"q8_0_q8_0_gemv_4x1__avx512vnni", EHAL_DTYPE_Q8_0, CPU_MM_GEMV, CPU_ISA_AVX512VNNI,
+     CPU_ACT_Q8, 4, 1, cpu_mm_q8_0_avx512vnni},
+    {"q8_0_q8_0_gemv_4x1__avx2", EHAL_DTYPE_Q8_0, CPU_MM_GEMV, CPU_ISA_AVX2, CPU_ACT_Q8, 4, 1,
+     cpu_mm_q8_0_avx2},
+#endif
+    {"q8_0_q8_0_gemv_1x1__scalar", EHAL_DTYPE_Q8_0, CPU_MM_GEMV, CPU_ISA_SCALAR, CPU_ACT_Q8, 1,
+     1, cpu_mm_q8_0_scalar},
+#if defined(__x86_64__) || defined(__i386__)
+    {"q8_0_q8_0_gemm_2x4__avx512vnni", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_AVX512VNNI,
+     CPU_ACT_Q8, 2, 4, cpu_mm_q8_0_avx512vnni},
+    {"q8_0_q8_0_gemm_2x4__avx2", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_AVX2, CPU_ACT_Q8, 2, 4,
+     cpu_mm_q8_0_avx2},
+#endif
+    {"q8_0_q8_0_gemm_1x1__scalar", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_SCALAR, CPU_ACT_Q8, 1,
+     1, cpu_mm_q8_0_scalar},
+#if defined(__x86_64__) || defined(__i386__)
+    {"f16_f32_gemv_4x1__avx2", EHAL_DTYPE_F16, CPU_MM_GEMV, CPU_ISA_AVX2, CPU_ACT_F32, 4, 1,
+     cpu_mm_f16_avx2},
+#endif
+    {"f16_f32_gemv_1x1__scalar", EHAL_DTYPE_F16, CPU_MM_GEMV, CPU_ISA_SCALAR, CPU_ACT_F32, 1, 1,
+     cpu_mm_f16_scalar},
+#if defined(__x86_64__) || defined(__i386__)
+    {"f16_f32_gemm_2x4__avx2", EHAL_DTYPE_F16, CPU_MM_GEMM, CPU_ISA_AVX2, CPU_ACT_F32, 2, 4,
+     cpu_mm_f16_avx2},
+#endif
+    {"f16_f32_gemm_1x1__scalar", EHAL_DTYPE_F16, CPU_MM_GEMM, CPU_ISA_SCALAR, CPU_ACT_F32, 1, 1,
+     cpu_mm_f16_scalar},
+    {NULL, 0, 0, CPU_ISA_SCALAR, 0, 0, 0, NULL},
+};
+
+const cpu_mm_variant *cpu_mm_pick(uint32_t wtype, int kind)
+{
+    for (const cpu_mm_variant *v = cpu_mm_variants; v->name != NULL; v++)
+        if (v->wtype == wtype && v->kind == kind && cpu_isa_enabled(v->isa))
+            return v;
+    return NULL;
+}
+
+/* Columns per chunk: a chunk's activations (K=4096: 6.5 KiB a column)
+ * stay in L2 while the worker's row tiles pass over it. */
+#define COL_CHUNK 64
+
+typedef struct mm_job {
+    const cpu_mm_variant *v;
+    const uint8_t *w;
+    size_t w_stride;
+    int64_t K, N, T;
+    const float *x;
+    const uint8_t *xq; /* quantized columns, or x itself for F32 layouts */
+    size_t x_stride;
+    float *y;
+} mm_job;
+
+static void quantize_task(void *ctx, int ith, int nth)
+{
+    mm_job *j = ctx;
+    int64_t b, e;
+    cpu_split(j->T, 1, ith, nth, &b, &e);
+    for (int64_t t = b; t < e; t++)
+        cpu_quantize_act(j->x + t * j->K, j->K, j->v->act,
+                         (cpu_qgroup *)(j->xq + t * j->x_stride));
+}
+
+static void matmul_task(void *ctx, int ith, int nth)
+{
+    const mm_job *j = ctx;
+    const cpu_mm_variant *v = j->v;
+    int64_t r0, r1;
+    cpu_split(j->N, v->mr, ith, nth, &r0, &r1);
+    cpu_mm_tile t;
+    t.K = j->K;
+    t.w_stride = j->w_stride;
+    t.x_stride = j->x_stride;
+    t.ldy = (size_t)j->N;
+    for (int64_t c0 = 0; c0 < j->T; c0 += COL_CHUNK) {
+        int64_t c1 = c0 + COL_CHUNK < j->T ? c0 + COL_CHUNK : j->T;
+        for (int64_t r = r0; r < r1; r += v->mr) {
+            t.mr = (int)(r1 - r < v->mr ? r1 - r : v->mr);
+            t.w = j->w + (size_t)r * j->w_stride;
+            for (int64_t c = c0; c < c1; c += v->nr) {
+                t.nc = (int)(c1 - c < v->nr ? c1 - c : v->nr);
+                t.x = j->xq + (size_t)c * j->x_stride;
+                t.y = j->y + c * j->N + r;
+                v->fn(&t);
+            }
+        }
+    }
+}
+
+ehal_status_t cpu_matmul_run(struct cpu_pool *pool, const cpu_mm_variant *gemv,
+                             const cpu_mm_variant *gemm, const void *w, uint32_t wtype,
+                             int64_t K, int64_t N, const float *x, int64_t T, float *y,
+                             const ehal_host_services *host)
+{
+    const cpu_mm_variant *v = (T <= CPU_MM_GEMV_MAX_N && gemv != NULL) || gemm == NULL ? gemv : gemm;
+    if (v == NULL || v->wtype != wtype)
+        return EHAL_STATUS_UNSUPPORTED;
+    mm_job j;
+    j.v = v;
+    j.w = w;
+    j.w_stride = (size_t)ehal_row_bytes(wtype, K);
+    j.K = K;
+    j.N = N;
+    j.T = T;
+    j.x = x;
+    j.y = y;
+    void *scratch = NULL;
+    if (v->act == CPU_ACT_F32) {
+        j.xq = (const uint8_t *)x;
+        j.x_stride = (size_t)K * sizeof(float);
+    } else {
+        j.x_stride = (size_t)cpu_act_groups(K) * sizeof(cpu_qgroup);
+        scratch = ehal_sdk_alloc(host, j.x_stride * (size_t)T);
+        if (scratch == NULL) {
+            ehal_sdk_log(host, EHAL_LOG_ERROR, "matmul: out of memory for %lld quantized columns",
+                         (long long)T);
+            return EHAL_STATUS_OUT_OF_MEMORY;
+        }
+        j.xq = scratch;
+        cpu_pool_run(pool, (int)(T < 1024 ? T : 1024), quantize_task, &j);
+    }
+    /* Enough rows per worker that a split is worth it. */
+    int64_t max_workers = N / (v->mr * 4) > 0 ? N / (v->mr * 4) : 1;
+    cpu_pool_run(pool, (int)(max_workers < 1024 ? max_workers : 1024), matmul_task, &j);
+    ehal_sdk_free(host, scratch);
+    return EHAL_STATUS_OK;
+}
