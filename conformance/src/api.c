@@ -12,18 +12,17 @@
 
 #define BUF 1000u
 
-#define EXPECT(cond, ...)                                                                  \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            conf_set_msg(r->message, sizeof r->message, __VA_ARGS__);                      \
-            goto out;                                                                      \
-        }                                                                                  \
+#define EXPECT(cond, ...)                                             \
+    do {                                                              \
+        if (!(cond)) {                                                \
+            conf_set_msg(r->message, sizeof r->message, __VA_ARGS__); \
+            goto out;                                                 \
+        }                                                             \
     } while (0)
 
 #define S(st) ehal_status_string(st)
 
-static void api_buffers(conf_ctx *x, ehal_conf_result *r)
-{
+static void api_buffers(conf_ctx *x, ehal_conf_result *r) {
     unsigned char a[BUF], b[BUF], z[8] = {0};
     ehal_buffer *buf = NULL;
     ehal_status_t st = ehal_buffer_alloc(x->be, BUF, 0, &buf);
@@ -73,8 +72,7 @@ out:
     ehal_buffer_free(buf);
 }
 
-static void api_invalid(conf_ctx *x, ehal_conf_result *r)
-{
+static void api_invalid(conf_ctx *x, ehal_conf_result *r) {
     ehal_buffer *buf = NULL;
     unsigned char tmp[16] = {0};
     ehal_status_t st = ehal_buffer_alloc(x->be, 64, 0, &buf);
@@ -112,15 +110,17 @@ static void api_invalid(conf_ctx *x, ehal_conf_result *r)
     ehal_subgraph sg = {sizeof sg, 3, 1, 0, tp, np};
     ehal_op_support sup = {sizeof sup, 0, 0, 0};
     st = ehal_backend_query_op(x->be, &sg, 0, &sup);
-    EXPECT(st == EHAL_STATUS_INVALID_ARGUMENT, "query_op on a node with input index 7 of 3 "
-           "tensors returned %s", S(st));
+    EXPECT(st == EHAL_STATUS_INVALID_ARGUMENT,
+           "query_op on a node with input index 7 of 3 "
+           "tensors returned %s",
+           S(st));
     st = ehal_prepare(x->be, &sg, &exe);
     EXPECT(st == EHAL_STATUS_INVALID_ARGUMENT,
            "prepare of a node with input index 7 of 3 tensors returned %s", S(st));
     nd.inputs[1] = 1;
     st = ehal_backend_query_op(x->be, &sg, 3, &sup);
-    EXPECT(st == EHAL_STATUS_INVALID_ARGUMENT, "query_op of node 3 in a 1-node subgraph returned %s",
-           S(st));
+    EXPECT(st == EHAL_STATUS_INVALID_ARGUMENT,
+           "query_op of node 3 in a 1-node subgraph returned %s", S(st));
     t[2].offset = 8; /* 64 bytes at offset 8 in a 64-byte buffer */
     st = ehal_prepare(x->be, &sg, &exe);
     EXPECT(st == EHAL_STATUS_INVALID_ARGUMENT,
@@ -131,8 +131,7 @@ out:
 }
 
 /* execute twice then wait; wait again after completion; result is checked. */
-static void api_events(conf_ctx *x, ehal_conf_result *r)
-{
+static void api_events(conf_ctx *x, ehal_conf_result *r) {
     ehal_buffer *buf = NULL;
     ehal_executable *exe = NULL;
     float in[64], outv[32];
@@ -168,7 +167,8 @@ static void api_events(conf_ctx *x, ehal_conf_result *r)
         goto out;
     }
     st = ehal_prepare(x->be, &sg, &exe);
-    EXPECT(st == EHAL_STATUS_OK, "prepare of add f32 returned %s: %s", S(st), ehal_last_error(x->ctx));
+    EXPECT(st == EHAL_STATUS_OK, "prepare of add f32 returned %s: %s", S(st),
+           ehal_last_error(x->ctx));
     for (int rep = 0; rep < 2; rep++) {
         st = ehal_execute(exe);
         EXPECT(st == EHAL_STATUS_OK, "execute #%d returned %s", rep + 1, S(st));
@@ -188,8 +188,7 @@ out:
     ehal_buffer_free(buf);
 }
 
-static void api_abi(conf_ctx *x, ehal_conf_result *r)
-{
+static void api_abi(conf_ctx *x, ehal_conf_result *r) {
     ehal_backend_props pr;
     memset(&pr, 0, sizeof pr);
     pr.struct_size = sizeof pr;
@@ -218,11 +217,12 @@ out:
 static const struct {
     const char *name;
     void (*fn)(conf_ctx *, ehal_conf_result *);
-} checks[] = {
-    {"buffers", api_buffers}, {"invalid-args", api_invalid}, {"events", api_events}, {"abi", api_abi}};
+} checks[] = {{"buffers", api_buffers},
+              {"invalid-args", api_invalid},
+              {"events", api_events},
+              {"abi", api_abi}};
 
-static void api_enum(conf_caselist *l, uint32_t fam)
-{
+static void api_enum(conf_caselist *l, uint32_t fam) {
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         conf_case *c = conf_case_add(l, fam, UINT32_MAX, checks[i].name, NULL);
         if (!c)
@@ -232,8 +232,7 @@ static void api_enum(conf_caselist *l, uint32_t fam)
     }
 }
 
-static void api_run(const conf_case *c, conf_ctx *x, ehal_conf_result *r)
-{
+static void api_run(const conf_case *c, conf_ctx *x, ehal_conf_result *r) {
     size_t i = (size_t)c->p[0];
     r->status = EHAL_CONF_FAIL;
     if (i < sizeof checks / sizeof checks[0])

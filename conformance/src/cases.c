@@ -7,8 +7,7 @@
 
 /* A catalog op without a generator still shows up, as a failing case, so a
  * new op cannot silently escape the suite. */
-static void missing_run(const conf_case *c, conf_ctx *x, ehal_conf_result *r)
-{
+static void missing_run(const conf_case *c, conf_ctx *x, ehal_conf_result *r) {
     (void)x;
     r->status = EHAL_CONF_FAIL;
     conf_set_msg(r->message, sizeof r->message,
@@ -30,30 +29,26 @@ static const conf_family *const op_fams[EHAL_OP_ID_LIMIT_] = {
 
 /* Family indices are positions in this list (stable within a suite version). */
 static const conf_family *const fams[] = {
-    &conf_fam_get_rows, &conf_fam_matmul, &conf_fam_rms_norm, &conf_fam_rope,
-    &conf_fam_add,      &conf_fam_mul,    &conf_fam_swiglu,   &conf_fam_softmax,
-    &conf_fam_kv_write, &conf_fam_attention, &conf_fam_copy,  &conf_fam_kvseq,
-    &conf_fam_layer,    &conf_fam_api,    &fam_missing,
+    &conf_fam_get_rows, &conf_fam_matmul,    &conf_fam_rms_norm, &conf_fam_rope,
+    &conf_fam_add,      &conf_fam_mul,       &conf_fam_swiglu,   &conf_fam_softmax,
+    &conf_fam_kv_write, &conf_fam_attention, &conf_fam_copy,     &conf_fam_kvseq,
+    &conf_fam_layer,    &conf_fam_api,       &fam_missing,
 };
 #define N_FAMS (sizeof fams / sizeof fams[0])
 
-uint32_t conf_family_count(void)
-{
+uint32_t conf_family_count(void) {
     return (uint32_t)N_FAMS;
 }
 
-const conf_family *conf_family_get(uint32_t i)
-{
+const conf_family *conf_family_get(uint32_t i) {
     return i < N_FAMS ? fams[i] : NULL;
 }
 
-const conf_family *conf_op_family(uint32_t op)
-{
+const conf_family *conf_op_family(uint32_t op) {
     return op < EHAL_OP_ID_LIMIT_ ? op_fams[op] : NULL;
 }
 
-static uint32_t family_index(const conf_family *f)
-{
+static uint32_t family_index(const conf_family *f) {
     for (uint32_t i = 0; i < N_FAMS; i++)
         if (fams[i] == f)
             return i;
@@ -65,28 +60,26 @@ static const struct {
     const char *family;
     uint32_t dtype;
 } core_rows[] = {
-    {"get_rows", EHAL_DTYPE_F32},  {"get_rows", EHAL_DTYPE_F16}, {"get_rows", EHAL_DTYPE_Q8_0},
-    {"get_rows", EHAL_DTYPE_Q4_0}, {"matmul", EHAL_DTYPE_F32},   {"matmul", EHAL_DTYPE_F16},
-    {"matmul", EHAL_DTYPE_Q8_0},   {"matmul", EHAL_DTYPE_Q4_0},  {"rms_norm", EHAL_DTYPE_F32},
-    {"rope", EHAL_DTYPE_F32},      {"add", EHAL_DTYPE_F32},      {"mul", EHAL_DTYPE_F32},
-    {"swiglu", EHAL_DTYPE_F32},    {"softmax", EHAL_DTYPE_F32},  {"kv_write", EHAL_DTYPE_F16},
+    {"get_rows", EHAL_DTYPE_F32},  {"get_rows", EHAL_DTYPE_F16},  {"get_rows", EHAL_DTYPE_Q8_0},
+    {"get_rows", EHAL_DTYPE_Q4_0}, {"matmul", EHAL_DTYPE_F32},    {"matmul", EHAL_DTYPE_F16},
+    {"matmul", EHAL_DTYPE_Q8_0},   {"matmul", EHAL_DTYPE_Q4_0},   {"rms_norm", EHAL_DTYPE_F32},
+    {"rope", EHAL_DTYPE_F32},      {"add", EHAL_DTYPE_F32},       {"mul", EHAL_DTYPE_F32},
+    {"swiglu", EHAL_DTYPE_F32},    {"softmax", EHAL_DTYPE_F32},   {"kv_write", EHAL_DTYPE_F16},
     {"kv_write", EHAL_DTYPE_Q8_0}, {"attention", EHAL_DTYPE_F16}, {"attention", EHAL_DTYPE_Q8_0},
-    {"kvseq", EHAL_DTYPE_F16},     {"kvseq", EHAL_DTYPE_Q8_0},   {"layer", EHAL_DTYPE_F16},
-    {"layer", EHAL_DTYPE_Q4_0},    {"layer", EHAL_DTYPE_Q8_0},   {"api", UINT32_MAX},
+    {"kvseq", EHAL_DTYPE_F16},     {"kvseq", EHAL_DTYPE_Q8_0},    {"layer", EHAL_DTYPE_F16},
+    {"layer", EHAL_DTYPE_Q4_0},    {"layer", EHAL_DTYPE_Q8_0},    {"api", UINT32_MAX},
     {"missing", UINT32_MAX},
 };
 
-int conf_in_core(const char *family, uint32_t dtype)
-{
+int conf_in_core(const char *family, uint32_t dtype) {
     for (size_t i = 0; i < sizeof core_rows / sizeof core_rows[0]; i++)
         if (core_rows[i].dtype == dtype && strcmp(core_rows[i].family, family) == 0)
             return 1;
     return 0;
 }
 
-conf_case *conf_case_add(conf_caselist *l, uint32_t family, uint32_t dtype,
-                         const char *shape, const char *variant)
-{
+conf_case *conf_case_add(conf_caselist *l, uint32_t family, uint32_t dtype, const char *shape,
+                         const char *variant) {
     if (l->n == l->cap) {
         uint32_t cap = l->cap ? l->cap * 2 : 256;
         conf_case *v = realloc(l->v, cap * sizeof *v);
@@ -116,14 +109,12 @@ conf_case *conf_case_add(conf_caselist *l, uint32_t family, uint32_t dtype,
     return c;
 }
 
-void conf_caselist_free(conf_caselist *l)
-{
+void conf_caselist_free(conf_caselist *l) {
     free(l->v);
     memset(l, 0, sizeof *l);
 }
 
-int conf_cases_generate(conf_caselist *l, uint64_t seed)
-{
+int conf_cases_generate(conf_caselist *l, uint64_t seed) {
     memset(l, 0, sizeof *l);
     l->seed = seed;
     const uint32_t *ops;
@@ -147,8 +138,7 @@ int conf_cases_generate(conf_caselist *l, uint64_t seed)
     return l->oom ? -1 : 0;
 }
 
-int ehal_conf_glob_match(const char *g, const char *s)
-{
+int ehal_conf_glob_match(const char *g, const char *s) {
     for (; *g; g++, s++) {
         if (*g == '*') {
             while (g[1] == '*')

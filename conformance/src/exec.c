@@ -13,8 +13,7 @@
 #define GUARD 256u /* bytes before and after every written tensor */
 #define GUARD_BYTE 0xA5u
 
-static const char *err(conf_ctx *x)
-{
+static const char *err(conf_ctx *x) {
     const char *e = ehal_last_error(x->ctx);
     return e && *e ? e : "(no message)";
 }
@@ -23,20 +22,18 @@ typedef struct run {
     conf_prog *p;
     conf_ctx *x;
     ehal_conf_result *r;
-    void **ref;               /* reference contents per tensor (aliases share) */
-    ehal_buffer **buf;        /* per base tensor */
-    uint64_t *off;            /* tensor offset in its buffer */
-    ehal_tensor_desc *bd;     /* backend descs (buffer set) */
+    void **ref;           /* reference contents per tensor (aliases share) */
+    ehal_buffer **buf;    /* per base tensor */
+    uint64_t *off;        /* tensor offset in its buffer */
+    ehal_tensor_desc *bd; /* backend descs (buffer set) */
     double worst_ratio;
 } run;
 
-static uint32_t base_of(const conf_prog *p, uint32_t i)
-{
+static uint32_t base_of(const conf_prog *p, uint32_t i) {
     return p->t[i].alias == UINT32_MAX ? i : p->t[i].alias;
 }
 
-static void fail(run *R, const char *fmt, const char *a, const char *b)
-{
+static void fail(run *R, const char *fmt, const char *a, const char *b) {
     R->r->status = EHAL_CONF_FAIL;
     conf_set_msg(R->r->message, sizeof R->r->message, fmt, a, b);
 }
@@ -55,8 +52,7 @@ typedef struct stepgraph {
 /* Builds the step's subgraph over the tensors its nodes use; descs from
  * `descs` (reference or backend view). */
 static void step_graph(const conf_prog *p, uint32_t step, const ehal_tensor_desc *descs,
-                       size_t stride, stepgraph *g)
-{
+                       size_t stride, stepgraph *g) {
     uint32_t map[CONF_MAX_TENSORS];
     for (uint32_t i = 0; i < p->n_t; i++)
         map[i] = UINT32_MAX;
@@ -91,15 +87,13 @@ static void step_graph(const conf_prog *p, uint32_t step, const ehal_tensor_desc
 
 /* ---- reference ---------------------------------------------------------------- */
 
-static void *ref_resolve(void *user, const ehal_tensor_desc *t)
-{
+static void *ref_resolve(void *user, const ehal_tensor_desc *t) {
     run *R = user;
     size_t i = (size_t)((const char *)t - (const char *)&R->p->t[0].d) / sizeof(conf_tensor);
     return i < R->p->n_t ? R->ref[i] : NULL;
 }
 
-static int ref_step(run *R, uint32_t step)
-{
+static int ref_step(run *R, uint32_t step) {
     stepgraph *g = malloc(sizeof *g);
     if (!g)
         return fail(R, "%s%s", "out of memory", ""), -1;
@@ -122,8 +116,7 @@ static int ref_step(run *R, uint32_t step)
 
 /* Validates every node and asks the backend; returns 1 if all supported,
  * 0 if some node is unsupported (message names it), -1 on failure. */
-static int query_all(run *R)
-{
+static int query_all(run *R) {
     stepgraph *g = malloc(sizeof *g);
     if (!g)
         return fail(R, "%s%s", "out of memory", ""), -1;
@@ -162,8 +155,7 @@ static int query_all(run *R)
 
 /* ---- buffers -------------------------------------------------------------------- */
 
-static int upload(run *R)
-{
+static int upload(run *R) {
     conf_prog *p = R->p;
     for (uint32_t i = 0; i < p->n_t; i++) {
         conf_tensor *t = &p->t[i];
@@ -202,8 +194,7 @@ static int upload(run *R)
     return 0;
 }
 
-static const char *writer_op(const conf_prog *p, uint32_t t)
-{
+static const char *writer_op(const conf_prog *p, uint32_t t) {
     for (uint32_t k = 0; k < p->n_nodes; k++) {
         uint32_t o = p->nodes[k].n.outputs[0];
         if (o == t || base_of(p, o) == t)
@@ -213,8 +204,7 @@ static const char *writer_op(const conf_prog *p, uint32_t t)
 }
 
 /* Reads back written tensor i into got (nbytes), checking its guards. */
-static int readback(run *R, uint32_t i, unsigned char *scratch, void *got)
-{
+static int readback(run *R, uint32_t i, unsigned char *scratch, void *got) {
     conf_tensor *t = &R->p->t[i];
     uint64_t total = t->nbytes + 2 * GUARD;
     ehal_status_t st = ehal_buffer_read(R->buf[i], 0, scratch, total);
@@ -257,8 +247,7 @@ static int readback(run *R, uint32_t i, unsigned char *scratch, void *got)
 
 /* ---- comparison ------------------------------------------------------------------ */
 
-static float *to_f32(const ehal_tensor_desc *d, const void *data)
-{
+static float *to_f32(const ehal_tensor_desc *d, const void *data) {
     int64_t n = ehal_tensor_nelements(d);
     float *f = malloc((size_t)n * sizeof(float) + 1);
     if (!f)
@@ -279,8 +268,7 @@ static float *to_f32(const ehal_tensor_desc *d, const void *data)
     return f;
 }
 
-static int compare(run *R, const conf_check *ck, const void *got_bytes)
-{
+static int compare(run *R, const conf_check *ck, const void *got_bytes) {
     const conf_tensor *t = &R->p->t[ck->tensor];
     float *got = to_f32(&t->d, got_bytes);
     float *want = to_f32(&t->d, R->ref[ck->tensor]);
@@ -304,10 +292,10 @@ static int compare(run *R, const conf_check *ck, const void *got_bytes)
     int rc = 0;
     if (m.bad_index >= 0) {
         R->r->status = EHAL_CONF_FAIL;
-        conf_set_msg(R->r->message, sizeof R->r->message,
-                     "%s (step %u): element %lld is %g where the reference is %g (NaN/Inf mismatch)",
-                     ck->what, ck->step, (long long)m.bad_index, (double)m.bad_got,
-                     (double)m.bad_want);
+        conf_set_msg(
+            R->r->message, sizeof R->r->message,
+            "%s (step %u): element %lld is %g where the reference is %g (NaN/Inf mismatch)",
+            ck->what, ck->step, (long long)m.bad_index, (double)m.bad_got, (double)m.bad_want);
         rc = -1;
     } else if (m.nmse > tol.nmse || m.max_rel > tol.max_rel) {
         R->r->status = EHAL_CONF_FAIL;
@@ -315,7 +303,8 @@ static int compare(run *R, const conf_check *ck, const void *got_bytes)
                      "%s (step %u): tolerance exceeded: nmse %.3g (tol %.3g), max_rel %.3g (tol "
                      "%.3g) at element %lld: got %g want %g",
                      ck->what, ck->step, m.nmse, tol.nmse, m.max_rel, tol.max_rel,
-                     (long long)m.worst_index, m.worst_index >= 0 ? (double)got[m.worst_index] : 0.0,
+                     (long long)m.worst_index,
+                     m.worst_index >= 0 ? (double)got[m.worst_index] : 0.0,
                      m.worst_index >= 0 ? (double)want[m.worst_index] : 0.0);
         rc = -1;
     }
@@ -326,8 +315,7 @@ static int compare(run *R, const conf_check *ck, const void *got_bytes)
 
 /* ---- one step on the backend ---------------------------------------------------- */
 
-static int backend_step(run *R, uint32_t s, stepgraph *g)
-{
+static int backend_step(run *R, uint32_t s, stepgraph *g) {
     step_graph(R->p, s, R->bd, sizeof(ehal_tensor_desc), g);
     ehal_executable *exe = NULL;
     ehal_status_t st = ehal_prepare(R->x->be, &g->sg, &exe);
@@ -354,8 +342,7 @@ static int backend_step(run *R, uint32_t s, stepgraph *g)
     return 0;
 }
 
-static void run_program(run *R)
-{
+static void run_program(run *R) {
     conf_prog *p = R->p;
     int q = query_all(R);
     if (q < 0)
@@ -423,8 +410,7 @@ out:
     free(g);
 }
 
-void conf_exec_case(const conf_case *c, conf_ctx *x, ehal_conf_result *r)
-{
+void conf_exec_case(const conf_case *c, conf_ctx *x, ehal_conf_result *r) {
     const conf_family *f = conf_family_get(c->family);
     r->status = EHAL_CONF_FAIL;
     r->nmse = r->max_rel = -1.0;

@@ -13,15 +13,13 @@
 static const uint32_t weight_dtypes[] = {EHAL_DTYPE_F32, EHAL_DTYPE_F16, EHAL_DTYPE_Q8_0,
                                          EHAL_DTYPE_Q4_0};
 
-static int is_quant(uint32_t dt)
-{
+static int is_quant(uint32_t dt) {
     return ehal_dtype_is_quantized(dt);
 }
 
 /* The single node of a one-op case, with its output checked. */
 static int single(conf_prog *p, uint32_t op, const uint32_t *in, uint32_t n_in, uint32_t out,
-                  const void *params, uint32_t psize, uint32_t tol_dtype, char *msg, size_t n)
-{
+                  const void *params, uint32_t psize, uint32_t tol_dtype, char *msg, size_t n) {
     conf_node_add(p, 0, op, n_in, in, out, params, psize);
     conf_check_add(p, 0, out, ehal_op_name(op), tol_dtype, "output");
     if (p->oom) {
@@ -33,8 +31,7 @@ static int single(conf_prog *p, uint32_t op, const uint32_t *in, uint32_t n_in, 
 
 /* ---- get_rows: p = {D, V, T} ------------------------------------------------ */
 
-static void get_rows_enum(conf_caselist *l, uint32_t fam)
-{
+static void get_rows_enum(conf_caselist *l, uint32_t fam) {
     static const int64_t shapes[][3] = {
         {4096, 256, 1}, {256, 1000, 7}, {64, 32000, 32}, {128, 64, 128}, {97, 50, 5}};
     for (size_t d = 0; d < 4; d++) {
@@ -54,8 +51,7 @@ static void get_rows_enum(conf_caselist *l, uint32_t fam)
     }
 }
 
-static int get_rows_build(const conf_case *c, conf_prog *p, char *msg, size_t n)
-{
+static int get_rows_build(const conf_case *c, conf_prog *p, char *msg, size_t n) {
     int64_t D = c->p[0], V = c->p[1], T = c->p[2];
     uint32_t tab = conf_tensor_add(p, c->dtype, EHAL_ROLE_WEIGHT, D, V, 1, 1);
     uint32_t ids = conf_tensor_add(p, EHAL_DTYPE_I32, EHAL_ROLE_INPUT, T, 1, 1, 1);
@@ -72,15 +68,14 @@ static int get_rows_build(const conf_case *c, conf_prog *p, char *msg, size_t n)
     return single(p, EHAL_OP_GET_ROWS, in, 2, out, NULL, 0, c->dtype, msg, n);
 }
 
-const conf_family conf_fam_get_rows = {"get_rows", EHAL_OP_GET_ROWS, get_rows_enum,
-                                       get_rows_build, NULL};
+const conf_family conf_fam_get_rows = {"get_rows", EHAL_OP_GET_ROWS, get_rows_enum, get_rows_build,
+                                       NULL};
 
 /* ---- matmul: p = {K, N, T} -------------------------------------------------- */
 
-static void matmul_enum(conf_caselist *l, uint32_t fam)
-{
+static void matmul_enum(conf_caselist *l, uint32_t fam) {
     static const int64_t shapes[][3] = {
-        {4096, 32, 1},  {4096, 512, 1}, {128, 4096, 1}, {64, 31, 1},   {512, 10, 3},
+        {4096, 32, 1},  {4096, 512, 1},  {128, 4096, 1}, {64, 31, 1}, {512, 10, 3},
         {256, 257, 64}, {1024, 96, 128}, {4096, 64, 32}, {97, 33, 5}, {4099, 7, 1}};
     for (size_t d = 0; d < 4; d++) {
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -99,8 +94,7 @@ static void matmul_enum(conf_caselist *l, uint32_t fam)
     }
 }
 
-static int matmul_build(const conf_case *c, conf_prog *p, char *msg, size_t n)
-{
+static int matmul_build(const conf_case *c, conf_prog *p, char *msg, size_t n) {
     int64_t K = c->p[0], N = c->p[1], T = c->p[2];
     uint32_t w = conf_tensor_add(p, c->dtype, EHAL_ROLE_WEIGHT, K, N, 1, 1);
     uint32_t x = conf_tensor_add(p, EHAL_DTYPE_F32, EHAL_ROLE_INPUT, K, T, 1, 1);
@@ -117,8 +111,7 @@ const conf_family conf_fam_matmul = {"matmul", EHAL_OP_MATMUL, matmul_enum, matm
 
 /* ---- rms_norm: p = {D, T, eps*1e9} ------------------------------------------- */
 
-static void rms_norm_enum(conf_caselist *l, uint32_t fam)
-{
+static void rms_norm_enum(conf_caselist *l, uint32_t fam) {
     static const int64_t shapes[][3] = {
         {4096, 1, 10000}, {4096, 32, 1000}, {128, 128, 10000}, {97, 5, 10000}, {1, 3, 10000}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -135,8 +128,7 @@ static void rms_norm_enum(conf_caselist *l, uint32_t fam)
     }
 }
 
-static int rms_norm_build(const conf_case *c, conf_prog *p, char *msg, size_t n)
-{
+static int rms_norm_build(const conf_case *c, conf_prog *p, char *msg, size_t n) {
     int64_t D = c->p[0], T = c->p[1];
     uint32_t x = conf_tensor_add(p, EHAL_DTYPE_F32, EHAL_ROLE_INPUT, D, T, 1, 1);
     uint32_t w = conf_tensor_add(p, EHAL_DTYPE_F32, EHAL_ROLE_WEIGHT, D, 1, 1, 1);
@@ -151,13 +143,12 @@ static int rms_norm_build(const conf_case *c, conf_prog *p, char *msg, size_t n)
     return single(p, EHAL_OP_RMS_NORM, in, 2, y, &prm, sizeof prm, EHAL_DTYPE_F32, msg, n);
 }
 
-const conf_family conf_fam_rms_norm = {"rms_norm", EHAL_OP_RMS_NORM, rms_norm_enum,
-                                       rms_norm_build, NULL};
+const conf_family conf_fam_rms_norm = {"rms_norm", EHAL_OP_RMS_NORM, rms_norm_enum, rms_norm_build,
+                                       NULL};
 
 /* ---- rope: p = {D, H, T, mode, n_rot, pos0, base, scale*100} ------------------ */
 
-static void rope_enum(conf_caselist *l, uint32_t fam)
-{
+static void rope_enum(conf_caselist *l, uint32_t fam) {
     static const int64_t shapes[][8] = {
         {128, 32, 1, 0, 0, 4095, 10000, 100},  {64, 8, 32, 0, 0, 0, 10000, 100},
         {128, 8, 64, 0, 64, 100, 500000, 100}, {64, 4, 7, 0, 0, 2040, 10000, 25},
@@ -180,8 +171,7 @@ static void rope_enum(conf_caselist *l, uint32_t fam)
     }
 }
 
-static int rope_build(const conf_case *c, conf_prog *p, char *msg, size_t n)
-{
+static int rope_build(const conf_case *c, conf_prog *p, char *msg, size_t n) {
     int64_t D = c->p[0], H = c->p[1], T = c->p[2];
     uint32_t x = conf_tensor_add(p, EHAL_DTYPE_F32, EHAL_ROLE_INPUT, D, H, T, 1);
     uint32_t pos = conf_tensor_add(p, EHAL_DTYPE_I32, EHAL_ROLE_INPUT, T, 1, 1, 1);
@@ -202,8 +192,7 @@ const conf_family conf_fam_rope = {"rope", EHAL_OP_ROPE, rope_enum, rope_build, 
 
 /* ---- add, mul, swiglu: p = {ne0, ne1, nan} ------------------------------------- */
 
-static void binary_enum(conf_caselist *l, uint32_t fam, int with_nan)
-{
+static void binary_enum(conf_caselist *l, uint32_t fam, int with_nan) {
     static const int64_t shapes[][3] = {{4096, 1, 0}, {4096, 32, 0}, {11008, 3, 0},
                                         {97, 13, 0},  {1, 1, 0},     {64, 4, 1}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -222,8 +211,7 @@ static void binary_enum(conf_caselist *l, uint32_t fam, int with_nan)
 
 /* NaN and Inf propagate through add and mul by IEEE rules; the reference
  * output holds them and the comparison demands the same class there. */
-static int binary_build(const conf_case *c, conf_prog *p, uint32_t op, char *msg, size_t n)
-{
+static int binary_build(const conf_case *c, conf_prog *p, uint32_t op, char *msg, size_t n) {
     int64_t A = c->p[0], B = c->p[1];
     uint32_t a = conf_tensor_add(p, EHAL_DTYPE_F32, EHAL_ROLE_INPUT, A, B, 1, 1);
     uint32_t b = conf_tensor_add(p, EHAL_DTYPE_F32, EHAL_ROLE_INPUT, A, B, 1, 1);
@@ -249,19 +237,22 @@ static int binary_build(const conf_case *c, conf_prog *p, uint32_t op, char *msg
     return single(p, op, in, 2, y, NULL, 0, EHAL_DTYPE_F32, msg, n);
 }
 
-static void add_enum(conf_caselist *l, uint32_t fam) { binary_enum(l, fam, 1); }
-static void mul_enum(conf_caselist *l, uint32_t fam) { binary_enum(l, fam, 1); }
-static void swiglu_enum(conf_caselist *l, uint32_t fam) { binary_enum(l, fam, 0); }
-static int add_build(const conf_case *c, conf_prog *p, char *m, size_t n)
-{
+static void add_enum(conf_caselist *l, uint32_t fam) {
+    binary_enum(l, fam, 1);
+}
+static void mul_enum(conf_caselist *l, uint32_t fam) {
+    binary_enum(l, fam, 1);
+}
+static void swiglu_enum(conf_caselist *l, uint32_t fam) {
+    binary_enum(l, fam, 0);
+}
+static int add_build(const conf_case *c, conf_prog *p, char *m, size_t n) {
     return binary_build(c, p, EHAL_OP_ADD, m, n);
 }
-static int mul_build(const conf_case *c, conf_prog *p, char *m, size_t n)
-{
+static int mul_build(const conf_case *c, conf_prog *p, char *m, size_t n) {
     return binary_build(c, p, EHAL_OP_MUL, m, n);
 }
-static int swiglu_build(const conf_case *c, conf_prog *p, char *m, size_t n)
-{
+static int swiglu_build(const conf_case *c, conf_prog *p, char *m, size_t n) {
     return binary_build(c, p, EHAL_OP_SWIGLU, m, n);
 }
 
@@ -271,10 +262,12 @@ const conf_family conf_fam_swiglu = {"swiglu", EHAL_OP_SWIGLU, swiglu_enum, swig
 
 /* ---- softmax: p = {D, T, scale*1000, sigma} ---------------------------------------- */
 
-static void softmax_enum(conf_caselist *l, uint32_t fam)
-{
-    static const int64_t shapes[][4] = {
-        {4096, 1, 1000, 1}, {256, 32, 125, 4}, {32000, 1, 1000, 3}, {97, 5, 1000, 30}, {1, 4, 1000, 1}};
+static void softmax_enum(conf_caselist *l, uint32_t fam) {
+    static const int64_t shapes[][4] = {{4096, 1, 1000, 1},
+                                        {256, 32, 125, 4},
+                                        {32000, 1, 1000, 3},
+                                        {97, 5, 1000, 30},
+                                        {1, 4, 1000, 1}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         char sh[64], var[32];
         snprintf(sh, sizeof sh, "D%lldxT%lld", (long long)shapes[s][0], (long long)shapes[s][1]);
@@ -289,8 +282,7 @@ static void softmax_enum(conf_caselist *l, uint32_t fam)
     }
 }
 
-static int softmax_build(const conf_case *c, conf_prog *p, char *msg, size_t n)
-{
+static int softmax_build(const conf_case *c, conf_prog *p, char *msg, size_t n) {
     int64_t D = c->p[0], T = c->p[1];
     uint32_t x = conf_tensor_add(p, EHAL_DTYPE_F32, EHAL_ROLE_INPUT, D, T, 1, 1);
     uint32_t y = conf_tensor_add(p, EHAL_DTYPE_F32, EHAL_ROLE_OUTPUT, D, T, 1, 1);
@@ -307,8 +299,7 @@ const conf_family conf_fam_softmax = {"softmax", EHAL_OP_SOFTMAX, softmax_enum, 
 
 /* ---- copy: p = {ne0, ne1, src dtype}; the case dtype is the destination ---------------- */
 
-static int copy_defined(uint32_t src, uint32_t dst, int64_t ne0, int64_t ne1)
-{
+static int copy_defined(uint32_t src, uint32_t dst, int64_t ne0, int64_t ne1) {
     ehal_tensor_desc a, b;
     int64_t ne[2] = {ne0, ne1};
     ehal_tensor_desc_init(&a, src, 2, ne);
@@ -326,10 +317,9 @@ static int copy_defined(uint32_t src, uint32_t dst, int64_t ne0, int64_t ne1)
     return ehal_op_validate(&sg, 0, NULL, 0) == EHAL_STATUS_OK;
 }
 
-static void copy_enum(conf_caselist *l, uint32_t fam)
-{
-    static const uint32_t dts[] = {EHAL_DTYPE_F32, EHAL_DTYPE_F16, EHAL_DTYPE_Q8_0,
-                                   EHAL_DTYPE_Q4_0, EHAL_DTYPE_I32};
+static void copy_enum(conf_caselist *l, uint32_t fam) {
+    static const uint32_t dts[] = {EHAL_DTYPE_F32, EHAL_DTYPE_F16, EHAL_DTYPE_Q8_0, EHAL_DTYPE_Q4_0,
+                                   EHAL_DTYPE_I32};
     static const int64_t shapes[][2] = {{4096, 4}, {96, 3}, {97, 3}};
     for (size_t d = 0; d < sizeof dts / sizeof dts[0]; d++) {
         for (size_t s0 = 0; s0 < sizeof dts / sizeof dts[0]; s0++) {
@@ -353,8 +343,7 @@ static void copy_enum(conf_caselist *l, uint32_t fam)
     }
 }
 
-static int copy_build(const conf_case *c, conf_prog *p, char *msg, size_t n)
-{
+static int copy_build(const conf_case *c, conf_prog *p, char *msg, size_t n) {
     uint32_t src = conf_tensor_add(p, (uint32_t)c->p[2], EHAL_ROLE_INPUT, c->p[0], c->p[1], 1, 1);
     uint32_t dst = conf_tensor_add(p, c->dtype, EHAL_ROLE_OUTPUT, c->p[0], c->p[1], 1, 1);
     if (p->oom)

@@ -13,8 +13,7 @@ static const uint32_t cache_dtypes[] = {EHAL_DTYPE_F16, EHAL_DTYPE_Q8_0, EHAL_DT
 
 /* ---- kv_write: p = {D, Hkv, T, C, pos0, window, n_sink} ----------------------- */
 
-static void kv_write_enum(conf_caselist *l, uint32_t fam)
-{
+static void kv_write_enum(conf_caselist *l, uint32_t fam) {
     static const int64_t shapes[][7] = {
         {128, 8, 1, 4096, 4095, 0, 0}, /* decode at the end of a 4096 context */
         {64, 2, 32, 256, 0, 0, 0},     /* prefill */
@@ -41,8 +40,7 @@ static void kv_write_enum(conf_caselist *l, uint32_t fam)
     }
 }
 
-static int kv_write_build(const conf_case *c, conf_prog *p, char *msg, size_t n)
-{
+static int kv_write_build(const conf_case *c, conf_prog *p, char *msg, size_t n) {
     int64_t D = c->p[0], H = c->p[1], T = c->p[2], C = c->p[3];
     uint32_t src = conf_tensor_add(p, EHAL_DTYPE_F32, EHAL_ROLE_INPUT, D, H, T, 1);
     uint32_t pos = conf_tensor_add(p, EHAL_DTYPE_I32, EHAL_ROLE_INPUT, T, 1, 1, 1);
@@ -61,13 +59,12 @@ static int kv_write_build(const conf_case *c, conf_prog *p, char *msg, size_t n)
     return p->oom ? (conf_set_msg(msg, n, "out of memory"), -1) : 0;
 }
 
-const conf_family conf_fam_kv_write = {"kv_write", EHAL_OP_KV_WRITE, kv_write_enum,
-                                       kv_write_build, NULL};
+const conf_family conf_fam_kv_write = {"kv_write", EHAL_OP_KV_WRITE, kv_write_enum, kv_write_build,
+                                       NULL};
 
 /* ---- attention: p = {D, Hq, Hkv, T, C, pos0, window, n_sink, full_only} -------- */
 
-static void attention_enum(conf_caselist *l, uint32_t fam)
-{
+static void attention_enum(conf_caselist *l, uint32_t fam) {
     static const int64_t shapes[][9] = {
         {128, 32, 8, 1, 4096, 4095, 0, 0, 0}, /* decode, 4096 context, GQA 4 */
         {64, 8, 8, 1, 512, 300, 0, 0, 0},     /* GQA 1 */
@@ -100,8 +97,7 @@ static void attention_enum(conf_caselist *l, uint32_t fam)
     }
 }
 
-static int attention_build(const conf_case *c, conf_prog *p, char *msg, size_t n)
-{
+static int attention_build(const conf_case *c, conf_prog *p, char *msg, size_t n) {
     int64_t D = c->p[0], Hq = c->p[1], Hkv = c->p[2], T = c->p[3], C = c->p[4];
     uint32_t q = conf_tensor_add(p, EHAL_DTYPE_F32, EHAL_ROLE_INPUT, D, Hq, T, 1);
     uint32_t k = conf_tensor_add(p, c->dtype, EHAL_ROLE_KV, D, C, Hkv, 1);
@@ -132,8 +128,7 @@ const conf_family conf_fam_attention = {"attention", EHAL_OP_ATTENTION, attentio
  * C >= n_sink + window + maxT - 1 so no key a query may see is overwritten
  * within its own step. */
 
-static void kvseq_enum(conf_caselist *l, uint32_t fam)
-{
+static void kvseq_enum(conf_caselist *l, uint32_t fam) {
     static const int64_t shapes[][8] = {
         {64, 8, 2, 256, 0, 0, 12, 16}, /* full cache, appends */
         {64, 4, 1, 48, 32, 4, 24, 8},  /* ring with sinks, ~2.5x capacity */
@@ -143,10 +138,10 @@ static void kvseq_enum(conf_caselist *l, uint32_t fam)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             const int64_t *q = shapes[s];
             char sh[64], var[48];
-            snprintf(sh, sizeof sh, "D%lldxHq%lldxHkv%lldxC%lld", (long long)q[0],
-                     (long long)q[1], (long long)q[2], (long long)q[3]);
-            snprintf(var, sizeof var, "w%lld-sink%lld-%lldsteps", (long long)q[4],
-                     (long long)q[5], (long long)q[6]);
+            snprintf(sh, sizeof sh, "D%lldxHq%lldxHkv%lldxC%lld", (long long)q[0], (long long)q[1],
+                     (long long)q[2], (long long)q[3]);
+            snprintf(var, sizeof var, "w%lld-sink%lld-%lldsteps", (long long)q[4], (long long)q[5],
+                     (long long)q[6]);
             conf_case *c = conf_case_add(l, fam, cache_dtypes[d], sh, var);
             if (!c)
                 return;
@@ -157,8 +152,7 @@ static void kvseq_enum(conf_caselist *l, uint32_t fam)
     }
 }
 
-static int kvseq_build(const conf_case *c, conf_prog *p, char *msg, size_t n)
-{
+static int kvseq_build(const conf_case *c, conf_prog *p, char *msg, size_t n) {
     int64_t D = c->p[0], Hq = c->p[1], Hkv = c->p[2], C = c->p[3];
     uint32_t window = (uint32_t)c->p[4], n_sink = (uint32_t)c->p[5];
     int64_t steps = c->p[6], maxT = c->p[7];

@@ -16,8 +16,7 @@
 
 #include "internal.h"
 
-static void layer_enum(conf_caselist *l, uint32_t fam)
-{
+static void layer_enum(conf_caselist *l, uint32_t fam) {
     static const struct {
         uint32_t wdt, cdt;
         int64_t p[7];
@@ -48,8 +47,7 @@ static void layer_enum(conf_caselist *l, uint32_t fam)
 }
 
 /* A weight [in, out] with variance 1/in, so activations stay near unit scale. */
-static uint32_t weight(conf_prog *p, uint32_t dt, int64_t in, int64_t out)
-{
+static uint32_t weight(conf_prog *p, uint32_t dt, int64_t in, int64_t out) {
     uint32_t w = conf_tensor_add(p, dt, EHAL_ROLE_WEIGHT, in, out, 1, 1);
     if (w != UINT32_MAX) {
         float a = (float)sqrt(3.0 / (double)in);
@@ -58,14 +56,12 @@ static uint32_t weight(conf_prog *p, uint32_t dt, int64_t in, int64_t out)
     return w;
 }
 
-static uint32_t act(conf_prog *p, int64_t ne0, int64_t ne1, int64_t ne2)
-{
+static uint32_t act(conf_prog *p, int64_t ne0, int64_t ne1, int64_t ne2) {
     return conf_tensor_add(p, EHAL_DTYPE_F32, EHAL_ROLE_ACTIVATION, ne0, ne1, ne2, 1);
 }
 
 static void node(conf_prog *p, uint32_t op, uint32_t a, uint32_t b, uint32_t c, uint32_t d,
-                 uint32_t out, const void *prm, uint32_t psize)
-{
+                 uint32_t out, const void *prm, uint32_t psize) {
     uint32_t in[4] = {a, b, c, d};
     uint32_t n = d != UINT32_MAX ? 4 : c != UINT32_MAX ? 3 : b != UINT32_MAX ? 2 : 1;
     conf_node_add(p, 0, op, n, in, out, prm, psize);
@@ -73,8 +69,7 @@ static void node(conf_prog *p, uint32_t op, uint32_t a, uint32_t b, uint32_t c, 
 
 #define NONE UINT32_MAX
 
-static int layer_build(const conf_case *c, conf_prog *p, char *msg, size_t n)
-{
+static int layer_build(const conf_case *c, conf_prog *p, char *msg, size_t n) {
     int64_t D = c->p[0], Hq = c->p[1], Hkv = c->p[2], F = c->p[3], T = c->p[4], C = c->p[5];
     int64_t dim = D * Hq, kvdim = D * Hkv;
     uint32_t wdt = c->dtype, cdt = (uint32_t)c->p[7];

@@ -34,8 +34,8 @@ typedef struct conf_caselist {
 } conf_caselist;
 
 /* Appends a case; the id is "<family>/<dtype>/<shape>[/<variant>]/s<seed>". */
-conf_case *conf_case_add(conf_caselist *l, uint32_t family, uint32_t dtype,
-                         const char *shape, const char *variant);
+conf_case *conf_case_add(conf_caselist *l, uint32_t family, uint32_t dtype, const char *shape,
+                         const char *variant);
 void conf_caselist_free(conf_caselist *l);
 /* Every case of the suite for one seed, in a fixed order. */
 int conf_cases_generate(conf_caselist *l, uint64_t seed);
@@ -50,8 +50,8 @@ typedef struct conf_tensor {
     ehal_tensor_desc d; /* buffer NULL: the reference view */
     void *host;         /* initial contents, nbytes */
     uint64_t nbytes;
-    int written; /* output of some node: guarded and read back */
-    int weight;  /* uploaded through ehal_buffer_prepack */
+    int written;    /* output of some node: guarded and read back */
+    int weight;     /* uploaded through ehal_buffer_prepack */
     uint32_t alias; /* index of the tensor whose bytes this one views, or UINT32_MAX */
 } conf_tensor;
 
@@ -62,8 +62,8 @@ typedef struct conf_node {
 } conf_node;
 
 typedef struct conf_check {
-    uint32_t step;   /* compared after this step */
-    uint32_t tensor; /* tensor index */
+    uint32_t step;        /* compared after this step */
+    uint32_t tensor;      /* tensor index */
     const char *tol_name; /* tolerance row: op/family name */
     uint32_t tol_dtype;
     const char *what; /* "output", "k cache", ... */
@@ -90,8 +90,8 @@ uint32_t conf_tensor_alias(conf_prog *p, uint32_t base, int64_t ne0, int64_t ne1
                            int64_t ne3);
 void conf_prog_free(conf_prog *p);
 /* Adds a node in step `step`; `out` may equal an input (KV_WRITE). */
-uint32_t conf_node_add(conf_prog *p, uint32_t step, uint32_t op, uint32_t n_in,
-                       const uint32_t *in, uint32_t out, const void *params, uint32_t psize);
+uint32_t conf_node_add(conf_prog *p, uint32_t step, uint32_t op, uint32_t n_in, const uint32_t *in,
+                       uint32_t out, const void *params, uint32_t psize);
 void conf_check_add(conf_prog *p, uint32_t step, uint32_t tensor, const char *tol_name,
                     uint32_t tol_dtype, const char *what);
 

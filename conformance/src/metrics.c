@@ -8,8 +8,7 @@
  * non-finite backend value where the reference is finite is a failure
  * (recorded in bad_index), never averaged away. */
 void conf_measure(const float *got, const float *want, int64_t n, double rel_floor,
-                  conf_metrics *m)
-{
+                  conf_metrics *m) {
     double sig = 0.0, err = 0.0;
     int64_t finite = 0;
     m->nmse = 0.0;

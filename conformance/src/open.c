@@ -8,23 +8,20 @@
 
 #define MAX_BOPTS 16
 
-static int is_path(const char *s)
-{
+static int is_path(const char *s) {
     size_t n = strlen(s);
     return strchr(s, '/') != NULL || (n > 3 && strcmp(s + n - 3, ".so") == 0);
 }
 
 /* Plugin log messages are not printed: the suite provokes errors on
  * purpose (API checks), and failures carry ehal_last_error instead. */
-static void quiet_log(void *user, int32_t level, const char *msg)
-{
+static void quiet_log(void *user, int32_t level, const char *msg) {
     (void)user;
     (void)level;
     (void)msg;
 }
 
-int conf_open(const ehal_conf_options *o, conf_ctx *x, char *msg, size_t msg_size)
-{
+int conf_open(const ehal_conf_options *o, conf_ctx *x, char *msg, size_t msg_size) {
     memset(x, 0, sizeof *x);
     const char *name = o->backend && *o->backend ? o->backend : "cpu";
     static char kv[MAX_BOPTS][2][96];
@@ -86,8 +83,7 @@ int conf_open(const ehal_conf_options *o, conf_ctx *x, char *msg, size_t msg_siz
     return 0;
 }
 
-void conf_close(conf_ctx *x)
-{
+void conf_close(conf_ctx *x) {
     if (x->ctx)
         ehal_context_destroy(x->ctx);
     memset(x, 0, sizeof *x);

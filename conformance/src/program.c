@@ -7,8 +7,7 @@
 
 #include "internal.h"
 
-void conf_set_msg(char *msg, size_t n, const char *fmt, ...)
-{
+void conf_set_msg(char *msg, size_t n, const char *fmt, ...) {
     if (!msg || n == 0)
         return;
     va_list ap;
@@ -17,29 +16,25 @@ void conf_set_msg(char *msg, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
-uint64_t conf_rng_u64(uint64_t *s)
-{
+uint64_t conf_rng_u64(uint64_t *s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
 
-float conf_rng_uniform(uint64_t *s, float lo, float hi)
-{
+float conf_rng_uniform(uint64_t *s, float lo, float hi) {
     double u = (double)(conf_rng_u64(s) >> 11) * (1.0 / 9007199254740992.0);
     return (float)(lo + (hi - lo) * u);
 }
 
-float conf_rng_normal(uint64_t *s)
-{
+float conf_rng_normal(uint64_t *s) {
     double u1 = ((double)(conf_rng_u64(s) >> 11) + 1.0) * (1.0 / 9007199254740993.0);
     double u2 = (double)(conf_rng_u64(s) >> 11) * (1.0 / 9007199254740992.0);
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 
-uint64_t conf_hash(const char *s)
-{
+uint64_t conf_hash(const char *s) {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
     for (; *s; s++) {
         h ^= (unsigned char)*s;
@@ -49,8 +44,7 @@ uint64_t conf_hash(const char *s)
 }
 
 uint32_t conf_tensor_add(conf_prog *p, uint32_t dtype, uint32_t role, int64_t ne0, int64_t ne1,
-                         int64_t ne2, int64_t ne3)
-{
+                         int64_t ne2, int64_t ne3) {
     if (p->n_t >= CONF_MAX_TENSORS) {
         p->oom = 1;
         return UINT32_MAX;
@@ -72,8 +66,7 @@ uint32_t conf_tensor_add(conf_prog *p, uint32_t dtype, uint32_t role, int64_t ne
 }
 
 uint32_t conf_tensor_alias(conf_prog *p, uint32_t base, int64_t ne0, int64_t ne1, int64_t ne2,
-                           int64_t ne3)
-{
+                           int64_t ne3) {
     if (p->n_t >= CONF_MAX_TENSORS || base >= p->n_t || p->t[base].alias != UINT32_MAX) {
         p->oom = 1;
         return UINT32_MAX;
@@ -93,19 +86,17 @@ uint32_t conf_tensor_alias(conf_prog *p, uint32_t base, int64_t ne0, int64_t ne1
     return p->n_t++;
 }
 
-void conf_prog_free(conf_prog *p)
-{
+void conf_prog_free(conf_prog *p) {
     for (uint32_t i = 0; i < p->n_t; i++)
         if (p->t[i].alias == UINT32_MAX)
             free(p->t[i].host);
     p->n_t = 0;
 }
 
-uint32_t conf_node_add(conf_prog *p, uint32_t step, uint32_t op, uint32_t n_in,
-                       const uint32_t *in, uint32_t out, const void *params, uint32_t psize)
-{
-    if (p->n_nodes >= CONF_MAX_NODES || n_in > EHAL_MAX_INPUTS || psize > sizeof p->nodes[0].params ||
-        out >= p->n_t) {
+uint32_t conf_node_add(conf_prog *p, uint32_t step, uint32_t op, uint32_t n_in, const uint32_t *in,
+                       uint32_t out, const void *params, uint32_t psize) {
+    if (p->n_nodes >= CONF_MAX_NODES || n_in > EHAL_MAX_INPUTS ||
+        psize > sizeof p->nodes[0].params || out >= p->n_t) {
         p->oom = 1;
         return UINT32_MAX;
     }
@@ -137,8 +128,7 @@ uint32_t conf_node_add(conf_prog *p, uint32_t step, uint32_t op, uint32_t n_in,
 }
 
 void conf_check_add(conf_prog *p, uint32_t step, uint32_t tensor, const char *tol_name,
-                    uint32_t tol_dtype, const char *what)
-{
+                    uint32_t tol_dtype, const char *what) {
     if (p->n_checks >= CONF_MAX_CHECKS) {
         p->oom = 1;
         return;
@@ -152,8 +142,7 @@ void conf_check_add(conf_prog *p, uint32_t step, uint32_t tensor, const char *to
 }
 
 /* Converts n f32 values into tensor t's storage. */
-static int store_f32(conf_prog *p, uint32_t t, const float *v)
-{
+static int store_f32(conf_prog *p, uint32_t t, const float *v) {
     conf_tensor *ct = &p->t[t];
     int64_t n = ehal_tensor_nelements(&ct->d);
     if (ct->d.dtype == EHAL_DTYPE_F32) {
@@ -170,8 +159,7 @@ static int store_f32(conf_prog *p, uint32_t t, const float *v)
     return 0;
 }
 
-static int fill_gen(conf_prog *p, uint32_t t, int normal, float a, float b)
-{
+static int fill_gen(conf_prog *p, uint32_t t, int normal, float a, float b) {
     if (t >= p->n_t)
         return -1;
     int64_t n = ehal_tensor_nelements(&p->t[t].d);
@@ -187,29 +175,24 @@ static int fill_gen(conf_prog *p, uint32_t t, int normal, float a, float b)
     return rc;
 }
 
-int conf_fill_uniform(conf_prog *p, uint32_t t, float lo, float hi)
-{
+int conf_fill_uniform(conf_prog *p, uint32_t t, float lo, float hi) {
     return fill_gen(p, t, 0, lo, hi);
 }
 
-int conf_fill_normal(conf_prog *p, uint32_t t, float sigma)
-{
+int conf_fill_normal(conf_prog *p, uint32_t t, float sigma) {
     return fill_gen(p, t, 1, sigma, 0);
 }
 
-int conf_fill_f32_values(conf_prog *p, uint32_t t, const float *v)
-{
+int conf_fill_f32_values(conf_prog *p, uint32_t t, const float *v) {
     return t < p->n_t ? store_f32(p, t, v) : -1;
 }
 
-void conf_fill_i32(conf_prog *p, uint32_t t, const int32_t *v)
-{
+void conf_fill_i32(conf_prog *p, uint32_t t, const int32_t *v) {
     if (t < p->n_t)
         memcpy(p->t[t].host, v, (size_t)p->t[t].nbytes);
 }
 
-void conf_fill_i32_range(conf_prog *p, uint32_t t, int32_t lo, int32_t hi)
-{
+void conf_fill_i32_range(conf_prog *p, uint32_t t, int32_t lo, int32_t hi) {
     if (t >= p->n_t)
         return;
     int32_t *v = p->t[t].host;

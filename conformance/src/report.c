@@ -7,8 +7,7 @@
 #include "internal.h"
 #include "json_writer.h"
 
-const char *ehal_conf_status_name(uint32_t s)
-{
+const char *ehal_conf_status_name(uint32_t s) {
     switch (s) {
     case EHAL_CONF_PASS: return "pass";
     case EHAL_CONF_FAIL: return "fail";
@@ -22,12 +21,11 @@ const char *ehal_conf_status_name(uint32_t s)
 typedef struct row {
     char op[24], dtype[16];
     uint32_t pass, fail, skip, xfail;
-    double worst; /* max over cases of measured/tolerance */
+    double worst;               /* max over cases of measured/tolerance */
     const ehal_conf_result *at; /* the case it came from */
 } row;
 
-static double ratio(const ehal_conf_result *r)
-{
+static double ratio(const ehal_conf_result *r) {
     if (r->nmse < 0)
         return -1;
     double a = r->tol_nmse > 0 ? r->nmse / r->tol_nmse : (r->nmse > 0 ? INFINITY : 0);
@@ -35,8 +33,7 @@ static double ratio(const ehal_conf_result *r)
     return a > b ? a : b;
 }
 
-void conf_print_table(FILE *f, const ehal_conf_report *r)
-{
+void conf_print_table(FILE *f, const ehal_conf_report *r) {
     row *rows = calloc(r->n_results + 1, sizeof *rows);
     uint32_t n = 0;
     if (!rows)
@@ -54,8 +51,10 @@ void conf_print_table(FILE *f, const ehal_conf_report *r)
         }
         row *w = &rows[k];
         switch (c->status) {
-        case EHAL_CONF_PASS: case EHAL_CONF_XPASS: w->pass++; break;
-        case EHAL_CONF_UNSUPPORTED: case EHAL_CONF_NOT_RUN: w->skip++; break;
+        case EHAL_CONF_PASS:
+        case EHAL_CONF_XPASS: w->pass++; break;
+        case EHAL_CONF_UNSUPPORTED:
+        case EHAL_CONF_NOT_RUN: w->skip++; break;
         case EHAL_CONF_XFAIL: w->xfail++; break;
         default: w->fail++; break;
         }
@@ -83,8 +82,7 @@ void conf_print_table(FILE *f, const ehal_conf_report *r)
     free(rows);
 }
 
-int conf_write_json(const char *path, const ehal_conf_report *r, const ehal_conf_options *o)
-{
+int conf_write_json(const char *path, const ehal_conf_report *r, const ehal_conf_options *o) {
     FILE *f = fopen(path, "w");
     if (!f)
         return -1;
@@ -142,8 +140,7 @@ int conf_write_json(const char *path, const ehal_conf_report *r, const ehal_conf
     return rc;
 }
 
-static void xml_text(FILE *f, const char *s)
-{
+static void xml_text(FILE *f, const char *s) {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         switch (c) {
@@ -163,14 +160,14 @@ static void xml_text(FILE *f, const char *s)
 
 /* One <testsuite> per op/family, one <testcase> per case. Unsupported cases
  * are <skipped>; an expected failure is a pass with a system-out note. */
-int conf_write_junit(const char *path, const ehal_conf_report *r)
-{
+int conf_write_junit(const char *path, const ehal_conf_report *r) {
     FILE *f = fopen(path, "w");
     if (!f)
         return -1;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<testsuites name=\"edgehal-conformance\" tests=\"%u\" failures=\"%u\" time=\"%.3f\">\n",
-            r->n_results, r->n_fail, r->wall_s);
+    fprintf(
+        f, "<testsuites name=\"edgehal-conformance\" tests=\"%u\" failures=\"%u\" time=\"%.3f\">\n",
+        r->n_results, r->n_fail, r->wall_s);
     char *done = calloc(r->n_results + 1, 1);
     for (uint32_t i = 0; done && i < r->n_results; i++) {
         if (done[i])

@@ -39,15 +39,13 @@ typedef struct worker {
     size_t have;
 } worker;
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static const char *sig_name(int s)
-{
+static const char *sig_name(int s) {
     switch (s) {
     case SIGSEGV: return "SIGSEGV";
     case SIGABRT: return "SIGABRT";
@@ -63,8 +61,7 @@ static const char *sig_name(int s)
     }
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
+static int write_all(int fd, const void *p, size_t n) {
     const char *c = p;
     while (n > 0) {
         ssize_t w = write(fd, c, n);
@@ -78,15 +75,13 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-static void run_one(const conf_case *c, conf_ctx *x, ehal_conf_result *r)
-{
+static void run_one(const conf_case *c, conf_ctx *x, ehal_conf_result *r) {
     double t0 = now_s();
     conf_exec_case(c, x, r);
     r->time_ms = (now_s() - t0) * 1e3;
 }
 
-void conf_child_signals(void)
-{
+void conf_child_signals(void) {
     /* A crash must kill the child with its signal even when the host
      * process (a test framework, an app) installed handlers for it. */
     static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
@@ -97,8 +92,7 @@ void conf_child_signals(void)
 /* The child: open, run the group, report each, exit without unwinding the
  * parent's stdio. */
 static void child_main(const ehal_conf_options *o, const conf_case *cases, const uint32_t *idx,
-                       const worker *w, const ehal_conf_result *results, int fd)
-{
+                       const worker *w, const ehal_conf_result *results, int fd) {
     conf_child_signals();
     conf_ctx x;
     char msg[EHAL_CONF_MSG_MAX];
@@ -122,9 +116,8 @@ static void child_main(const ehal_conf_options *o, const conf_case *cases, const
     _exit(0);
 }
 
-static int start(const ehal_conf_options *o, const conf_case *cases, const uint32_t *idx,
-                 worker *w, const ehal_conf_result *results, double timeout)
-{
+static int start(const ehal_conf_options *o, const conf_case *cases, const uint32_t *idx, worker *w,
+                 const ehal_conf_result *results, double timeout) {
     int fds[2];
     if (pipe(fds) != 0)
         return -1;
@@ -158,8 +151,7 @@ typedef struct queue {
     uint32_t head, n;
 } queue;
 
-static void push(queue *q, uint32_t x)
-{
+static void push(queue *q, uint32_t x) {
     if (q->head > 0) {
         memmove(q->v, q->v + q->head, (q->n - q->head) * sizeof *q->v);
         q->n -= q->head;
@@ -169,8 +161,7 @@ static void push(queue *q, uint32_t x)
 }
 
 static void finish(worker *w, ehal_conf_result *results, const uint32_t *idx, int killed,
-                   double timeout, queue *retry)
-{
+                   double timeout, queue *retry) {
     int status = 0;
     if (killed)
         kill(w->pid, SIGKILL);
@@ -201,8 +192,7 @@ static void finish(worker *w, ehal_conf_result *results, const uint32_t *idx, in
 }
 
 int conf_run_cases(const ehal_conf_options *o, const conf_case *cases, const uint32_t *idx,
-                   uint32_t n, ehal_conf_result *results, conf_progress_fn progress, void *user)
-{
+                   uint32_t n, ehal_conf_result *results, conf_progress_fn progress, void *user) {
     double timeout = o->timeout_s > 0 ? o->timeout_s : 30.0;
     uint32_t done = 0;
     if (o->no_fork) {

@@ -21,20 +21,17 @@ typedef struct prog_state {
     const char *backend;
 } prog_state;
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void print_repro(FILE *f, const char *backend, const char *id)
-{
+static void print_repro(FILE *f, const char *backend, const char *id) {
     fprintf(f, "  repro: edgehal conformance --backend %s --repro %s\n", backend, id);
 }
 
-static void on_progress(void *user, uint32_t done, const ehal_conf_result *r)
-{
+static void on_progress(void *user, uint32_t done, const ehal_conf_result *r) {
     prog_state *s = user;
     int bad = r->status == EHAL_CONF_FAIL;
     s->n_fail += (uint32_t)bad;
@@ -62,8 +59,7 @@ static void on_progress(void *user, uint32_t done, const ehal_conf_result *r)
 /* Opens the backend once in a child (or in-process with no_fork) to fail
  * early with one line, and to learn the backend's own name. */
 static int preflight(const ehal_conf_options *o, char *name, size_t name_size, char *msg,
-                     size_t msg_size)
-{
+                     size_t msg_size) {
     char buf[EHAL_CONF_MSG_MAX + 64];
     memset(buf, 0, sizeof buf);
     if (o->no_fork) {
@@ -153,8 +149,7 @@ static int preflight(const ehal_conf_options *o, char *name, size_t name_size, c
 }
 
 /* The seed a case id was generated with (its "/s<N>" suffix), or 0. */
-static uint64_t id_seed(const char *id)
-{
+static uint64_t id_seed(const char *id) {
     const char *s = strrchr(id, '/');
     if (!s || s[1] != 's')
         return 0;
@@ -163,13 +158,13 @@ static uint64_t id_seed(const char *id)
     return *end == '\0' ? (uint64_t)v : 0;
 }
 
-static void fill_identity(ehal_conf_result *r, const conf_case *c, int in_profile)
-{
+static void fill_identity(ehal_conf_result *r, const conf_case *c, int in_profile) {
     memset(r, 0, sizeof *r);
     const conf_family *f = conf_family_get(c->family);
     snprintf(r->id, sizeof r->id, "%s", c->id);
     snprintf(r->op, sizeof r->op, "%s", f->name);
-    snprintf(r->dtype, sizeof r->dtype, "%s", c->dtype == UINT32_MAX ? "-" : ehal_dtype_name(c->dtype));
+    snprintf(r->dtype, sizeof r->dtype, "%s",
+             c->dtype == UINT32_MAX ? "-" : ehal_dtype_name(c->dtype));
     snprintf(r->shape, sizeof r->shape, "%s", c->shape);
     r->seed = c->seed;
     r->status = EHAL_CONF_NOT_RUN;
@@ -177,8 +172,7 @@ static void fill_identity(ehal_conf_result *r, const conf_case *c, int in_profil
     r->nmse = r->max_rel = -1.0;
 }
 
-int ehal_conf_run(const ehal_conf_options *opts, ehal_conf_report **out)
-{
+int ehal_conf_run(const ehal_conf_options *opts, ehal_conf_report **out) {
     ehal_conf_options o = *opts;
     FILE *f = o.out ? o.out : stdout;
     if (out)
@@ -186,14 +180,16 @@ int ehal_conf_run(const ehal_conf_options *opts, ehal_conf_report **out)
     const char *profile = o.profile ? o.profile : "llm-core";
     int full = strcmp(profile, "llm-full") == 0;
     if (!full && strcmp(profile, "llm-core") != 0) {
-        fprintf(stderr, "edgehal conformance: unknown profile '%s' (llm-core, llm-full)\n", profile);
+        fprintf(stderr, "edgehal conformance: unknown profile '%s' (llm-core, llm-full)\n",
+                profile);
         return 2;
     }
     uint64_t seed = o.seed ? o.seed : 1;
     if (o.repro) {
         seed = id_seed(o.repro);
         if (!seed) {
-            fprintf(stderr, "edgehal conformance: --repro '%s' is not a case id (it ends in /s<seed>)\n",
+            fprintf(stderr,
+                    "edgehal conformance: --repro '%s' is not a case id (it ends in /s<seed>)\n",
                     o.repro);
             return 2;
         }
@@ -217,9 +213,10 @@ int ehal_conf_run(const ehal_conf_options *opts, ehal_conf_report **out)
     uint32_t n = 0;
     for (uint32_t i = 0; i < l.n; i++) {
         const conf_case *c = &l.v[i];
-        int sel = o.repro ? strcmp(c->id, o.repro) == 0
-                          : (full || (c->flags & CONF_CORE)) && (!o.quick || (c->flags & CONF_QUICK)) &&
-                                (!o.filter || ehal_conf_glob_match(o.filter, c->id));
+        int sel = o.repro
+                      ? strcmp(c->id, o.repro) == 0
+                      : (full || (c->flags & CONF_CORE)) && (!o.quick || (c->flags & CONF_QUICK)) &&
+                            (!o.filter || ehal_conf_glob_match(o.filter, c->id));
         if (sel)
             idx[n++] = i;
     }
@@ -331,16 +328,14 @@ done:
     return code;
 }
 
-void ehal_conf_report_free(ehal_conf_report *r)
-{
+void ehal_conf_report_free(ehal_conf_report *r) {
     if (!r)
         return;
     free(r->results);
     free(r);
 }
 
-const ehal_conf_result *ehal_conf_report_find(const ehal_conf_report *r, const char *id)
-{
+const ehal_conf_result *ehal_conf_report_find(const ehal_conf_report *r, const char *id) {
     for (uint32_t i = 0; r && i < r->n_results; i++)
         if (strcmp(r->results[i].id, id) == 0)
             return &r->results[i];

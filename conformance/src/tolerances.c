@@ -66,8 +66,7 @@ static const struct {
     {"copy", EHAL_DTYPE_Q4_0, {2e-3, 2.5, 0.1}},
 };
 
-conf_tol conf_tolerance(const char *name, uint32_t dtype)
-{
+conf_tol conf_tolerance(const char *name, uint32_t dtype) {
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         if ((rows[i].dtype == ANY || rows[i].dtype == dtype) && strcmp(rows[i].name, name) == 0)
             return rows[i].tol;

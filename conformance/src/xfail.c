@@ -7,8 +7,7 @@
 
 #include "internal.h"
 
-int conf_xfail_load(const char *path, conf_xfail *x, char *msg, size_t msg_size)
-{
+int conf_xfail_load(const char *path, conf_xfail *x, char *msg, size_t msg_size) {
     memset(x, 0, sizeof *x);
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -25,7 +24,8 @@ int conf_xfail_load(const char *path, conf_xfail *x, char *msg, size_t msg_size)
         while (*s == ' ' || *s == '\t')
             s++;
         size_t n = strlen(s);
-        while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+        while (n > 0 &&
+               (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
             s[--n] = '\0';
         if (n == 0)
             continue;
@@ -50,16 +50,14 @@ oom:
     return -1;
 }
 
-int conf_xfail_match(const conf_xfail *x, const char *id)
-{
+int conf_xfail_match(const conf_xfail *x, const char *id) {
     for (uint32_t i = 0; i < x->n; i++)
         if (ehal_conf_glob_match(x->pat[i], id))
             return 1;
     return 0;
 }
 
-void conf_xfail_free(conf_xfail *x)
-{
+void conf_xfail_free(conf_xfail *x) {
     for (uint32_t i = 0; i < x->n; i++)
         free(x->pat[i]);
     free(x->pat);

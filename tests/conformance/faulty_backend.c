@@ -48,8 +48,7 @@ struct ehal_executable_impl {
 /* ---- planted faults ----------------------------------------------------- */
 
 #if defined(FAULT_WRONG)
-static ehal_status_t k_matmul(const ehal_kernel_args *a)
-{
+static ehal_status_t k_matmul(const ehal_kernel_args *a) {
     ehal_status_t st = ehal_ref_MATMUL(a);
     int64_t N = a->out->ne[0];
     if (st == EHAL_STATUS_OK && N % 7 == 3) {
@@ -63,8 +62,7 @@ static ehal_status_t k_matmul(const ehal_kernel_args *a)
 #endif
 
 #if defined(FAULT_OOB)
-static ehal_status_t k_mul(const ehal_kernel_args *a)
-{
+static ehal_status_t k_mul(const ehal_kernel_args *a) {
     ehal_status_t st = ehal_ref_MUL(a);
     float *y = a->out_data;
     y[ehal_tensor_nelements(a->out)] = 1234.5f; /* one float past the end */
@@ -73,8 +71,7 @@ static ehal_status_t k_mul(const ehal_kernel_args *a)
 #endif
 
 #if defined(FAULT_CRASH)
-static ehal_status_t k_rms_norm(const ehal_kernel_args *a)
-{
+static ehal_status_t k_rms_norm(const ehal_kernel_args *a) {
     (void)a;
     raise(SIGSEGV); /* what a wild pointer does, deterministically */
     return EHAL_STATUS_INTERNAL;
@@ -82,8 +79,7 @@ static ehal_status_t k_rms_norm(const ehal_kernel_args *a)
 #endif
 
 #if defined(FAULT_HANG)
-static ehal_status_t k_swiglu(const ehal_kernel_args *a)
-{
+static ehal_status_t k_swiglu(const ehal_kernel_args *a) {
     volatile int spin = 1;
     while (spin) {
     }
@@ -92,8 +88,7 @@ static ehal_status_t k_swiglu(const ehal_kernel_args *a)
 #endif
 
 #if defined(FAULT_LIE)
-static ehal_status_t k_softmax(const ehal_kernel_args *a)
-{
+static ehal_status_t k_softmax(const ehal_kernel_args *a) {
     (void)a;
     return EHAL_STATUS_UNIMPLEMENTED;
 }
@@ -102,8 +97,7 @@ static ehal_status_t k_softmax(const ehal_kernel_args *a)
 #if defined(FAULT_EVICT)
 /* Slot p % C: right until the cache is full, wrong (sinks overwritten, ring
  * base ignored) after. */
-static ehal_status_t k_kv_write(const ehal_kernel_args *a)
-{
+static ehal_status_t k_kv_write(const ehal_kernel_args *a) {
     const ehal_tensor_desc *src = a->in[0], *cache = a->in[2];
     const int32_t *pos = a->in_data[1];
     int64_t D = src->ne[0], H = src->ne[1], T = src->ne[2], C = cache->ne[1];
@@ -124,8 +118,7 @@ static ehal_status_t k_kv_write(const ehal_kernel_args *a)
 
 #if defined(FAULT_APPROX)
 /* Rounds n values as a fast backend would before a dot with dtype data. */
-static void round_like(uint32_t dtype, float *x, int64_t n)
-{
+static void round_like(uint32_t dtype, float *x, int64_t n) {
     if (dtype == EHAL_DTYPE_F16) {
         for (int64_t i = 0; i < n; i++)
             x[i] = ehal_fp16_to_fp32(ehal_fp32_to_fp16(x[i]));
@@ -141,8 +134,7 @@ static void round_like(uint32_t dtype, float *x, int64_t n)
 
 /* Runs the reference with input `which` rounded row by row (rows of ne0). */
 static ehal_status_t with_rounded_input(const ehal_kernel_args *a, uint32_t which, uint32_t dtype,
-                                        ehal_kernel_fn ref)
-{
+                                        ehal_kernel_fn ref) {
     const ehal_tensor_desc *t = a->in[which];
     int64_t n = ehal_tensor_nelements(t), ne0 = t->ne[0];
     float *x = malloc((size_t)n * sizeof(float) + 1);
@@ -158,21 +150,18 @@ static ehal_status_t with_rounded_input(const ehal_kernel_args *a, uint32_t whic
     return st;
 }
 
-static ehal_status_t k_matmul_approx(const ehal_kernel_args *a)
-{
+static ehal_status_t k_matmul_approx(const ehal_kernel_args *a) {
     return with_rounded_input(a, 1, a->in[0]->dtype, ehal_ref_MATMUL);
 }
 
-static ehal_status_t k_attention_approx(const ehal_kernel_args *a)
-{
+static ehal_status_t k_attention_approx(const ehal_kernel_args *a) {
     return with_rounded_input(a, 0, a->in[1]->dtype, ehal_ref_ATTENTION);
 }
 #endif
 
 static ehal_kernel_fn kernels[EHAL_OP_ID_LIMIT_];
 
-static void init_kernels(void)
-{
+static void init_kernels(void) {
     const uint32_t *ops;
     uint32_t n = ehal_op_list(&ops);
     for (uint32_t i = 0; i < n; i++)
@@ -197,8 +186,7 @@ static void init_kernels(void)
 
 /* The honest refusal of the "missing" plugin; the "lie" plugin claims
  * softmax regardless. */
-static int refuses(const ehal_subgraph *sg, uint32_t node)
-{
+static int refuses(const ehal_subgraph *sg, uint32_t node) {
 #if defined(FAULT_MISSING)
     const ehal_node_desc *n = sg->nodes[node];
     return n->op == EHAL_OP_ATTENTION && sg->tensors[n->inputs[1]]->dtype == EHAL_DTYPE_Q8_0;
@@ -212,8 +200,7 @@ static int refuses(const ehal_subgraph *sg, uint32_t node)
 /* ---- the plugin ------------------------------------------------------------- */
 
 static ehal_status_t f_init(const ehal_host_services *host, const ehal_option *opts,
-                            uint32_t n_opts, ehal_backend_impl **out)
-{
+                            uint32_t n_opts, ehal_backend_impl **out) {
     (void)opts;
     (void)n_opts;
     ehal_backend_impl *be = ehal_sdk_calloc(host, 1, sizeof *be);
@@ -225,14 +212,12 @@ static ehal_status_t f_init(const ehal_host_services *host, const ehal_option *o
     return EHAL_STATUS_OK;
 }
 
-static void f_destroy(ehal_backend_impl *be)
-{
+static void f_destroy(ehal_backend_impl *be) {
     if (be)
         ehal_sdk_free(be->host, be);
 }
 
-static ehal_status_t f_device_info(ehal_backend_impl *be, ehal_device_info *info)
-{
+static ehal_status_t f_device_info(ehal_backend_impl *be, ehal_device_info *info) {
     (void)be;
     ehal_device_info d;
     memset(&d, 0, sizeof d);
@@ -248,8 +233,7 @@ static ehal_status_t f_device_info(ehal_backend_impl *be, ehal_device_info *info
 }
 
 static ehal_status_t f_query_op(ehal_backend_impl *be, const ehal_subgraph *sg, uint32_t node,
-                                ehal_op_support *out)
-{
+                                ehal_op_support *out) {
     (void)be;
     uint32_t op = sg->nodes[node]->op;
     int ok = op < EHAL_OP_ID_LIMIT_ && kernels[op] && !refuses(sg, node) &&
@@ -259,8 +243,7 @@ static ehal_status_t f_query_op(ehal_backend_impl *be, const ehal_subgraph *sg, 
 }
 
 static ehal_status_t f_buffer_alloc(ehal_backend_impl *be, uint64_t size, uint32_t flags,
-                                    ehal_buffer_impl **out)
-{
+                                    ehal_buffer_impl **out) {
     (void)flags;
     ehal_buffer_impl *b = ehal_sdk_calloc(be->host, 1, sizeof *b);
     if (!b)
@@ -275,8 +258,7 @@ static ehal_status_t f_buffer_alloc(ehal_backend_impl *be, uint64_t size, uint32
     return EHAL_STATUS_OK;
 }
 
-static void f_buffer_free(ehal_backend_impl *be, ehal_buffer_impl *b)
-{
+static void f_buffer_free(ehal_backend_impl *be, ehal_buffer_impl *b) {
     if (!b)
         return;
     ehal_sdk_free(be->host, b->data);
@@ -284,8 +266,7 @@ static void f_buffer_free(ehal_backend_impl *be, ehal_buffer_impl *b)
 }
 
 static ehal_status_t f_buffer_write(ehal_backend_impl *be, ehal_buffer_impl *b, uint64_t off,
-                                    const void *src, uint64_t size)
-{
+                                    const void *src, uint64_t size) {
     (void)be;
     if (off > b->size || size > b->size - off)
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -295,8 +276,7 @@ static ehal_status_t f_buffer_write(ehal_backend_impl *be, ehal_buffer_impl *b, 
 }
 
 static ehal_status_t f_buffer_read(ehal_backend_impl *be, ehal_buffer_impl *b, uint64_t off,
-                                   void *dst, uint64_t size)
-{
+                                   void *dst, uint64_t size) {
     (void)be;
     if (off > b->size || size > b->size - off)
         return EHAL_STATUS_INVALID_ARGUMENT;
@@ -306,8 +286,7 @@ static ehal_status_t f_buffer_read(ehal_backend_impl *be, ehal_buffer_impl *b, u
 }
 
 static ehal_status_t f_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
-                               ehal_executable_impl **out)
-{
+                               ehal_executable_impl **out) {
     for (uint32_t i = 0; i < sg->n_nodes; i++) {
         if (refuses(sg, i)) {
             ehal_sdk_log(be->host, EHAL_LOG_ERROR, "faulty-%s: node %u (%s) is unsupported",
@@ -330,30 +309,26 @@ static ehal_status_t f_prepare(ehal_backend_impl *be, const ehal_subgraph *sg,
     return EHAL_STATUS_OK;
 }
 
-static void *resolve(void *user, const ehal_tensor_desc *t)
-{
+static void *resolve(void *user, const ehal_tensor_desc *t) {
     (void)user;
     return t->buffer ? t->buffer->data + t->offset : NULL;
 }
 
 static ehal_status_t f_execute(ehal_backend_impl *be, ehal_executable_impl *e,
-                               const ehal_execute_args *args)
-{
+                               const ehal_execute_args *args) {
     (void)args;
     e->last = ehal_sdk_run_nodes(be->host, ehal_sdk_graph_view(e->g), kernels, EHAL_OP_ID_LIMIT_,
                                  resolve, NULL);
     return e->last;
 }
 
-static ehal_status_t f_wait(ehal_backend_impl *be, ehal_executable_impl *e, uint64_t timeout_ns)
-{
+static ehal_status_t f_wait(ehal_backend_impl *be, ehal_executable_impl *e, uint64_t timeout_ns) {
     (void)be;
     (void)timeout_ns;
     return e->last;
 }
 
-static void f_release(ehal_backend_impl *be, ehal_executable_impl *e)
-{
+static void f_release(ehal_backend_impl *be, ehal_executable_impl *e) {
     if (!e)
         return;
     ehal_sdk_graph_free(be->host, e->g);
@@ -379,7 +354,6 @@ static const ehal_backend_iface iface = {
 
 EHAL_PLUGIN_EXPORT ehal_status_t ehal_backend_entry(ehal_entry_args *args);
 
-ehal_status_t ehal_backend_entry(ehal_entry_args *args)
-{
+ehal_status_t ehal_backend_entry(ehal_entry_args *args) {
     return ehal_sdk_negotiate(args, &iface);
 }

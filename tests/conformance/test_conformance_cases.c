@@ -14,8 +14,7 @@
 
 #include "internal.h"
 
-static void case_ids_are_unique_and_deterministic(void **state)
-{
+static void case_ids_are_unique_and_deterministic(void **state) {
     (void)state;
     conf_caselist a, b;
     assert_int_equal(conf_cases_generate(&a, 1), 0);
@@ -38,8 +37,7 @@ static void case_ids_are_unique_and_deterministic(void **state)
     conf_caselist_free(&b);
 }
 
-static void every_catalog_op_has_cases(void **state)
-{
+static void every_catalog_op_has_cases(void **state) {
     (void)state;
     conf_caselist l;
     assert_int_equal(conf_cases_generate(&l, 1), 0);
@@ -60,8 +58,7 @@ static void every_catalog_op_has_cases(void **state)
     conf_caselist_free(&l);
 }
 
-static void generated_programs_are_valid_nodes(void **state)
-{
+static void generated_programs_are_valid_nodes(void **state) {
     (void)state;
     conf_caselist l;
     assert_int_equal(conf_cases_generate(&l, 3), 0);
@@ -96,8 +93,7 @@ static void generated_programs_are_valid_nodes(void **state)
     conf_caselist_free(&l);
 }
 
-static void llm_core_holds_the_decoder_ops_and_not_q4_caches(void **state)
-{
+static void llm_core_holds_the_decoder_ops_and_not_q4_caches(void **state) {
     (void)state;
     assert_true(conf_in_core("matmul", EHAL_DTYPE_Q4_0));
     assert_true(conf_in_core("attention", EHAL_DTYPE_Q8_0));
@@ -107,8 +103,7 @@ static void llm_core_holds_the_decoder_ops_and_not_q4_caches(void **state)
     assert_false(conf_in_core("copy", EHAL_DTYPE_F16));
 }
 
-static void glob_matches_ids(void **state)
-{
+static void glob_matches_ids(void **state) {
     (void)state;
     assert_true(ehal_conf_glob_match("matmul/*", "matmul/q4_0/K4096xN32xT1/s1"));
     assert_true(ehal_conf_glob_match("*/q4_0/*", "matmul/q4_0/K4096xN32xT1/s1"));
@@ -121,8 +116,7 @@ static void glob_matches_ids(void **state)
     assert_true(ehal_conf_glob_match("", ""));
 }
 
-static void metrics_match_hand_computed_values(void **state)
-{
+static void metrics_match_hand_computed_values(void **state) {
     (void)state;
     const float want[4] = {1.0f, -2.0f, 0.0f, 4.0f};
     const float got[4] = {1.1f, -2.0f, 0.01f, 4.0f};
@@ -136,8 +130,7 @@ static void metrics_match_hand_computed_values(void **state)
     assert_int_equal(m.bad_index, -1);
 }
 
-static void nan_where_reference_is_finite_is_flagged(void **state)
-{
+static void nan_where_reference_is_finite_is_flagged(void **state) {
     (void)state;
     const float want[3] = {1.0f, NAN, INFINITY};
     float got[3] = {1.0f, NAN, INFINITY};
@@ -158,8 +151,7 @@ static void nan_where_reference_is_finite_is_flagged(void **state)
     assert_int_equal(m.bad_index, 2);
 }
 
-static void tolerance_rows_are_found_by_op_and_dtype(void **state)
-{
+static void tolerance_rows_are_found_by_op_and_dtype(void **state) {
     (void)state;
     conf_tol t = conf_tolerance("matmul", EHAL_DTYPE_Q4_0);
     assert_true(t.nmse == 1e-4);
@@ -171,8 +163,7 @@ static void tolerance_rows_are_found_by_op_and_dtype(void **state)
     assert_true(t.nmse == 1e-12);
 }
 
-static void xfail_file_reads_ids_globs_and_comments(void **state)
-{
+static void xfail_file_reads_ids_globs_and_comments(void **state) {
     (void)state;
     const char *path = "/tmp/ehal_conf_cases_xfail.txt";
     FILE *f = fopen(path, "w");
@@ -193,8 +184,7 @@ static void xfail_file_reads_ids_globs_and_comments(void **state)
     assert_non_null(strstr(msg, "/nonexistent/xfail"));
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(case_ids_are_unique_and_deterministic),
         cmocka_unit_test(every_catalog_op_has_cases),

@@ -18,8 +18,7 @@
 static char out[1 << 16];
 
 /* Runs the command with args; returns the exit status, stdout+stderr in out. */
-static int cmd(const char *args)
-{
+static int cmd(const char *args) {
     const char *bin = getenv("EHAL_TEST_BIN_DIR");
     char line[2048];
     snprintf(line, sizeof line, "%s/edgehal conformance %s 2>&1", bin ? bin : "bin", args);
@@ -31,16 +30,14 @@ static int cmd(const char *args)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static const char *faulty(const char *fault)
-{
+static const char *faulty(const char *fault) {
     static char path[1024];
     const char *dir = getenv("EHAL_FAULTY_DIR");
     snprintf(path, sizeof path, "%s/libedgehal-faulty-%s.so", dir ? dir : "tests/faulty", fault);
     return path;
 }
 
-static void help_exits_0_and_unknown_flags_exit_2(void **state)
-{
+static void help_exits_0_and_unknown_flags_exit_2(void **state) {
     (void)state;
     assert_int_equal(cmd("--help"), 0);
     assert_memory_equal(out, "usage: edgehal conformance", 26);
@@ -52,16 +49,14 @@ static void help_exits_0_and_unknown_flags_exit_2(void **state)
     assert_int_equal(cmd("--verify-xfail"), 2);
 }
 
-static void missing_backend_is_one_line_naming_it_exit_1(void **state)
-{
+static void missing_backend_is_one_line_naming_it_exit_1(void **state) {
     (void)state;
     assert_int_equal(cmd("--backend /nonexistent/libedgehal-x.so"), 1);
     assert_non_null(strstr(out, "/nonexistent/libedgehal-x.so"));
     assert_null(strchr(out, '\n') ? strchr(strchr(out, '\n') + 1, '\n') : NULL);
 }
 
-static void list_prints_the_same_ids_as_the_library(void **state)
-{
+static void list_prints_the_same_ids_as_the_library(void **state) {
     (void)state;
     assert_int_equal(cmd("--list --quick"), 0);
     FILE *tmp = tmpfile();
@@ -84,8 +79,7 @@ static void list_prints_the_same_ids_as_the_library(void **state)
     assert_string_equal(out, "matmul/q4_0/K4096xN32xT1/s9\n");
 }
 
-static void failing_case_prints_its_repro_command_and_reports(void **state)
-{
+static void failing_case_prints_its_repro_command_and_reports(void **state) {
     (void)state;
     char args[1400];
     snprintf(args, sizeof args,
@@ -123,8 +117,7 @@ static void failing_case_prints_its_repro_command_and_reports(void **state)
     assert_non_null(strstr(out, "1 cases: 0 pass, 1 fail"));
 }
 
-static void passing_backend_exits_0(void **state)
-{
+static void passing_backend_exits_0(void **state) {
     (void)state;
     char args[1200];
     snprintf(args, sizeof args, "--backend %s --filter 'kvseq/*' --jobs 2 --progress plain",
@@ -133,8 +126,7 @@ static void passing_backend_exits_0(void **state)
     assert_non_null(strstr(out, "profile llm-core: MET"));
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(help_exits_0_and_unknown_flags_exit_2),
         cmocka_unit_test(missing_backend_is_one_line_naming_it_exit_1),

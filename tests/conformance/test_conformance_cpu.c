@@ -14,8 +14,7 @@
 
 #include "edgehal/conformance.h"
 
-static void cpu_backend_meets_llm_core(void **state)
-{
+static void cpu_backend_meets_llm_core(void **state) {
     (void)state;
     const char *dir = getenv("EHAL_TEST_PLUGIN_DIR");
     char path[1024];
@@ -44,9 +43,9 @@ static void cpu_backend_meets_llm_core(void **state)
     assert_string_equal(r->backend, "cpu");
     /* Every family of the suite was exercised, including the layer and
      * the KV-cache sequences. */
-    static const char *fams[] = {"get_rows", "matmul", "rms_norm", "rope", "add",  "mul",
-                                 "swiglu",   "softmax", "kv_write", "attention", "kvseq",
-                                 "layer",    "api"};
+    static const char *fams[] = {"get_rows", "matmul", "rms_norm", "rope",     "add",
+                                 "mul",      "swiglu", "softmax",  "kv_write", "attention",
+                                 "kvseq",    "layer",  "api"};
     for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
         int seen = 0;
         for (uint32_t i = 0; i < r->n_results; i++)
@@ -60,8 +59,7 @@ static void cpu_backend_meets_llm_core(void **state)
     remove(o.json_path);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cpu_backend_meets_llm_core),
     };

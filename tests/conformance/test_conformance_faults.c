@@ -26,8 +26,7 @@ typedef struct runopts {
     double timeout;
 } runopts;
 
-static ehal_conf_report *run(const char *fault, const runopts *ro, int *code)
-{
+static ehal_conf_report *run(const char *fault, const runopts *ro, int *code) {
     static char path[1024];
     const char *dir = getenv("EHAL_FAULTY_DIR");
     snprintf(path, sizeof path, "%s/libedgehal-faulty-%s.so", dir ? dir : "tests/faulty", fault);
@@ -50,22 +49,19 @@ static ehal_conf_report *run(const char *fault, const runopts *ro, int *code)
     return r;
 }
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     devnull = fopen("/dev/null", "w");
     return devnull ? 0 : -1;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     (void)state;
     fclose(devnull);
     return 0;
 }
 
-static void control_backend_without_fault_meets_core_quick(void **state)
-{
+static void control_backend_without_fault_meets_core_quick(void **state) {
     (void)state;
     runopts ro = {.quick = 1};
     int code;
@@ -81,8 +77,7 @@ static void control_backend_without_fault_meets_core_quick(void **state)
 /* Not a fault: int8/f16 activation rounding in matmul and attention, as
  * fast backends do. The tolerance table must admit it (whole llm-full),
  * with margin: no case may use more than half of its tolerance. */
-static void allowed_approximations_pass_with_margin(void **state)
-{
+static void allowed_approximations_pass_with_margin(void **state) {
     (void)state;
     runopts ro = {0};
     int code;
@@ -114,16 +109,14 @@ static void allowed_approximations_pass_with_margin(void **state)
     ehal_conf_report_free(r);
 }
 
-static long shape_dim(const char *shape, char key)
-{
+static long shape_dim(const char *shape, char key) {
     for (const char *s = shape; *s; s++)
         if (*s == key && (s == shape || s[-1] == 'x'))
             return strtol(s + 1, NULL, 10);
     return -1;
 }
 
-static void slightly_wrong_matmul_fails_exactly_the_shapes_with_n_mod_7_eq_3(void **state)
-{
+static void slightly_wrong_matmul_fails_exactly_the_shapes_with_n_mod_7_eq_3(void **state) {
     (void)state;
     runopts ro = {.filter = "matmul/*"};
     int code, failed = 0;
@@ -148,8 +141,7 @@ static void slightly_wrong_matmul_fails_exactly_the_shapes_with_n_mod_7_eq_3(voi
     ehal_conf_report_free(r);
 }
 
-static void out_of_bounds_write_is_named_with_its_size(void **state)
-{
+static void out_of_bounds_write_is_named_with_its_size(void **state) {
     (void)state;
     runopts ro = {.filter = "mul/*"};
     int code;
@@ -159,13 +151,13 @@ static void out_of_bounds_write_is_named_with_its_size(void **state)
     assert_true(r->n_results >= 5);
     for (uint32_t i = 0; i < r->n_results; i++) {
         assert_int_equal(r->results[i].status, EHAL_CONF_FAIL);
-        assert_non_null(strstr(r->results[i].message, "wrote 4 bytes past the end of the output of mul"));
+        assert_non_null(
+            strstr(r->results[i].message, "wrote 4 bytes past the end of the output of mul"));
     }
     ehal_conf_report_free(r);
 }
 
-static void crash_fails_its_cases_with_the_signal_and_the_suite_goes_on(void **state)
-{
+static void crash_fails_its_cases_with_the_signal_and_the_suite_goes_on(void **state) {
     (void)state;
     runopts ro = {.quick = 1};
     int code, crashed = 0;
@@ -188,8 +180,7 @@ static void crash_fails_its_cases_with_the_signal_and_the_suite_goes_on(void **s
     ehal_conf_report_free(r);
 }
 
-static void hang_is_killed_after_the_timeout_and_named(void **state)
-{
+static void hang_is_killed_after_the_timeout_and_named(void **state) {
     (void)state;
     runopts ro = {.filter = "s[wo]*", .timeout = 1.0};
     int code, hung = 0;
@@ -212,8 +203,7 @@ static void hang_is_killed_after_the_timeout_and_named(void **state)
     ehal_conf_report_free(r);
 }
 
-static void capability_lie_fails_as_a_broken_promise(void **state)
-{
+static void capability_lie_fails_as_a_broken_promise(void **state) {
     (void)state;
     runopts ro = {.filter = "softmax/*"};
     int code;
@@ -231,8 +221,7 @@ static void capability_lie_fails_as_a_broken_promise(void **state)
 
 /* The fault (slot p % C) differs from the slot rule only with sinks once
  * positions pass the capacity. */
-static void wrong_kv_eviction_fails_ring_cases_with_sinks_past_capacity(void **state)
-{
+static void wrong_kv_eviction_fails_ring_cases_with_sinks_past_capacity(void **state) {
     (void)state;
     runopts ro = {.filter = "kv*"};
     int code, failed = 0;
@@ -241,8 +230,8 @@ static void wrong_kv_eviction_fails_ring_cases_with_sinks_past_capacity(void **s
     assert_int_equal(code, 1);
     for (uint32_t i = 0; i < r->n_results; i++) {
         const ehal_conf_result *c = &r->results[i];
-        int expect_fail = strstr(c->id, "sink4") &&
-                          (strcmp(c->op, "kvseq") == 0 || strstr(c->id, "P116"));
+        int expect_fail =
+            strstr(c->id, "sink4") && (strcmp(c->op, "kvseq") == 0 || strstr(c->id, "P116"));
         if (expect_fail) {
             assert_int_equal(c->status, EHAL_CONF_FAIL);
             assert_non_null(strstr(c->message, "tolerance exceeded"));
@@ -255,8 +244,7 @@ static void wrong_kv_eviction_fails_ring_cases_with_sinks_past_capacity(void **s
     ehal_conf_report_free(r);
 }
 
-static void honest_unsupported_is_listed_missing_and_profile_not_met(void **state)
-{
+static void honest_unsupported_is_listed_missing_and_profile_not_met(void **state) {
     (void)state;
     runopts ro = {.filter = "attention/*"};
     int code;
@@ -278,16 +266,14 @@ static void honest_unsupported_is_listed_missing_and_profile_not_met(void **stat
     ehal_conf_report_free(r);
 }
 
-static void write_file(const char *path, const char *text)
-{
+static void write_file(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(text, f);
     fclose(f);
 }
 
-static char *read_file(const char *path)
-{
+static char *read_file(const char *path) {
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     static char buf[1 << 20];
@@ -297,8 +283,7 @@ static char *read_file(const char *path)
     return buf;
 }
 
-static void xfail_list_absorbs_failures_and_verify_flags_unexpected_passes(void **state)
-{
+static void xfail_list_absorbs_failures_and_verify_flags_unexpected_passes(void **state) {
     (void)state;
     const char *xf = "/tmp/ehal_conf_test_xfail.txt";
     write_file(xf, "# known bad shapes\n"
@@ -314,7 +299,8 @@ static void xfail_list_absorbs_failures_and_verify_flags_unexpected_passes(void 
     assert_int_equal(r->n_xfail, 8);
     assert_int_equal(r->n_xpass, 1);
     assert_int_equal(r->n_fail, 0);
-    assert_int_equal(ehal_conf_report_find(r, "matmul/f32/K4096xN32xT1/s1")->status, EHAL_CONF_XPASS);
+    assert_int_equal(ehal_conf_report_find(r, "matmul/f32/K4096xN32xT1/s1")->status,
+                     EHAL_CONF_XPASS);
     ehal_conf_report_free(r);
 
     ro.verify = 1;
@@ -328,8 +314,7 @@ static void xfail_list_absorbs_failures_and_verify_flags_unexpected_passes(void 
     remove(xf);
 }
 
-static void repro_runs_exactly_one_case_by_id(void **state)
-{
+static void repro_runs_exactly_one_case_by_id(void **state) {
     (void)state;
     runopts ro = {.repro = "matmul/q4_0/K64xN31xT1/s1"};
     int code;
@@ -349,10 +334,10 @@ static void repro_runs_exactly_one_case_by_id(void **state)
     assert_int_equal(code, 1);
 }
 
-static void json_and_junit_reports_name_the_failing_case(void **state)
-{
+static void json_and_junit_reports_name_the_failing_case(void **state) {
     (void)state;
-    runopts ro = {.filter = "matmul/f32/*", .json = "/tmp/ehal_conf_test.json",
+    runopts ro = {.filter = "matmul/f32/*",
+                  .json = "/tmp/ehal_conf_test.json",
                   .junit = "/tmp/ehal_conf_test.xml"};
     int code;
     ehal_conf_report *r = run("wrong", &ro, &code);
@@ -376,8 +361,7 @@ static void json_and_junit_reports_name_the_failing_case(void **state)
     remove(ro.junit);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(control_backend_without_fault_meets_core_quick),
         cmocka_unit_test(allowed_approximations_pass_with_margin),

@@ -9,7 +9,8 @@
 #include "cli.h"
 #include "edgehal/conformance.h"
 
-EHAL_CLI_COMMAND(conformance, "check a backend against the reference kernels (profiles llm-core, llm-full)");
+EHAL_CLI_COMMAND(conformance,
+                 "check a backend against the reference kernels (profiles llm-core, llm-full)");
 
 enum {
     OPT_BACKEND = 1,
@@ -54,48 +55,47 @@ static const ehal_cli_opt conf_opts[] = {
     {NULL, 0, 0, 0},
 };
 
-static void conf_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: edgehal conformance [--backend NAME|PATH.so] [--profile llm-core|llm-full]\n"
-            "                           [--list] [--filter GLOB] [--repro ID] [--quick]\n"
-            "                           [--jobs N] [--seed N] [--timeout S] [--no-fork]\n"
-            "                           [--json FILE] [--junit FILE] [--xfail FILE [--verify-xfail]]\n"
-            "\n"
-            "Runs the conformance suite (version %s) on one backend: every case of the\n"
-            "profile is computed by the backend and by the ops/ reference kernels and\n"
-            "compared (NMSE, max relative error) against one tolerance table; outputs are\n"
-            "guarded against out-of-bounds writes; each case runs in a child process so a\n"
-            "crash or a hang fails that case only. Exit 0 only when the profile is met:\n"
-            "every case passes and none is unsupported (an --xfail entry that fails is\n"
-            "allowed). A failing case prints the command that re-runs it alone.\n"
-            "\n"
-            "Options:\n"
-            "  -b, --backend NAME|PATH  backend name (default cpu), or a plugin file: only\n"
-            "                           that plugin is loaded\n"
-            "  -p, --profile NAME       llm-core (default: what a Llama decoder needs) or\n"
-            "                           llm-full (every case)\n"
-            "      --list               print the selected case ids and exit\n"
-            "  -f, --filter GLOB        only case ids matching GLOB (* ? [..])\n"
-            "      --repro ID           run exactly this case (its seed is in the id)\n"
-            "      --quick              a small subset of the profile\n"
-            "  -j, --jobs N             cases in parallel (default 1)\n"
-            "      --group N            cases per child process (default 8)\n"
-            "      --seed N             seed of the generated inputs (default 1)\n"
-            "      --timeout S          seconds before a case counts as hung (default 30)\n"
-            "      --no-fork            run in this process (debugging; no isolation)\n"
-            "      --json FILE          write every case with its errors to FILE\n"
-            "      --junit FILE         write JUnit XML to FILE\n"
-            "      --xfail FILE         expected failures: one id or glob per line, # comments\n"
-            "      --verify-xfail       an expected failure that passes fails the run\n"
-            "  -o, --option K=V         backend option, e.g. cpu.threads=2 (repeatable)\n"
-            "  -v, --verbose            print every case, not only failures\n"
-            "      --progress MODE      auto (default), line (\\r-updated) or plain\n",
-            EHAL_CONF_SUITE_VERSION);
+static void conf_usage(FILE *out) {
+    fprintf(
+        out,
+        "usage: edgehal conformance [--backend NAME|PATH.so] [--profile llm-core|llm-full]\n"
+        "                           [--list] [--filter GLOB] [--repro ID] [--quick]\n"
+        "                           [--jobs N] [--seed N] [--timeout S] [--no-fork]\n"
+        "                           [--json FILE] [--junit FILE] [--xfail FILE [--verify-xfail]]\n"
+        "\n"
+        "Runs the conformance suite (version %s) on one backend: every case of the\n"
+        "profile is computed by the backend and by the ops/ reference kernels and\n"
+        "compared (NMSE, max relative error) against one tolerance table; outputs are\n"
+        "guarded against out-of-bounds writes; each case runs in a child process so a\n"
+        "crash or a hang fails that case only. Exit 0 only when the profile is met:\n"
+        "every case passes and none is unsupported (an --xfail entry that fails is\n"
+        "allowed). A failing case prints the command that re-runs it alone.\n"
+        "\n"
+        "Options:\n"
+        "  -b, --backend NAME|PATH  backend name (default cpu), or a plugin file: only\n"
+        "                           that plugin is loaded\n"
+        "  -p, --profile NAME       llm-core (default: what a Llama decoder needs) or\n"
+        "                           llm-full (every case)\n"
+        "      --list               print the selected case ids and exit\n"
+        "  -f, --filter GLOB        only case ids matching GLOB (* ? [..])\n"
+        "      --repro ID           run exactly this case (its seed is in the id)\n"
+        "      --quick              a small subset of the profile\n"
+        "  -j, --jobs N             cases in parallel (default 1)\n"
+        "      --group N            cases per child process (default 8)\n"
+        "      --seed N             seed of the generated inputs (default 1)\n"
+        "      --timeout S          seconds before a case counts as hung (default 30)\n"
+        "      --no-fork            run in this process (debugging; no isolation)\n"
+        "      --json FILE          write every case with its errors to FILE\n"
+        "      --junit FILE         write JUnit XML to FILE\n"
+        "      --xfail FILE         expected failures: one id or glob per line, # comments\n"
+        "      --verify-xfail       an expected failure that passes fails the run\n"
+        "  -o, --option K=V         backend option, e.g. cpu.threads=2 (repeatable)\n"
+        "  -v, --verbose            print every case, not only failures\n"
+        "      --progress MODE      auto (default), line (\\r-updated) or plain\n",
+        EHAL_CONF_SUITE_VERSION);
 }
 
-int ehal_cmd_conformance(int argc, char **argv)
-{
+int ehal_cmd_conformance(int argc, char **argv) {
     ehal_conf_options o;
     memset(&o, 0, sizeof o);
     o.progress = -1;

@@ -36,25 +36,25 @@ extern "C" {
 const char *ehal_conf_status_name(uint32_t status); /* "pass", "fail", ... */
 
 typedef struct ehal_conf_options {
-    const char *backend;     /* backend name, or a path to a plugin .so */
+    const char *backend;         /* backend name, or a path to a plugin .so */
     const char *backend_options; /* "key=value,key=value" given to the backend; NULL: none */
-    const char *profile;     /* "llm-core" (default when NULL) or "llm-full" */
-    const char *filter;      /* glob over case ids; NULL: all */
-    const char *repro;       /* run exactly this case id; overrides profile/filter */
-    uint64_t seed;           /* 0 means 1 */
-    uint32_t jobs;           /* parallel children; 0 means 1 */
-    uint32_t group;          /* cases per child (one context each); 0 means 8 */
-    double timeout_s;        /* per case; 0 means 30 */
-    int quick;               /* a small subset of the profile */
-    int no_fork;             /* run in-process (debugging) */
-    int list;                /* print ids and exit */
-    int verify_xfail;        /* an unexpected pass fails the run */
-    const char *xfail_path;  /* expected-failure list; NULL: none */
-    const char *json_path;   /* report files; NULL: none */
+    const char *profile;         /* "llm-core" (default when NULL) or "llm-full" */
+    const char *filter;          /* glob over case ids; NULL: all */
+    const char *repro;           /* run exactly this case id; overrides profile/filter */
+    uint64_t seed;               /* 0 means 1 */
+    uint32_t jobs;               /* parallel children; 0 means 1 */
+    uint32_t group;              /* cases per child (one context each); 0 means 8 */
+    double timeout_s;            /* per case; 0 means 30 */
+    int quick;                   /* a small subset of the profile */
+    int no_fork;                 /* run in-process (debugging) */
+    int list;                    /* print ids and exit */
+    int verify_xfail;            /* an unexpected pass fails the run */
+    const char *xfail_path;      /* expected-failure list; NULL: none */
+    const char *json_path;       /* report files; NULL: none */
     const char *junit_path;
-    FILE *out;               /* terminal output; NULL: stdout */
-    int progress;            /* -1: auto (isatty), 0: plain lines, 1: \r line */
-    int verbose;             /* print every case, not only failures */
+    FILE *out;    /* terminal output; NULL: stdout */
+    int progress; /* -1: auto (isatty), 0: plain lines, 1: \r line */
+    int verbose;  /* print every case, not only failures */
 } ehal_conf_options;
 
 /* One case's outcome, as written to the JSON report. */
