@@ -235,8 +235,10 @@ static void api_enum(conf_caselist *l, uint32_t fam) {
 static void api_run(const conf_case *c, conf_ctx *x, ehal_conf_result *r) {
     size_t i = (size_t)c->p[0];
     r->status = EHAL_CONF_FAIL;
-    if (i < sizeof checks / sizeof checks[0])
+    if (i < sizeof checks / sizeof checks[0]) {
+        conf_where("api check %s", checks[i].name);
         checks[i].fn(x, r);
+    }
 }
 
 const conf_family conf_fam_api = {"api", EHAL_OP_NONE, api_enum, NULL, api_run};

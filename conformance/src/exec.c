@@ -315,8 +315,26 @@ static int compare(run *R, const conf_check *ck, const void *got_bytes) {
 
 /* ---- one step on the backend ---------------------------------------------------- */
 
+/* "rms_norm, matmul, rope": the distinct ops of a step, in order. */
+static void step_ops(const stepgraph *g, char *out, size_t n) {
+    size_t len = 0;
+    out[0] = '\0';
+    for (uint32_t k = 0; k < g->sg.n_nodes; k++) {
+        const char *name = ehal_op_name(g->nodes[k].op);
+        int seen = 0;
+        for (uint32_t j = 0; j < k; j++)
+            seen |= g->nodes[j].op == g->nodes[k].op;
+        if (seen || len + strlen(name) + 3 >= n)
+            continue;
+        len += (size_t)snprintf(out + len, n - len, "%s%s", len ? ", " : "", name);
+    }
+}
+
 static int backend_step(run *R, uint32_t s, stepgraph *g) {
     step_graph(R->p, s, R->bd, sizeof(ehal_tensor_desc), g);
+    char ops[64];
+    step_ops(g, ops, sizeof ops);
+    conf_where("prepare of step %u (%s)", s, ops);
     ehal_executable *exe = NULL;
     ehal_status_t st = ehal_prepare(R->x->be, &g->sg, &exe);
     if (st != EHAL_STATUS_OK) {
@@ -326,13 +344,16 @@ static int backend_step(run *R, uint32_t s, stepgraph *g) {
                      ehal_status_string(st));
         return fail(R, "%s: %s", m, err(R->x)), -1;
     }
+    conf_where("execute of step %u (%s)", s, ops);
     st = ehal_execute(exe);
     const char *what = "execute";
     if (st == EHAL_STATUS_OK) {
         what = "wait";
         st = ehal_wait(exe, UINT64_MAX);
     }
+    conf_where("release of step %u (%s)", s, ops);
     ehal_executable_release(exe);
+    conf_where("reference and read-back of step %u", s);
     if (st != EHAL_STATUS_OK) {
         char m[120];
         conf_set_msg(m, sizeof m, "%s failed on a supported subgraph (step %u, %s)", what, s,
@@ -344,9 +365,11 @@ static int backend_step(run *R, uint32_t s, stepgraph *g) {
 
 static void run_program(run *R) {
     conf_prog *p = R->p;
+    conf_where("query_op");
     int q = query_all(R);
     if (q < 0)
         return;
+    conf_where("buffer allocation and upload");
     if (upload(R) != 0)
         return;
     stepgraph *g = malloc(sizeof *g);

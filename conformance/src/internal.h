@@ -181,6 +181,11 @@ typedef void (*conf_progress_fn)(void *user, uint32_t done, const ehal_conf_resu
 int conf_run_cases(const ehal_conf_options *o, const conf_case *cases, const uint32_t *idx,
                    uint32_t n, ehal_conf_result *results, conf_progress_fn progress, void *user);
 
+/* Tells the parent what the current case is doing ("execute of step 2
+ * (kv_write, attention)"), so a crash or a hang names where it happened.
+ * A no-op outside a forked case child. */
+void conf_where(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* In a freshly forked case child: default actions for the fatal signals. */
 void conf_child_signals(void);
 

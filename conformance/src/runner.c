@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +24,12 @@
 #define MAX_JOBS 64
 #define MAX_GROUP 64
 
+#define WIRE_RESULT 0u /* r is the case's outcome */
+#define WIRE_WHERE 1u  /* r.message says what the case is doing now */
+
 typedef struct wire {
     uint32_t k; /* position in the child's group */
-    uint32_t pad;
+    uint32_t kind;
     ehal_conf_result r;
 } wire;
 
@@ -35,6 +39,7 @@ typedef struct worker {
     uint32_t group[MAX_GROUP]; /* positions in idx[] */
     uint32_t n, done;
     double deadline, case_start;
+    char where[96]; /* last WIRE_WHERE of the current case */
     unsigned char buf[sizeof(wire)];
     size_t have;
 } worker;
@@ -81,6 +86,24 @@ static void run_one(const conf_case *c, conf_ctx *x, ehal_conf_result *r) {
     r->time_ms = (now_s() - t0) * 1e3;
 }
 
+static int where_fd = -1;
+static uint32_t where_k;
+
+void conf_where(const char *fmt, ...) {
+    if (where_fd < 0)
+        return;
+    wire m;
+    memset(&m, 0, sizeof m);
+    m.k = where_k;
+    m.kind = WIRE_WHERE;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m.r.message, sizeof m.r.message, fmt, ap);
+    va_end(ap);
+    if (write_all(where_fd, &m, sizeof m) != 0)
+        where_fd = -1;
+}
+
 void conf_child_signals(void) {
     /* A crash must kill the child with its signal even when the host
      * process (a test framework, an app) installed handlers for it. */
@@ -96,11 +119,16 @@ static void child_main(const ehal_conf_options *o, const conf_case *cases, const
     conf_child_signals();
     conf_ctx x;
     char msg[EHAL_CONF_MSG_MAX];
+    where_fd = fd;
+    where_k = 0;
+    conf_where("opening the backend");
     int ok = conf_open(o, &x, msg, sizeof msg) == 0;
     for (uint32_t k = 0; k < w->n; k++) {
         wire m;
+        where_k = k;
         memset(&m, 0, sizeof m);
         m.k = k;
+        m.kind = WIRE_RESULT;
         m.r = results[idx[w->group[k]]];
         if (ok) {
             run_one(&cases[idx[w->group[k]]], &x, &m.r);
@@ -111,6 +139,7 @@ static void child_main(const ehal_conf_options *o, const conf_case *cases, const
         if (write_all(fd, &m, sizeof m) != 0)
             _exit(3);
     }
+    where_fd = -1;
     if (ok)
         conf_close(&x);
     _exit(0);
@@ -136,6 +165,7 @@ static int start(const ehal_conf_options *o, const conf_case *cases, const uint3
     w->pid = pid;
     w->fd = fds[0];
     w->done = 0;
+    w->where[0] = '\0';
     w->have = 0;
     w->case_start = now_s();
     w->deadline = w->case_start + timeout;
@@ -174,19 +204,23 @@ static void finish(worker *w, ehal_conf_result *results, const uint32_t *idx, in
     ehal_conf_result *r = &results[idx[w->group[w->done]]];
     r->status = EHAL_CONF_FAIL;
     r->time_ms = (now_s() - w->case_start) * 1e3;
+    char what[64];
     if (killed) {
-        conf_set_msg(r->message, sizeof r->message, "hung: killed after %g s", timeout);
+        conf_set_msg(what, sizeof what, "hung: killed after %g s", timeout);
     } else if (WIFSIGNALED(status)) {
         const char *sn = sig_name(WTERMSIG(status));
         if (sn)
-            conf_set_msg(r->message, sizeof r->message, "crashed: %s", sn);
+            conf_set_msg(what, sizeof what, "crashed: %s", sn);
         else
-            conf_set_msg(r->message, sizeof r->message, "crashed: signal %d", WTERMSIG(status));
+            conf_set_msg(what, sizeof what, "crashed: signal %d", WTERMSIG(status));
     } else {
-        conf_set_msg(r->message, sizeof r->message,
-                     "crashed: the case process exited with status %d before reporting",
+        conf_set_msg(what, sizeof what, "crashed: exit status %d before reporting",
                      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     }
+    if (w->where[0])
+        conf_set_msg(r->message, sizeof r->message, "%s during %s", what, w->where);
+    else
+        conf_set_msg(r->message, sizeof r->message, "%s", what);
     for (uint32_t k = w->done + 1; k < w->n; k++)
         push(retry, w->group[k]);
 }
@@ -283,6 +317,13 @@ int conf_run_cases(const ehal_conf_options *o, const conf_case *cases, const uin
             wire m;
             memcpy(&m, w->buf, sizeof m);
             w->have = 0;
+            if (m.kind == WIRE_WHERE) {
+                if (m.k == w->done)
+                    snprintf(w->where, sizeof w->where, "%.*s", (int)sizeof w->where - 1,
+                             m.r.message);
+                continue;
+            }
+            w->where[0] = '\0';
             if (m.k < w->n) {
                 results[idx[w->group[m.k]]] = m.r;
                 w->done = m.k + 1;
