@@ -142,4 +142,11 @@ void ehal_executable_release(ehal_executable *exe); /* NULL is fine */
 #ifdef __cplusplus
 }
 #endif
+
+/* The graph builder, partitioner and executor (libedgehal-graph), and
+ * models from GGUF files. Define EHAL_NO_GRAPH_API to use the runtime
+ * alone. */
+#ifndef EHAL_NO_GRAPH_API
+#include "edgehal/graph.h"
+#endif
 #endif /* EDGEHAL_EDGEHAL_H */
