@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "internal.h"
 
 #ifndef EHAL_INSTALLED_PLUGIN_DIR
@@ -35,6 +36,8 @@ typedef struct load_state {
     uint32_t n_opts;
     char **seen; /* canonical paths already tried */
     uint32_t n_seen, cap_seen;
+    ehal_i_fault_rule faults[EHAL_FAULT_MAX_RULES]; /* EHAL_FAULT (fault.c) */
+    uint32_t n_faults;
 } load_state;
 
 /* ---- host services ------------------------------------------------------ */
@@ -404,6 +407,10 @@ static ehal_status_t try_file(load_state *st, const char *path) {
         ehal_i_backend_unload(be);
         return s == EHAL_STATUS_OUT_OF_MEMORY ? s : skip(st, path, "%s", reason);
     }
+    if ((s = ehal_i_fault_install(be, st->faults, st->n_faults)) != EHAL_STATUS_OK) {
+        ehal_i_backend_unload(be);
+        return s;
+    }
     ctx->backends[ctx->n_backends++] = be;
     ehal_i_log(ctx, EHAL_LOG_DEBUG, "%s: loaded backend %s (ABI %u, device \"%s\")", path, be->name,
                (unsigned)be->abi_version, be->info.name);
@@ -529,6 +536,15 @@ ehal_status_t ehal_i_load_all(ehal_context *ctx, const ehal_context_options *o) 
     st.n_opts = o->backend_options ? o->n_backend_options : 0;
 
     ehal_status_t s = EHAL_STATUS_OK;
+    if (use_env) {
+        char err[EHAL_ERROR_MAX];
+        s = ehal_i_fault_parse(getenv("EHAL_FAULT"), st.faults, EHAL_FAULT_MAX_RULES,
+                               &st.n_faults, err, sizeof err);
+        if (s != EHAL_STATUS_OK) {
+            ehal_i_log(ctx, EHAL_LOG_ERROR, "%s", err);
+            return s;
+        }
+    }
     if (!(o->flags & EHAL_CONTEXT_NO_DEFAULT_PATHS)) {
         s = search_exe_dir(&st);
         if (s == EHAL_STATUS_OK)
