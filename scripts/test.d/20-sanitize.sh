@@ -24,6 +24,11 @@ cc -shared -fPIC -O2 -o "$shim" "$EHAL_ROOT/scripts/sanitizers/nodlclose.c" ||
 export ASAN_OPTIONS="verify_asan_link_order=0:detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 export LSAN_OPTIONS="suppressions=$EHAL_ROOT/scripts/sanitizers/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# For tests: EHAL_SANITIZED names the sanitizers the code under test is
+# built with. A test may scale its timeouts by it (instrumented code runs
+# several times slower), and one that compiles and links code against the
+# build's static libraries must add -fsanitize=$EHAL_SANITIZED.
+export EHAL_SANITIZED=address,undefined
 # shellcheck disable=SC2086 # EHAL_CTEST_ARGS is a list of words
 LD_PRELOAD="$shim${LD_PRELOAD:+:$LD_PRELOAD}" \
     ctest --test-dir "$build" --output-on-failure -j "$EHAL_JOBS" $EHAL_CTEST_ARGS
