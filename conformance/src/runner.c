@@ -4,7 +4,9 @@
  * A child sends one fixed-size record per finished case through a pipe. If
  * it dies or stops reporting within the timeout, the first case without a
  * record is the culprit ("crashed: SIGSEGV", "hung: killed after 30 s"); the
- * rest of its group is re-run in a fresh child.
+ * rest of its group is re-run in a fresh child. The child announces each
+ * phase of a case (WIRE_WHERE); the timeout applies to each phase, and the
+ * last phase names where a crash or hang happened.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -318,9 +320,13 @@ int conf_run_cases(const ehal_conf_options *o, const conf_case *cases, const uin
             memcpy(&m, w->buf, sizeof m);
             w->have = 0;
             if (m.kind == WIRE_WHERE) {
-                if (m.k == w->done)
+                /* The timeout is per phase: a slow reference computation on
+                 * the host does not eat the backend's time. */
+                if (m.k == w->done) {
                     snprintf(w->where, sizeof w->where, "%.*s", (int)sizeof w->where - 1,
                              m.r.message);
+                    w->deadline = now_s() + timeout;
+                }
                 continue;
             }
             w->where[0] = '\0';
