@@ -18,6 +18,7 @@
 #include "vk_harness.h"
 
 static vt_backend g_b;
+static uint64_t g_max_storage; /* device_info max_buffer_bytes */
 
 static const uint32_t k_float_dtypes[4] = {EHAL_DTYPE_F32, EHAL_DTYPE_F16, EHAL_DTYPE_Q8_0,
                                            EHAL_DTYPE_Q4_0};
@@ -28,6 +29,11 @@ static int group_setup(void **state) {
         printf("SKIP vulkan tests: %s\n", g_b.skip_reason);
         return 0;
     }
+    ehal_device_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    g_b.iface->device_info(g_b.be, &info);
+    g_max_storage = info.max_buffer_bytes;
     const char *v = getenv("EHAL_VULKAN_VALIDATION");
     if (v && strcmp(v, "1") == 0 && !vt_validation_enabled) {
         printf("EHAL_VULKAN_VALIDATION=1 but VK_LAYER_KHRONOS_validation did not load "
@@ -506,6 +512,97 @@ static void test_prepared_graph_reexecutes_with_new_positions(void **state) {
     vt_graph_free(&g);
 }
 
+/* Capability honesty: instances the plugin cannot run are UNSUPPORTED
+ * (not errors), with no buffers needed; runnable ones are SUPPORTED. */
+static void test_query_op_refuses_what_it_cannot_run(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    struct {
+        int64_t K, N, D;
+        uint32_t wdt;
+    } cases[3] = {
+        {4096, 4096, 64, EHAL_DTYPE_F32},    /* both runnable */
+        {16384, 16384, 64, EHAL_DTYPE_Q4_0}, /* 144 MiB weight > 128 MiB maxStorageBufferRange */
+        {64, 64, 1024, EHAL_DTYPE_F32},      /* attention head dim > 512 */
+    };
+    for (int c = 0; c < 3; c++) {
+        vt_graph g;
+        vt_graph_init(&g);
+        uint32_t w = vt_tensor(&g, cases[c].wdt, cases[c].K, cases[c].N, 1);
+        uint32_t x = vt_tensor(&g, EHAL_DTYPE_F32, cases[c].K, 1, 1);
+        uint32_t y = vt_tensor(&g, EHAL_DTYPE_F32, cases[c].N, 1, 1);
+        int64_t D = cases[c].D;
+        uint32_t q = vt_tensor(&g, EHAL_DTYPE_F32, D, 4, 1);
+        uint32_t k = vt_tensor(&g, EHAL_DTYPE_F16, D, 8, 1);
+        uint32_t v = vt_tensor(&g, EHAL_DTYPE_F16, D, 8, 1);
+        uint32_t pos = vt_tensor(&g, EHAL_DTYPE_I32, 1, 1, 1);
+        uint32_t o = vt_tensor(&g, EHAL_DTYPE_F32, D, 4, 1);
+        ehal_params_attention pa = {0.0f, 0, 0, 0};
+        vt_node(&g, EHAL_OP_MATMUL, (uint32_t[]){w, x}, 2, y, NULL, 0);
+        vt_node(&g, EHAL_OP_ATTENTION, (uint32_t[]){q, k, v, pos}, 4, o, &pa, sizeof pa);
+        ehal_op_support s0 = {sizeof s0, 9, 0, 0}, s1 = {sizeof s1, 9, 0, 0};
+        assert_int_equal(g_b.iface->query_op(g_b.be, &g.sg, 0, &s0), EHAL_STATUS_OK);
+        assert_int_equal(g_b.iface->query_op(g_b.be, &g.sg, 1, &s1), EHAL_STATUS_OK);
+        /* the limit is the device's: lavapipe's is 128 MiB */
+        uint32_t want_mm = c == 1 && g_max_storage < 150000000u ? EHAL_SUPPORT_UNSUPPORTED
+                                                                : EHAL_SUPPORT_SUPPORTED;
+        uint32_t want_at = c == 2 ? EHAL_SUPPORT_UNSUPPORTED : EHAL_SUPPORT_SUPPORTED;
+        assert_int_equal(s0.level, want_mm);
+        assert_int_equal(s1.level, want_at);
+        if (s0.level == EHAL_SUPPORT_SUPPORTED) {
+            assert_true(s0.cost_ns > 0);
+        }
+        vt_graph_free(&g);
+    }
+}
+
+/* wait with a zero timeout answers OK or TIMEOUT, never an error; a later
+ * unbounded wait completes and the result is right. */
+static void test_wait_with_zero_timeout_then_unbounded(void **state) {
+    (void)state;
+    REQUIRE_DEVICE();
+    const ehal_backend_iface *f = g_b.iface;
+    vt_graph g;
+    vt_graph_init(&g);
+    uint32_t w = vt_tensor(&g, EHAL_DTYPE_Q8_0, 1024, 512, 1);
+    uint32_t x = vt_tensor(&g, EHAL_DTYPE_F32, 1024, 1, 1);
+    uint32_t y = vt_tensor(&g, EHAL_DTYPE_F32, 512, 1, 1);
+    vt_fill(&g, w, 600, 1.0f);
+    vt_fill(&g, x, 601, 1.0f);
+    vt_node(&g, EHAL_OP_MATMUL, (uint32_t[]){w, x}, 2, y, NULL, 0);
+    assert_int_equal(vt_run_ref(&g, 1), 0);
+    ehal_buffer_impl *bufs[3];
+    vt_graph dg = g;
+    for (uint32_t i = 0; i < 3; i++) {
+        uint64_t nb = ehal_tensor_nbytes(&g.td[i]);
+        assert_int_equal(f->buffer_alloc(g_b.be, nb, 0, &bufs[i]), EHAL_STATUS_OK);
+        assert_int_equal(f->buffer_write(g_b.be, bufs[i], 0, g.host[i], nb), EHAL_STATUS_OK);
+        dg.tp[i] = &dg.td[i];
+        dg.td[i].buffer = bufs[i];
+        dg.td[i].offset = 0;
+    }
+    dg.np[0] = &dg.nd[0];
+    dg.sg.tensors = dg.tp;
+    dg.sg.nodes = dg.np;
+    ehal_executable_impl *exe = NULL;
+    assert_int_equal(f->prepare(g_b.be, &dg.sg, &exe), EHAL_STATUS_OK);
+    assert_int_equal(f->execute(g_b.be, exe, NULL), EHAL_STATUS_OK);
+    ehal_status_t st = f->wait(g_b.be, exe, 0);
+    printf("wait(0) right after execute: %s\n", st == EHAL_STATUS_OK ? "OK" : "TIMEOUT");
+    assert_true(st == EHAL_STATUS_OK || st == EHAL_STATUS_TIMEOUT);
+    assert_int_equal(f->wait(g_b.be, exe, UINT64_MAX), EHAL_STATUS_OK);
+    assert_int_equal(f->wait(g_b.be, exe, 0), EHAL_STATUS_OK); /* nothing pending */
+    assert_int_equal(f->buffer_read(g_b.be, bufs[y], 0, g.dev[y], ehal_tensor_nbytes(&g.td[y])),
+                     EHAL_STATUS_OK);
+    assert_int_equal(vt_check_close(&g, y, 1e-5, "matmul after wait"), 0);
+    f->release(g_b.be, exe);
+    for (uint32_t i = 0; i < 3; i++) {
+        f->buffer_free(g_b.be, bufs[i]);
+    }
+    assert_int_equal(vt_validation_messages, 0);
+    vt_graph_free(&g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_device_info_reports_a_gpu_with_limits),
@@ -522,6 +619,8 @@ int main(void) {
         cmocka_unit_test(test_copy_converts_every_pair_bit_exactly),
         cmocka_unit_test(test_decoder_chain_in_one_command_buffer),
         cmocka_unit_test(test_prepared_graph_reexecutes_with_new_positions),
+        cmocka_unit_test(test_query_op_refuses_what_it_cannot_run),
+        cmocka_unit_test(test_wait_with_zero_timeout_then_unbounded),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
