@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# summary: cross-build for aarch64; ops/cpu tests + cpu conformance under qemu (3 CPUs); device bundle
+# summary: aarch64 cross build + device bundle; ops/cpu tests and bundle conformance under qemu (3 CPUs)
 # ARM: cross-builds the whole tree with cmake/toolchains/aarch64-linux-gnu.cmake
-# into build-aarch64/, then under qemu-aarch64 runs the ctest tests labelled
-# ops and cpu and `edgehal conformance --quick` on the cpu backend once per
-# emulated CPU:
+# into build-aarch64/ and packs the device bundle from it
+# (scripts/package-device), unpacked into a temporary directory. Then, under
+# qemu-aarch64, once per emulated CPU:
 #   max          every feature qemu has (NEON, dotprod, i8mm, SVE): the full run
 #   cortex-a53   NEON without dotprod: runtime dispatch must fall back
 #   cortex-a76   NEON with dotprod, without i8mm: it must fall back again
-# A probe first checks that each CPU model reports (AT_HWCAP/AT_HWCAP2) the
-# features this claims. Then scripts/package-device packs the device bundle
-# from the same tree, and the cpu conformance runs from the unpacked bundle,
-# in a temporary directory, from another working directory.
+# a probe checks that the model reports (AT_HWCAP/AT_HWCAP2) the features
+# above, ctest runs the tests labelled ops and cpu from the build tree, and
+# `edgehal conformance --quick` on the cpu backend runs FROM THE BUNDLE, in
+# another working directory, writing r.json and r.xml (both checked).
 # Quick mode (EHAL_QUICK=1): -cpu max only.
 # Needs gcc-aarch64-linux-gnu, qemu-user and libcmocka-dev:arm64 (dpkg
 # multiarch); installs them as root, else skips (exit 77) naming them.
@@ -105,6 +105,40 @@ declare -A want=([max]="neon=1 dotprod=1 i8mm=1" [cortex-a53]="neon=1 dotprod=0 
 
 fail=0
 summary=()
+
+# ---- the device bundle: packed from this tree, unpacked elsewhere -----------
+# Every conformance run below uses the unpacked bundle, from an unrelated
+# working directory with no edgehal variables set, exactly as a QA engineer
+# runs it on a device: everything must come from the bundle.
+log "=== aarch64: device bundle"
+bundle=$("$EHAL_ROOT/scripts/package-device" --build-dir "$build" --no-build \
+    --output "$build/edgehal-device-aarch64.tar.gz" | tail -n 1)
+edgehal_conf="$edgehal"
+where="build tree"
+if [ ! -f "$bundle" ]; then
+    warn "aarch64: scripts/package-device failed; conformance runs from the build tree instead"
+    fail=1
+    summary+=("bundle      scripts/package-device FAILED")
+else
+    mkdir -p "$tmp/unpack"
+    tar -C "$tmp/unpack" -xzf "$bundle" || die "aarch64: cannot unpack $bundle"
+    top=$(find "$tmp/unpack" -mindepth 1 -maxdepth 1 -type d | head -n 1)
+    (cd "$tmp" && env -u EHAL_BACKEND_PATH -u EHAL_BACKENDS -u LD_LIBRARY_PATH QEMU_CPU=max \
+        qemu-aarch64 "$top/bin/edgehal" info) >"$tmp/bundle-info.log" 2>&1
+    irc=$?
+    if [ $irc -ne 0 ] || ! grep -q "$top/lib/edgehal/libedgehal-cpu.so" "$tmp/bundle-info.log"; then
+        cat "$tmp/bundle-info.log"
+        warn "aarch64: the bundle's edgehal info failed (exit $irc) or did not load cpu from the bundle"
+        fail=1
+        summary+=("bundle      $(basename "$bundle"): edgehal info FAILED")
+    else
+        edgehal_conf="$top/bin/edgehal"
+        where="bundle"
+        log "aarch64: $(basename "$bundle") ($(du -h "$bundle" | cut -f1)): plugins $(sed -n 's/^plugins: //p' "$top/BUILDINFO"); cpu loaded from the bundle"
+        summary+=("bundle      $(basename "$bundle") ($(du -h "$bundle" | cut -f1)): unpacked, edgehal info loads cpu from it")
+    fi
+fi
+
 for cpu in "${cpus[@]}"; do
     log "=== aarch64: qemu -cpu $cpu"
     got=$(QEMU_CPU=$cpu qemu-aarch64 "$tmp/hwcap")
@@ -114,6 +148,10 @@ for cpu in "${cpus[@]}"; do
     else
         log "aarch64: -cpu $cpu features: $got"
     fi
+
+    # What the cpu plugin says it runs with on this model (its kernel choice).
+    (cd "$tmp" && QEMU_CPU=$cpu qemu-aarch64 "$edgehal" info 2>&1) |
+        awk '/^cpu /{c=1; next} /^[^ ]/{c=0} c && /^  (device|driver) /' | sed 's/^/  /'
 
     # ctest runs each test under qemu (CMAKE_CROSSCOMPILING_EMULATOR); QEMU_CPU
     # picks the model. EHAL_CTEST_ARGS is "-LE slow" in quick mode.
@@ -126,58 +164,23 @@ for cpu in "${cpus[@]}"; do
     tline=$(grep -Eo '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$tmp/ctest-$cpu.log")
     ctest_summary "$build" | sed 's/^/  /'
 
-    (cd "$tmp" && QEMU_CPU=$cpu qemu-aarch64 "$edgehal" conformance "${conf_args[@]}" \
-        --json "$tmp/conf-$cpu.json" --junit "$tmp/conf-$cpu.xml") >"$tmp/conf-$cpu.log" 2>&1
+    mkdir -p "$tmp/cwd-$cpu"
+    (cd "$tmp/cwd-$cpu" && env -u EHAL_BACKEND_PATH -u EHAL_BACKENDS -u LD_LIBRARY_PATH \
+        QEMU_CPU="$cpu" qemu-aarch64 "$edgehal_conf" conformance "${conf_args[@]}" \
+        --json r.json --junit r.xml) >"$tmp/conf-$cpu.log" 2>&1
     crc=$?
     cline=$(grep -E '^[0-9]+ cases: ' "$tmp/conf-$cpu.log" | tail -n 1)
-    if [ $crc -ne 0 ]; then
+    if [ $crc -ne 0 ] || [ ! -s "$tmp/cwd-$cpu/r.json" ] || [ ! -s "$tmp/cwd-$cpu/r.xml" ] ||
+        ! grep -q '"profile_met": *true' "$tmp/cwd-$cpu/r.json"; then
         cat "$tmp/conf-$cpu.log"
+        warn "aarch64: -cpu $cpu: conformance failed (exit $crc) or wrote no r.json/r.xml"
         fail=1
     else
         grep -E '^[0-9]+ cases: |^profile ' "$tmp/conf-$cpu.log" | sed 's/^/  /'
     fi
-    summary+=("$(printf '%-11s ctest ops+cpu: %s; conformance --quick: %s (exit %d)' "$cpu" \
-        "${tline:-no result (exit $rc)}" "${cline:-no result}" "$crc")")
+    summary+=("$(printf '%-11s ctest ops+cpu: %s; conformance --quick (%s): %s (exit %d)' "$cpu" \
+        "${tline:-no result (exit $rc)}" "$where" "${cline:-no result}" "$crc")")
 done
-
-# ---- the device bundle, run from another directory --------------------------
-log "=== aarch64: device bundle"
-bundle=$("$EHAL_ROOT/scripts/package-device" --build-dir "$build" --no-build \
-    --output "$build/edgehal-device-aarch64.tar.gz" | tail -n 1)
-if [ ! -f "$bundle" ]; then
-    warn "aarch64: scripts/package-device failed"
-    fail=1
-    summary+=("bundle      package-device failed")
-else
-    mkdir -p "$tmp/unpack" "$tmp/cwd"
-    tar -C "$tmp/unpack" -xzf "$bundle" || die "aarch64: cannot unpack $bundle"
-    top=$(find "$tmp/unpack" -mindepth 1 -maxdepth 1 -type d | head -n 1)
-    # From an unrelated cwd, with the build tree out of reach (no env that
-    # points at it): everything must come from the bundle.
-    (cd "$tmp/cwd" && env -u EHAL_BACKEND_PATH -u EHAL_BACKENDS -u LD_LIBRARY_PATH QEMU_CPU=max \
-        qemu-aarch64 "$top/bin/edgehal" info) >"$tmp/bundle-info.log" 2>&1
-    irc=$?
-    (cd "$tmp/cwd" && env -u EHAL_BACKEND_PATH -u EHAL_BACKENDS -u LD_LIBRARY_PATH QEMU_CPU=max \
-        qemu-aarch64 "$top/bin/edgehal" conformance "${conf_args[@]}" --json r.json --junit r.xml) \
-        >"$tmp/bundle-conf.log" 2>&1
-    brc=$?
-    bline=$(grep -E '^[0-9]+ cases: ' "$tmp/bundle-conf.log" | tail -n 1)
-    if [ $irc -ne 0 ] || ! grep -q "$top/lib/edgehal/libedgehal-cpu.so" "$tmp/bundle-info.log"; then
-        cat "$tmp/bundle-info.log"
-        warn "aarch64: bundle's edgehal info failed or did not load cpu from the bundle"
-        fail=1
-    fi
-    if [ $brc -ne 0 ] || [ ! -s "$tmp/cwd/r.json" ] || [ ! -s "$tmp/cwd/r.xml" ] ||
-        ! grep -q '"profile_met": *true' "$tmp/cwd/r.json"; then
-        cat "$tmp/bundle-conf.log"
-        warn "aarch64: conformance from the bundle failed (exit $brc) or wrote no r.json/r.xml"
-        fail=1
-    else
-        grep -E '^[0-9]+ cases: |^profile ' "$tmp/bundle-conf.log" | sed 's/^/  /'
-    fi
-    summary+=("$(printf 'bundle      %s (%s); conformance --quick from it: %s (exit %d)' \
-        "$(basename "$bundle")" "$(du -h "$bundle" | cut -f1)" "${bline:-no result}" "$brc")")
-fi
 
 log "aarch64 summary:"
 printf '  %s\n' "${summary[@]}"
