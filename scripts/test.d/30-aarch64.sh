@@ -163,6 +163,22 @@ for cpu in "${cpus[@]}"; do
     [ $rc -eq 0 ] || { cat "$tmp/ctest-$cpu.log"; fail=1; }
     tline=$(grep -Eo '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$tmp/ctest-$cpu.log")
     ctest_summary "$build" | sed 's/^/  /'
+    # Kernel variants the tests report choosing ("... dispatch on this CPU:
+    # <variant>", named <dtypes>_<op>_<tile>__<isa>): a model without an
+    # extension must not get a variant that needs it (qemu would also raise
+    # SIGILL, failing the test).
+    dispatch=$(grep -h 'dispatch on this CPU' "$build/Testing/Temporary/LastTest.log" 2>/dev/null |
+        LC_ALL=C sort -u)
+    [ -z "$dispatch" ] || printf '%s\n' "$dispatch" | sed 's/^/  /'
+    case $cpu in
+    cortex-a53) bad='__[a-z0-9_]*(dotprod|i8mm)' ;;
+    cortex-a76) bad='__[a-z0-9_]*i8mm' ;;
+    *) bad='' ;;
+    esac
+    if [ -n "$bad" ] && printf '%s\n' "$dispatch" | grep -Eq "$bad"; then
+        warn "aarch64: -cpu $cpu lacks an extension a chosen kernel variant needs: $dispatch"
+        fail=1
+    fi
 
     mkdir -p "$tmp/cwd-$cpu"
     (cd "$tmp/cwd-$cpu" && env -u EHAL_BACKEND_PATH -u EHAL_BACKENDS -u LD_LIBRARY_PATH \
