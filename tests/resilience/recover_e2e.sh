@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# End-to-end recovery of `edgehal run` from a lost backend (issue #9).
+# For each non-cpu backend built in $EHAL_TEST_PLUGIN_DIR:
+#   EHAL_FAULT=<b>:lost:at=32 edgehal run --backends cpu,<b> --pin ffn=<b> -n 64
+# must exit 0, print the one-line "recovered:" message naming <b>, and give
+# the same greedy token ids as the run without the fault; the logits of every
+# position must stay within 1% of the largest healthy logit (the moved layers
+# run on cpu after the fault, so rounding differs). The fault is the 32nd
+# execute on <b>, i.e. mid-decode: prefill is one step.
+# Then the unrecoverable case (the only backend lost) must end non-zero
+# within 60 s with one error line.
+# Absent plugins or devices are skipped with a printed reason.
+# Env: EHAL_TEST_BIN_DIR, EHAL_TEST_PLUGIN_DIR (set by ctest).
+set -u
+bin="${EHAL_TEST_BIN_DIR:?}/edgehal"
+plugins="${EHAL_TEST_PLUGIN_DIR:?}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0 passes=0 skips=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# The cpu pool is not what is under test here; one thread keeps runs short.
+common=(-t 1 -n 64 -q)
+
+for b in npu_sim vulkan opencl; do
+    if [ ! -f "$plugins/libedgehal-$b.so" ]; then
+        echo "SKIP: $b: plugin libedgehal-$b.so not built in $plugins"
+        skips=$((skips + 1))
+        continue
+    fi
+    if ! timeout 300 "$bin" run --backends "cpu,$b" --pin "ffn=$b" "${common[@]}" \
+        --logits "$tmp/$b.ok" >"$tmp/$b.ok.out" 2>&1; then
+        echo "SKIP: $b: the healthy run failed (no device?): $(grep -m1 -i error "$tmp/$b.ok.out")"
+        skips=$((skips + 1))
+        continue
+    fi
+    EHAL_FAULT="$b:lost:at=32" timeout 300 "$bin" run --backends "cpu,$b" --pin "ffn=$b" \
+        "${common[@]}" --logits "$tmp/$b.f" >"$tmp/$b.f.out" 2>&1
+    rc=$?
+    want=$(grep '^tokens:' "$tmp/$b.ok.out")
+    got=$(grep '^tokens:' "$tmp/$b.f.out")
+    if [ $rc -ne 0 ]; then
+        fail "$b: faulted run exited $rc: $(tail -n1 "$tmp/$b.f.out")"
+    elif [ "$(grep -c "^recovered: 1 lost backend ($b); re-planned" "$tmp/$b.f.out")" != 1 ]; then
+        fail "$b: no one-line recovery message; output: $(tail -n3 "$tmp/$b.f.out")"
+    elif [ "$(grep -c "EHAL_FAULT rule \"$b:lost:at=32\": $b execute call 32" "$tmp/$b.f.out")" != 1 ]; then
+        fail "$b: the fault was not injected at execute 32"
+    elif [ -z "$want" ] || [ "$want" != "$got" ]; then
+        fail "$b: tokens differ: healthy '$want', after the fault '$got'"
+    elif ! python3 - "$tmp/$b.ok" "$tmp/$b.f" <<'PY'; then
+import array, sys
+a = array.array("f", open(sys.argv[1], "rb").read())
+b = array.array("f", open(sys.argv[2], "rb").read())
+if len(a) != len(b) or not a:
+    sys.exit(f"logits: {len(a)} healthy values, {len(b)} after the fault")
+d = max(abs(x - y) for x, y in zip(a, b))
+m = max(abs(x) for x in a)
+print(f"logits: max |diff| {d:.4f}, max |logit| {m:.2f}")
+sys.exit(0 if d <= 0.01 * m else f"logits differ by {d} > 1% of {m}")
+PY
+        fail "$b: logits after recovery are not those of the healthy run"
+    else
+        echo "PASS: $b: lost at execute 32, recovered, $(echo "$got" | tr ',' '\n' | wc -l) tokens identical"
+        passes=$((passes + 1))
+    fi
+done
+
+# The last backend lost: a clear error and a non-zero exit, never a hang.
+start=$(date +%s)
+EHAL_FAULT="cpu:lost:at=5" timeout 60 "$bin" run --backends cpu "${common[@]}" \
+    >"$tmp/cpu.out" 2>"$tmp/cpu.err"
+rc=$?
+secs=$(($(date +%s) - start))
+errs=$(grep -c '^edgehal run: ' "$tmp/cpu.err")
+if [ $rc -eq 124 ]; then
+    fail "cpu: the unrecoverable run hung for 60 s"
+elif [ $rc -eq 0 ]; then
+    fail "cpu: the unrecoverable run exited 0"
+elif [ "$errs" != 1 ] || ! grep -q '^edgehal run: .*every backend was lost.*cpu:lost:at=5' "$tmp/cpu.err"; then
+    fail "cpu: want one 'edgehal run: ... every backend was lost' line naming the rule, got: $(cat "$tmp/cpu.err")"
+else
+    echo "PASS: cpu alone lost: exit $rc after ${secs}s: $(grep '^edgehal run: ' "$tmp/cpu.err" | cut -c1-120)"
+    passes=$((passes + 1))
+fi
+
+echo "recover_e2e: $passes passed, $fails failed, $skips skipped"
+[ $fails -eq 0 ]
