@@ -1,23 +1,32 @@
 /*
- * Larger, decoder-sized shapes on the Vulkan plugin: each case is checked
- * against the reference kernel, then timed (execute + wait of the prepared
- * graph). Prints a table for docs/vulkan-backend.md. Label: slow.
+ * Benchmark smoke test of the Vulkan plugin (label `bench`): by default one
+ * small shape per op, checked against the reference kernel and timed over
+ * 2 runs, plus `edgehal bench --backend vulkan --json` whose report must
+ * name the case asked for with a positive median. It checks that the
+ * benchmark paths work, not speed.
+ * EHAL_BENCH_FULL=1: the decoder-sized shapes instead, 3-10 runs each (the
+ * table in docs/vulkan-backend.md; minutes on lavapipe).
  */
+#define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "vk_harness.h"
 
 static vt_backend g_b;
+static int g_full; /* EHAL_BENCH_FULL=1: decoder-sized shapes */
 
 static int setup(void **state) {
     (void)state;
+    const char *full = getenv("EHAL_BENCH_FULL");
+    g_full = full != NULL && strcmp(full, "1") == 0;
     if (vt_open(&g_b) != 0) {
         printf("SKIP vulkan bench: %s\n", g_b.skip_reason);
     }
@@ -59,7 +68,7 @@ static void bench_matmul(uint32_t wdt, int64_t K, int64_t N, int64_t T) {
     vt_fill(&g, x, 2, 1.0f);
     vt_node(&g, EHAL_OP_MATMUL, (uint32_t[]){w, x}, 2, y, NULL, 0);
     double ms = 0, ref = 0;
-    assert_int_equal(vt_run_timed(&g_b, &g, 5, &ms, &ref), 0);
+    assert_int_equal(vt_run_timed(&g_b, &g, g_full ? 5 : 2, &ms, &ref), 0);
     assert_int_equal(vt_check_close(&g, y, 1e-5, "matmul"), 0);
     report(what, ms, ref, 2.0 * (double)K * (double)N * (double)T * 1e-9,
            (double)ehal_tensor_nbytes(&g.td[w]) * 1e-9);
@@ -93,7 +102,7 @@ static void bench_attention(uint32_t kdt, int64_t D, int64_t Hq, int64_t Hkv, in
     ehal_params_attention p = {0.0f, 0, 0, 0};
     vt_node(&g, EHAL_OP_ATTENTION, (uint32_t[]){q, k, v, pos}, 4, o, &p, sizeof p);
     double ms = 0, ref = 0;
-    assert_int_equal(vt_run_timed(&g_b, &g, 3, &ms, &ref), 0);
+    assert_int_equal(vt_run_timed(&g_b, &g, g_full ? 3 : 2, &ms, &ref), 0);
     assert_int_equal(vt_check_close(&g, o, 1e-5, "attention"), 0);
     report(what, ms, ref, 4.0 * (double)D * (double)Hq * (double)C * (double)T * 1e-9,
            2.0 * (double)ehal_tensor_nbytes(&g.td[k]) * 1e-9);
@@ -116,23 +125,30 @@ static void bench_rms_norm(int64_t D, int64_t T) {
     ehal_params_rms_norm p = {1e-5f};
     vt_node(&g, EHAL_OP_RMS_NORM, (uint32_t[]){x, w}, 2, y, &p, sizeof p);
     double ms = 0, ref = 0;
-    assert_int_equal(vt_run_timed(&g_b, &g, 10, &ms, &ref), 0);
+    assert_int_equal(vt_run_timed(&g_b, &g, g_full ? 10 : 2, &ms, &ref), 0);
     assert_int_equal(vt_check_close(&g, y, 1e-5, "rms_norm"), 0);
     report(what, ms, ref, 3.0 * (double)D * (double)T * 1e-9, 8.0 * (double)D * (double)T * 1e-9);
     vt_graph_free(&g);
 }
 
-static void test_decoder_sized_ops_match_reference_and_are_timed(void **state) {
+static void test_ops_match_reference_and_are_timed(void **state) {
     (void)state;
     if (!g_b.be) {
         printf("SKIP: %s\n", g_b.skip_reason);
         skip();
     }
     const char *dis = getenv("EHAL_VULKAN_DISABLE");
-    printf("EHAL_VULKAN_DISABLE=%s\n", dis ? dis : "");
+    printf("EHAL_VULKAN_DISABLE=%s, %s shapes\n", dis ? dis : "",
+           g_full ? "decoder-sized" : "smoke (EHAL_BENCH_FULL=1: decoder-sized)");
     printf("| %-46s | %9s | %7s | %7s | %9s |\n", "case", "ms/run", "GFLOP/s", "GB/s", "ref ms");
     printf("|%s|%s|%s|%s|%s|\n", "------------------------------------------------", "-----------",
            "---------", "---------", "-----------");
+    if (!g_full) {
+        bench_matmul(EHAL_DTYPE_Q4_0, 256, 128, 2);
+        bench_attention(EHAL_DTYPE_F16, 64, 4, 2, 64, 1);
+        bench_rms_norm(256, 4);
+        return;
+    }
     bench_matmul(EHAL_DTYPE_Q4_0, 4096, 4096, 1);
     bench_matmul(EHAL_DTYPE_Q8_0, 4096, 4096, 1);
     bench_matmul(EHAL_DTYPE_F16, 4096, 4096, 1);
@@ -144,9 +160,64 @@ static void test_decoder_sized_ops_match_reference_and_are_timed(void **state) {
     bench_rms_norm(4096, 64);
 }
 
+/* The integer after `"key": ` in s, or -1. */
+static long long json_int(const char *s, const char *key) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(s, pat);
+    return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
+}
+
+static double json_num(const char *s, const char *key) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(s, pat);
+    return p ? strtod(p + strlen(pat), NULL) : -1.0;
+}
+
+/* `edgehal bench --backend vulkan` on one small matmul: exit 0, and the
+ * JSON report names the backend, the reps and the case asked for, with a
+ * positive median and no error. */
+static void test_edgehal_bench_reports_the_case_asked_for(void **state) {
+    (void)state;
+    if (!g_b.be) {
+        printf("SKIP: %s\n", g_b.skip_reason);
+        skip();
+    }
+    const char *bin = getenv("EHAL_TEST_BIN_DIR");
+    char json[256], cmd[1024];
+    snprintf(json, sizeof json, "/tmp/ehal_vulkan_bench_%ld.json", (long)getpid());
+    snprintf(cmd, sizeof cmd,
+             "'%s/edgehal' bench --backend vulkan --op matmul --dtype q4_0 --shape 256x128 "
+             "--reps 2 --json '%s' </dev/null",
+             bin ? bin : "bin", json);
+    printf("%s\n", cmd);
+    fflush(stdout);
+    int rc = system(cmd);
+    assert_int_equal(rc, 0);
+    FILE *f = fopen(json, "r");
+    assert_non_null(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    remove(json);
+    assert_non_null(strstr(buf, "\"backend\": \"vulkan\""));
+    assert_int_equal(json_int(buf, "reps"), 2);
+    assert_non_null(strstr(buf, "\"op\": \"matmul\", \"dtype\": \"q4_0\""));
+    assert_int_equal(json_int(buf, "k"), 256);
+    assert_int_equal(json_int(buf, "n_out"), 128);
+    assert_int_equal(json_int(buf, "n"), 1);
+    assert_null(strstr(buf, "\"error\""));
+    double us = json_num(buf, "median_us");
+    printf("edgehal bench: matmul q4_0 256x128 median %.2f us\n", us);
+    assert_true(us > 0.0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decoder_sized_ops_match_reference_and_are_timed),
+        cmocka_unit_test(test_ops_match_reference_and_are_timed),
+        cmocka_unit_test(test_edgehal_bench_reports_the_case_asked_for),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
