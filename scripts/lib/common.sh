@@ -93,6 +93,41 @@ ctest_summary() {
     ' "$logf"
 }
 
+# ctest_slowest DIR [N]: the N (default 8) slowest tests of the last ctest
+# run in DIR with their wall times, slowest first: where the stage's time
+# went.
+ctest_slowest() {
+    local logf="$1/Testing/Temporary/LastTest.log" n=${2:-8}
+    [ -f "$logf" ] || return 0
+    echo "slowest tests ($1):"
+    awk '
+        /^[0-9]+\/[0-9]+ Test: / { name = $3; next }
+        /^Test time = / && name != "" { printf "%10.1f s  %s\n", $4, name; name = "" }
+    ' "$logf" | sort -rn | head -n "$n"
+}
+
+# scale_test_timeouts DIR FACTOR: multiplies every TIMEOUT property that
+# ctest will apply in build DIR by FACTOR (an integer), for instrumented
+# builds that run several times slower. It rewrites the CTestTestfile.cmake
+# files CMake generated, so it must run after each configure (cmake
+# regenerates them; scaling is not cumulative across configures).
+scale_test_timeouts() {
+    local dir=$1 factor=$2
+    find "$dir" -name CTestTestfile.cmake -print0 |
+        xargs -0 -r python3 -c '
+import re, sys
+factor = int(sys.argv[1])
+for path in sys.argv[2:]:
+    with open(path) as f:
+        text = f.read()
+    new = re.sub(r"( TIMEOUT \")([0-9]+)(\")",
+                 lambda m: m.group(1) + str(int(m.group(2)) * factor) + m.group(3), text)
+    if new != text:
+        with open(path, "w") as f:
+            f.write(new)
+' "$factor"
+}
+
 # Stage bookkeeping for run_stage / stage_report.
 EHAL_STAGE_NAMES=()
 EHAL_STAGE_RESULTS=()

@@ -15,4 +15,5 @@ ctest --test-dir "$build" --output-on-failure -j "$EHAL_JOBS" $EHAL_CTEST_ARGS
 rc=$?
 log "cmocka and CLI test summaries ($build):"
 ctest_summary "$build"
+ctest_slowest "$build"
 exit $rc
