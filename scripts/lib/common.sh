@@ -162,10 +162,12 @@ record_stage() {
     EHAL_STAGE_SECS+=(0)
 }
 
-# stage_report PREFIX: per-stage table and the "PREFIX: N passed, N failed"
-# line; returns 1 if any stage failed.
+# stage_report PREFIX [START]: per-stage table, the total wall time since
+# START (epoch seconds, when given), and last the closing line
+# "PREFIX: N passed, N failed, N skipped in <sum of the stages>" (CI reads
+# it); returns 1 if any stage failed.
 stage_report() {
-    local prefix=$1 i passed=0 failed=0 skipped=0 total=0
+    local prefix=$1 start=${2:-} i passed=0 failed=0 skipped=0 total=0
     echo
     echo "$prefix stages:"
     for i in "${!EHAL_STAGE_NAMES[@]}"; do
@@ -178,6 +180,10 @@ stage_report() {
         *) failed=$((failed + 1)) ;;
         esac
     done
+    if [ -n "$start" ]; then
+        printf '%s total: %s wall, from %s to %s UTC\n' "$prefix" \
+            "$(fmt_secs $(($(date +%s) - start)))" "$(date -u -d "@$start" +%H:%M:%S)" "$(ehal_ts)"
+    fi
     printf '%s: %d passed, %d failed, %d skipped in %s\n' "$prefix" "$passed" "$failed" \
         "$skipped" "$(fmt_secs $total)"
     [ "$failed" -eq 0 ]
