@@ -132,6 +132,18 @@ static int parse_rule(const char *s, size_t len, ehal_i_fault_rule *r, char *err
     return 1;
 }
 
+/* Keeps the message on one printable line whatever the rule contained
+ * (found by tests/fuzz/fuzz_specs: a newline in EHAL_FAULT). */
+static ehal_status_t refuse(char *err) {
+    for (char *c = err; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+            *c = '?';
+    return EHAL_STATUS_INVALID_ARGUMENT;
+}
+
+static ehal_status_t parse_list(const char *spec, ehal_i_fault_rule *rules, uint32_t max_rules,
+                                uint32_t *n_out, char *err, size_t err_size);
+
 ehal_status_t ehal_i_fault_parse(const char *spec, ehal_i_fault_rule *rules, uint32_t max_rules,
                                  uint32_t *n_out, char *err, size_t err_size) {
     char dummy[1];
@@ -139,6 +151,17 @@ ehal_status_t ehal_i_fault_parse(const char *spec, ehal_i_fault_rule *rules, uin
         err = dummy;
         err_size = sizeof dummy;
     }
+    ehal_status_t st = parse_list(spec, rules, max_rules, n_out, err, err_size);
+    if (st != EHAL_STATUS_OK) {
+        if (n_out)
+            *n_out = 0;
+        return refuse(err);
+    }
+    return st;
+}
+
+static ehal_status_t parse_list(const char *spec, ehal_i_fault_rule *rules, uint32_t max_rules,
+                                uint32_t *n_out, char *err, size_t err_size) {
     err[0] = '\0';
     if (n_out)
         *n_out = 0;
