@@ -16,7 +16,7 @@ command -v clang >/dev/null 2>&1 || {
     exit 77
 }
 build="${EHAL_FUZZ_BUILD_DIR:-$EHAL_ROOT/build-fuzz}"
-if [ "$EHAL_QUICK" = 1 ]; then
+if [ "${EHAL_QUICK:-0}" = 1 ]; then
     secs=${EHAL_FUZZ_SECONDS:-3}
 else
     secs=${EHAL_FUZZ_SECONDS:-12}
