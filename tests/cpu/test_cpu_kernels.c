@@ -188,12 +188,13 @@ static void test_matmul_variant_matches_reference(void **state)
     const cpu_mm_variant *v = *state;
     if (skip_unless_runnable(v->isa, v->name))
         skip();
-    static const int64_t Ks[] = {32, 96, 128, 160, 544};
-    static const int64_t Ns[] = {1, 5, 13, 67};
-    static const int64_t gemv_T[] = {1, 2, 3, 4, 5, 8};
-    static const int64_t gemm_T[] = {32, 37};
+    /* Kept small: these run under qemu-aarch64 too. */
+    static const int64_t Ks[] = {32, 96, 288};
+    static const int64_t Ns[] = {5, 67};
+    static const int64_t gemv_T[] = {1, 3, 8};
+    static const int64_t gemm_T[] = {33};
     const int64_t *Ts = v->kind == CPU_MM_GEMV ? gemv_T : gemm_T;
-    const size_t nT = v->kind == CPU_MM_GEMV ? 6 : 2;
+    const size_t nT = v->kind == CPU_MM_GEMV ? 3 : 1;
     for (size_t ki = 0; ki < sizeof Ks / sizeof Ks[0]; ki++)
         for (size_t ni = 0; ni < sizeof Ns / sizeof Ns[0]; ni++)
             for (size_t ti = 0; ti < nT; ti++)
@@ -203,7 +204,7 @@ static void test_matmul_variant_matches_reference(void **state)
     for (int threads = 2; threads <= 3; threads++) {
         cpu_pool *pool = cpu_pool_create(NULL, threads);
         assert_non_null(pool);
-        check_matmul(v, pool, 256, 131, v->kind == CPU_MM_GEMV ? 3 : 40);
+        check_matmul(v, pool, 128, 131, v->kind == CPU_MM_GEMV ? 3 : 36);
         check_matmul(v, pool, 64, 3, 1);
         cpu_pool_destroy(pool);
     }
@@ -269,17 +270,17 @@ static void test_attention_variant_matches_reference(void **state)
     ehal_params_attention full = {0, 0, 0, 0};
     ehal_params_attention win = {0.3f, 24, 4, 0};
     ehal_params_attention nonc = {0, 0, 0, EHAL_ATTN_NONCAUSAL};
-    const int64_t Ds[] = {32, 64, 128, v->kvtype == EHAL_DTYPE_F16 ? 40 : 96};
-    for (size_t di = 0; di < 4; di++) {
-        check_attention(v, NULL, Ds[di], 4, 4, 150, 1, (int32_t[]){149}, &full);
-        check_attention(v, NULL, Ds[di], 8, 2, 150, 3, (int32_t[]){0, 70, 140}, &full);
+    const int64_t Ds[] = {32, 128, v->kvtype == EHAL_DTYPE_F16 ? 40 : 96};
+    for (size_t di = 0; di < 3; di++) {
+        check_attention(v, NULL, Ds[di], 4, 4, 100, 1, (int32_t[]){99}, &full);
+        check_attention(v, NULL, Ds[di], 8, 2, 100, 3, (int32_t[]){0, 70, 99}, &full);
     }
     check_attention(v, NULL, 64, 16, 1, 200, 2, (int32_t[]){199, 63}, &full); /* group 16 > 8 */
     check_attention(v, NULL, 64, 6, 2, 40, 2, (int32_t[]){100, 57}, &win);    /* ring cache */
     check_attention(v, NULL, 64, 4, 2, 50, 2, (int32_t[]){10, 20}, &nonc);
     cpu_pool *pool = cpu_pool_create(NULL, 3);
     assert_non_null(pool);
-    check_attention(v, pool, 128, 32, 8, 300, 1, (int32_t[]){299}, &full);
+    check_attention(v, pool, 128, 32, 8, 100, 1, (int32_t[]){99}, &full);
     check_attention(v, pool, 64, 4, 4, 130, 2, (int32_t[]){129, 5}, &full);
     cpu_pool_destroy(pool);
 }
@@ -339,10 +340,10 @@ static void test_pool_runs_each_worker_once_per_run(void **state)
     assert_int_equal(cpu_pool_threads(pool), 4);
     pool_probe p;
     memset(&p, 0, sizeof p);
-    for (int run = 0; run < 2000; run++)
+    for (int run = 0; run < 300; run++)
         cpu_pool_run(pool, 8, probe_task, &p);
     for (int i = 0; i < 4; i++) {
-        assert_int_equal(p.hits[i], 2000);
+        assert_int_equal(p.hits[i], 300);
         assert_int_equal(p.nth_seen[i], 4);
     }
     memset(&p, 0, sizeof p);

@@ -57,7 +57,9 @@ static void bench_usage(FILE *out)
             "buffers of the backend, a one-node subgraph is prepared, and each run is\n"
             "execute + wait. Prints the median of R runs (after one warm-up) in us,\n"
             "GFLOP/s and GB/s of weight traffic (matmul: the weight bytes; attention: the\n"
-            "K and V cache bytes read).\n"
+            "K and V cache bytes read), and the median process CPU time of a run (all\n"
+            "threads; on a shared machine wall time / threads near it means the run was\n"
+            "not preempted).\n"
             "\n"
             "Without --op, runs the default set: matmul q4_0, q8_0 and f16 weights of\n"
             "4096x4096, 2048x8192, 8192x2048 and 4096x14336 at n=1 and n=512, a q4_0\n"
@@ -92,6 +94,14 @@ static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of the whole process (all threads), seconds. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -162,6 +172,9 @@ typedef struct bench_result {
     bench_case c;
     int ok;
     double us, gflops, gbs;
+    double cpu_us; /* median process CPU time of a run (all threads; spinning
+                      workers count): on a shared machine, us / threads
+                      approaches it when the run was never preempted */
     double bytes; /* weight / KV bytes one run reads */
     char err[200];
 } bench_result;
@@ -270,14 +283,16 @@ static void run_case(ehal_backend *be, const bench_case *c, int reps, bench_resu
         sg.tensors = g.tp;
         sg.nodes = &np;
         ehal_status_t st = ehal_prepare(be, &sg, &exe);
-        double *times = malloc(sizeof(double) * (size_t)reps);
+        double *times = malloc(sizeof(double) * 2 * (size_t)reps);
         for (int i = -1; st == EHAL_STATUS_OK && times != NULL && i < reps; i++) {
-            double t0 = now_s();
+            double t0 = now_s(), c0 = cpu_s();
             st = ehal_execute(exe);
             if (st == EHAL_STATUS_OK)
                 st = ehal_wait(exe, UINT64_MAX);
-            if (i >= 0)
+            if (i >= 0) {
                 times[i] = now_s() - t0;
+                times[reps + i] = cpu_s() - c0;
+            }
         }
         if (times == NULL) {
             snprintf(r->err, sizeof r->err, "out of host memory");
@@ -285,6 +300,7 @@ static void run_case(ehal_backend *be, const bench_case *c, int reps, bench_resu
             snprintf(r->err, sizeof r->err, "%s", ehal_status_string(st));
         } else {
             double s = median(times, reps);
+            r->cpu_us = median(times + reps, reps) * 1e6;
             r->ok = 1;
             r->us = s * 1e6;
             r->gflops = flops / s * 1e-9;
@@ -376,10 +392,10 @@ static void print_result(const bench_result *r, double bw)
     char label[96];
     case_label(&r->c, label, sizeof label);
     if (r->ok && bw > 0)
-        printf("%-40s %12.1f %10.2f %9.2f %8.0f%%\n", label, r->us, r->gflops, r->gbs,
-               100.0 * r->gbs / bw);
+        printf("%-40s %12.1f %10.2f %9.2f %10.1f %8.0f%%\n", label, r->us, r->gflops, r->gbs,
+               r->cpu_us, 100.0 * r->gbs / bw);
     else if (r->ok)
-        printf("%-40s %12.1f %10.2f %9.2f\n", label, r->us, r->gflops, r->gbs);
+        printf("%-40s %12.1f %10.2f %9.2f %10.1f\n", label, r->us, r->gflops, r->gbs, r->cpu_us);
     else
         printf("%-40s failed: %s\n", label, r->err);
     fflush(stdout);
@@ -412,8 +428,8 @@ static int write_json(const char *path, const char *backend, int threads, int re
         if (r->ok)
             fprintf(f,
                     "\"median_us\": %.2f, \"gflop_per_s\": %.3f, \"gb_per_s\": %.3f, "
-                    "\"bytes\": %.0f",
-                    r->us, r->gflops, r->gbs, r->bytes);
+                    "\"cpu_us\": %.2f, \"bytes\": %.0f",
+                    r->us, r->gflops, r->gbs, r->cpu_us, r->bytes);
         else
             fprintf(f, "\"error\": \"%s\"", r->err);
         if (bw > 0 && r->ok)
@@ -563,7 +579,7 @@ int ehal_cmd_bench(int argc, char **argv)
         if (checksum == 1) /* never: keeps the reads observable */
             printf("\n");
     }
-    printf("%-40s %12s %10s %9s%s\n", "case", "median_us", "GFLOP/s", "GB/s",
+    printf("%-40s %12s %10s %9s %10s%s\n", "case", "median_us", "GFLOP/s", "GB/s", "cpu_us",
            bandwidth ? "  of DRAM" : "");
     static bench_result res[MAX_CASES];
     int failed = 0;

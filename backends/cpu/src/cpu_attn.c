@@ -18,11 +18,19 @@ const cpu_attn_variant cpu_attn_variants[] = {
     {"f16_attention_qk_pv__avx2", EHAL_DTYPE_F16, CPU_ISA_AVX2, cpu_attn_qk_f16_avx2,
      cpu_attn_pv_f16_avx2},
 #endif
+#if defined(__aarch64__)
+    {"f16_attention_qk_pv__neon", EHAL_DTYPE_F16, CPU_ISA_NEON, cpu_attn_qk_f16_neon,
+     cpu_attn_pv_f16_neon},
+#endif
     {"f16_attention_qk_pv__scalar", EHAL_DTYPE_F16, CPU_ISA_SCALAR, cpu_attn_qk_f16_scalar,
      cpu_attn_pv_f16_scalar},
 #if defined(__x86_64__) || defined(__i386__)
     {"q8_0_attention_qk_pv__avx2", EHAL_DTYPE_Q8_0, CPU_ISA_AVX2, cpu_attn_qk_q8_0_avx2,
      cpu_attn_pv_q8_0_avx2},
+#endif
+#if defined(__aarch64__)
+    {"q8_0_attention_qk_pv__neon", EHAL_DTYPE_Q8_0, CPU_ISA_NEON, cpu_attn_qk_q8_0_neon,
+     cpu_attn_pv_q8_0_neon},
 #endif
     {"q8_0_attention_qk_pv__scalar", EHAL_DTYPE_Q8_0, CPU_ISA_SCALAR, cpu_attn_qk_q8_0_scalar,
      cpu_attn_pv_q8_0_scalar},

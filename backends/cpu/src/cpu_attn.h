@@ -37,6 +37,10 @@ void cpu_attn_qk_f16_scalar(const float *q, int G, const void *krow, int64_t D, 
 void cpu_attn_pv_f16_scalar(float *acc, const float *p, int G, const void *vrow, int64_t D);
 void cpu_attn_qk_q8_0_scalar(const float *q, int G, const void *krow, int64_t D, float *s);
 void cpu_attn_pv_q8_0_scalar(float *acc, const float *p, int G, const void *vrow, int64_t D);
+void cpu_attn_qk_f16_neon(const float *q, int G, const void *krow, int64_t D, float *s);
+void cpu_attn_pv_f16_neon(float *acc, const float *p, int G, const void *vrow, int64_t D);
+void cpu_attn_qk_q8_0_neon(const float *q, int G, const void *krow, int64_t D, float *s);
+void cpu_attn_pv_q8_0_neon(float *acc, const float *p, int G, const void *vrow, int64_t D);
 void cpu_attn_qk_f16_avx2(const float *q, int G, const void *krow, int64_t D, float *s);
 void cpu_attn_pv_f16_avx2(float *acc, const float *p, int G, const void *vrow, int64_t D);
 void cpu_attn_qk_q8_0_avx2(const float *q, int G, const void *krow, int64_t D, float *s);

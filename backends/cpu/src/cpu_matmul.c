@@ -20,6 +20,12 @@ const cpu_mm_variant cpu_mm_variants[] = {
     {"q4_0_q8_0_gemv_4x1__avx2", EHAL_DTYPE_Q4_0, CPU_MM_GEMV, CPU_ISA_AVX2, CPU_ACT_Q4, 4, 1,
      cpu_mm_q4_0_avx2},
 #endif
+#if defined(__aarch64__)
+    {"q4_0_q8_0_gemv_4x1__dotprod", EHAL_DTYPE_Q4_0, CPU_MM_GEMV, CPU_ISA_DOTPROD, CPU_ACT_Q4, 4, 1,
+     cpu_mm_q4_0_dotprod},
+    {"q4_0_q8_0_gemv_4x1__neon", EHAL_DTYPE_Q4_0, CPU_MM_GEMV, CPU_ISA_NEON, CPU_ACT_Q4, 4, 1,
+     cpu_mm_q4_0_neon},
+#endif
     {"q4_0_q8_0_gemv_1x1__scalar", EHAL_DTYPE_Q4_0, CPU_MM_GEMV, CPU_ISA_SCALAR, CPU_ACT_Q4, 1,
      1, cpu_mm_q4_0_scalar},
 #if defined(__x86_64__) || defined(__i386__)
@@ -27,6 +33,12 @@ const cpu_mm_variant cpu_mm_variants[] = {
      CPU_ACT_Q4, 2, 4, cpu_mm_q4_0_avx512vnni},
     {"q4_0_q8_0_gemm_2x4__avx2", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_AVX2, CPU_ACT_Q4, 2, 4,
      cpu_mm_q4_0_avx2},
+#endif
+#if defined(__aarch64__)
+    {"q4_0_q8_0_gemm_2x4__dotprod", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_DOTPROD, CPU_ACT_Q4, 2, 4,
+     cpu_mm_q4_0_dotprod},
+    {"q4_0_q8_0_gemm_2x4__neon", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_NEON, CPU_ACT_Q4, 2, 4,
+     cpu_mm_q4_0_neon},
 #endif
     {"q4_0_q8_0_gemm_1x1__scalar", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_SCALAR, CPU_ACT_Q4, 1,
      1, cpu_mm_q4_0_scalar},
@@ -36,6 +48,12 @@ const cpu_mm_variant cpu_mm_variants[] = {
     {"q8_0_q8_0_gemv_4x1__avx2", EHAL_DTYPE_Q8_0, CPU_MM_GEMV, CPU_ISA_AVX2, CPU_ACT_Q8, 4, 1,
      cpu_mm_q8_0_avx2},
 #endif
+#if defined(__aarch64__)
+    {"q8_0_q8_0_gemv_4x1__dotprod", EHAL_DTYPE_Q8_0, CPU_MM_GEMV, CPU_ISA_DOTPROD, CPU_ACT_Q8, 4, 1,
+     cpu_mm_q8_0_dotprod},
+    {"q8_0_q8_0_gemv_4x1__neon", EHAL_DTYPE_Q8_0, CPU_MM_GEMV, CPU_ISA_NEON, CPU_ACT_Q8, 4, 1,
+     cpu_mm_q8_0_neon},
+#endif
     {"q8_0_q8_0_gemv_1x1__scalar", EHAL_DTYPE_Q8_0, CPU_MM_GEMV, CPU_ISA_SCALAR, CPU_ACT_Q8, 1,
      1, cpu_mm_q8_0_scalar},
 #if defined(__x86_64__) || defined(__i386__)
@@ -43,6 +61,12 @@ const cpu_mm_variant cpu_mm_variants[] = {
      CPU_ACT_Q8, 2, 4, cpu_mm_q8_0_avx512vnni},
     {"q8_0_q8_0_gemm_2x4__avx2", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_AVX2, CPU_ACT_Q8, 2, 4,
      cpu_mm_q8_0_avx2},
+#endif
+#if defined(__aarch64__)
+    {"q8_0_q8_0_gemm_2x4__dotprod", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_DOTPROD, CPU_ACT_Q8, 2, 4,
+     cpu_mm_q8_0_dotprod},
+    {"q8_0_q8_0_gemm_2x4__neon", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_NEON, CPU_ACT_Q8, 2, 4,
+     cpu_mm_q8_0_neon},
 #endif
     {"q8_0_q8_0_gemm_1x1__scalar", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_SCALAR, CPU_ACT_Q8, 1,
      1, cpu_mm_q8_0_scalar},

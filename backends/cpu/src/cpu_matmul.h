@@ -94,6 +94,10 @@ void cpu_mm_f16_scalar(const cpu_mm_tile *t);
 void cpu_mm_q4_0_avx2(const cpu_mm_tile *t);
 void cpu_mm_q8_0_avx2(const cpu_mm_tile *t);
 void cpu_mm_f16_avx2(const cpu_mm_tile *t);
+void cpu_mm_q4_0_neon(const cpu_mm_tile *t);
+void cpu_mm_q8_0_neon(const cpu_mm_tile *t);
+void cpu_mm_q4_0_dotprod(const cpu_mm_tile *t);
+void cpu_mm_q8_0_dotprod(const cpu_mm_tile *t);
 void cpu_mm_q4_0_avx512vnni(const cpu_mm_tile *t);
 void cpu_mm_q8_0_avx512vnni(const cpu_mm_tile *t);
 

@@ -21,8 +21,10 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
-/* Spins before a worker sleeps: roughly 50-200 us. */
-#define SPIN_ROUNDS 20000
+/* Spins before a worker sleeps (roughly 10-40 us): long enough to catch the
+ * next op of a decode step, short enough not to starve other threads when
+ * the machine is oversubscribed. */
+#define SPIN_ROUNDS 4000
 
 struct cpu_pool {
     const ehal_host_services *host;

@@ -1,0 +1,95 @@
+/* Advanced SIMD attention row kernels (every AArch64 CPU; see cpu_attn.h).
+ * Each K/V chunk is converted to float once and used for all G heads. */
+#include <arm_neon.h>
+#include <string.h>
+
+#include "cpu_attn.h"
+#include "edgehal/quant.h"
+
+static inline float32x4_t f16x4(const uint16_t *p)
+{
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
+}
+
+void cpu_attn_qk_f16_neon(const float *q, int G, const void *krow, int64_t D, float *s)
+{
+    const uint16_t *k = krow;
+    float32x4_t acc[CPU_ATTN_MAX_G];
+    for (int g = 0; g < G; g++)
+        acc[g] = vdupq_n_f32(0.0f);
+    const int64_t D4 = D / 4 * 4;
+    for (int64_t d = 0; d < D4; d += 4) {
+        const float32x4_t kv = f16x4(k + d);
+        for (int g = 0; g < G; g++)
+            acc[g] = vfmaq_f32(acc[g], vld1q_f32(q + g * D + d), kv);
+    }
+    for (int g = 0; g < G; g++) {
+        float v = vaddvq_f32(acc[g]);
+        for (int64_t d = D4; d < D; d++)
+            v += q[g * D + d] * ehal_fp16_to_fp32(k[d]);
+        s[g] = v;
+    }
+}
+
+void cpu_attn_pv_f16_neon(float *acc, const float *p, int G, const void *vrow, int64_t D)
+{
+    const uint16_t *v = vrow;
+    const int64_t D4 = D / 4 * 4;
+    for (int64_t d = 0; d < D4; d += 4) {
+        const float32x4_t x = f16x4(v + d);
+        for (int g = 0; g < G; g++) {
+            float *a = acc + g * D + d;
+            vst1q_f32(a, vfmaq_n_f32(vld1q_f32(a), x, p[g]));
+        }
+    }
+    for (int64_t d = D4; d < D; d++) {
+        const float x = ehal_fp16_to_fp32(v[d]);
+        for (int g = 0; g < G; g++)
+            acc[g * D + d] += p[g] * x;
+    }
+}
+
+/* 32 int8 of a Q8_0 block times its scale, as 8 float vectors. */
+static inline void q8_block(const ehal_block_q8_0 *b, float32x4_t out[8])
+{
+    const float d = ehal_fp16_to_fp32(b->d);
+    for (int h = 0; h < 2; h++) {
+        const int8x16_t v = vld1q_s8(b->qs + 16 * h);
+        const int16x8_t lo = vmovl_s8(vget_low_s8(v)), hi = vmovl_high_s8(v);
+        out[4 * h + 0] = vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo))), d);
+        out[4 * h + 1] = vmulq_n_f32(vcvtq_f32_s32(vmovl_high_s16(lo)), d);
+        out[4 * h + 2] = vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi))), d);
+        out[4 * h + 3] = vmulq_n_f32(vcvtq_f32_s32(vmovl_high_s16(hi)), d);
+    }
+}
+
+void cpu_attn_qk_q8_0_neon(const float *q, int G, const void *krow, int64_t D, float *s)
+{
+    const ehal_block_q8_0 *k = krow;
+    float32x4_t acc[CPU_ATTN_MAX_G];
+    for (int g = 0; g < G; g++)
+        acc[g] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < D / EHAL_QK; b++) {
+        float32x4_t kv[8];
+        q8_block(&k[b], kv);
+        for (int g = 0; g < G; g++)
+            for (int i = 0; i < 8; i++)
+                acc[g] = vfmaq_f32(acc[g], vld1q_f32(q + g * D + b * EHAL_QK + 4 * i), kv[i]);
+    }
+    for (int g = 0; g < G; g++)
+        s[g] = vaddvq_f32(acc[g]);
+}
+
+void cpu_attn_pv_q8_0_neon(float *acc, const float *p, int G, const void *vrow, int64_t D)
+{
+    const ehal_block_q8_0 *v = vrow;
+    for (int64_t b = 0; b < D / EHAL_QK; b++) {
+        float32x4_t x[8];
+        q8_block(&v[b], x);
+        for (int g = 0; g < G; g++)
+            for (int i = 0; i < 8; i++) {
+                float *a = acc + g * D + b * EHAL_QK + 4 * i;
+                vst1q_f32(a, vfmaq_n_f32(vld1q_f32(a), x[i], p[g]));
+            }
+    }
+}
