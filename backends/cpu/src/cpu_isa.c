@@ -1,12 +1,24 @@
 /*
  * Run-time CPU feature detection: __builtin_cpu_supports on x86 (which
- * checks OS support for the wider register state too), getauxval(AT_HWCAP /
+ * checks OS support for the wider register state too; F16C from CPUID), getauxval(AT_HWCAP /
  * AT_HWCAP2) on Linux aarch64.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpu_isa.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+/* F16C (CPUID.1:ECX bit 29): read directly, as clang's
+ * __builtin_cpu_supports does not know "f16c". */
+static int has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
+}
+#endif
 
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
@@ -33,8 +45,7 @@ int cpu_isa_supported(cpu_isa isa)
         return 1;
 #if defined(__x86_64__) || defined(__i386__)
     case CPU_ISA_AVX2:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
     case CPU_ISA_AVX512VNNI:
         return cpu_isa_supported(CPU_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
