@@ -189,6 +189,26 @@ void conf_where(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* In a freshly forked case child: default actions for the fatal signals. */
 void conf_child_signals(void);
 
+/* ---- sanitizers (sanitize.c) -------------------------------------------------- */
+
+/* The timeout of one phase of a case when ehal_conf_options.timeout_s is 0:
+ * 30 s, times 4 when sanitized (instrumented code runs 3-10x slower). */
+#define CONF_DEFAULT_TIMEOUT_S 30.0
+#define CONF_SANITIZED_TIMEOUT_SCALE 4.0
+
+/* 1 when this suite is built with ASan/TSan/MSan, or EHAL_SANITIZED is set
+ * and non-empty in the environment (the backend under test is sanitized). */
+int conf_sanitized(void);
+/* The per-phase timeout in seconds: o->timeout_s when set (taken as is),
+ * else the default above. */
+double conf_timeout_s(const ehal_conf_options *o);
+/* Makes fn run when a sanitizer runtime halts the process after a report;
+ * -1 when no sanitizer runtime is linked. fn must only write(2). */
+int conf_on_sanitizer_death(void (*fn)(void));
+/* One line naming the current sanitizer report ("sanitizer report:
+ * heap-buffer-overflow, WRITE of 4 bytes"), for use from that callback. */
+void conf_sanitizer_report(char *msg, size_t n);
+
 /* ---- reports ---------------------------------------------------------------- */
 
 void conf_print_table(FILE *f, const ehal_conf_report *r);

@@ -6,7 +6,9 @@
  * record is the culprit ("crashed: SIGSEGV", "hung: killed after 30 s"); the
  * rest of its group is re-run in a fresh child. The child announces each
  * phase of a case (WIRE_WHERE); the timeout applies to each phase, and the
- * last phase names where a crash or hang happened.
+ * last phase names where a crash or hang happened. A child that a sanitizer
+ * halts sends its report's one-line summary first (WIRE_SANITIZER), so the
+ * case is named "crashed: sanitizer report: heap-buffer-overflow, ...".
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -26,8 +28,9 @@
 #define MAX_JOBS 64
 #define MAX_GROUP 64
 
-#define WIRE_RESULT 0u /* r is the case's outcome */
-#define WIRE_WHERE 1u  /* r.message says what the case is doing now */
+#define WIRE_RESULT 0u    /* r is the case's outcome */
+#define WIRE_WHERE 1u     /* r.message says what the case is doing now */
+#define WIRE_SANITIZER 2u /* r.message: a sanitizer report is halting the child */
 
 typedef struct wire {
     uint32_t k; /* position in the child's group */
@@ -42,6 +45,7 @@ typedef struct worker {
     uint32_t n, done;
     double deadline, case_start;
     char where[96]; /* last WIRE_WHERE of the current case */
+    char san[112];  /* WIRE_SANITIZER of the current case, or "" */
     unsigned char buf[sizeof(wire)];
     size_t have;
 } worker;
@@ -88,8 +92,20 @@ static void run_one(const conf_case *c, conf_ctx *x, ehal_conf_result *r) {
     r->time_ms = (now_s() - t0) * 1e3;
 }
 
-static int where_fd = -1;
+static int where_fd = -1, san_fd = -1;
 static uint32_t where_k;
+
+/* Death callback of the sanitizer runtime in a case child. */
+static void on_sanitizer_death(void) {
+    if (san_fd < 0)
+        return;
+    wire m;
+    memset(&m, 0, sizeof m);
+    m.k = where_k;
+    m.kind = WIRE_SANITIZER;
+    conf_sanitizer_report(m.r.message, sizeof m.r.message);
+    (void)write_all(san_fd, &m, sizeof m);
+}
 
 void conf_where(const char *fmt, ...) {
     if (where_fd < 0)
@@ -121,8 +137,9 @@ static void child_main(const ehal_conf_options *o, const conf_case *cases, const
     conf_child_signals();
     conf_ctx x;
     char msg[EHAL_CONF_MSG_MAX];
-    where_fd = fd;
+    where_fd = san_fd = fd;
     where_k = 0;
+    (void)conf_on_sanitizer_death(on_sanitizer_death);
     conf_where("opening the backend");
     int ok = conf_open(o, &x, msg, sizeof msg) == 0;
     for (uint32_t k = 0; k < w->n; k++) {
@@ -168,6 +185,7 @@ static int start(const ehal_conf_options *o, const conf_case *cases, const uint3
     w->fd = fds[0];
     w->done = 0;
     w->where[0] = '\0';
+    w->san[0] = '\0';
     w->have = 0;
     w->case_start = now_s();
     w->deadline = w->case_start + timeout;
@@ -206,8 +224,11 @@ static void finish(worker *w, ehal_conf_result *results, const uint32_t *idx, in
     ehal_conf_result *r = &results[idx[w->group[w->done]]];
     r->status = EHAL_CONF_FAIL;
     r->time_ms = (now_s() - w->case_start) * 1e3;
-    char what[64];
-    if (killed) {
+    char what[176];
+    if (w->san[0]) {
+        /* ASan exits with status 1 after its report; name the report. */
+        conf_set_msg(what, sizeof what, "crashed: %s", w->san);
+    } else if (killed) {
         conf_set_msg(what, sizeof what, "hung: killed after %g s", timeout);
     } else if (WIFSIGNALED(status)) {
         const char *sn = sig_name(WTERMSIG(status));
@@ -216,8 +237,9 @@ static void finish(worker *w, ehal_conf_result *results, const uint32_t *idx, in
         else
             conf_set_msg(what, sizeof what, "crashed: signal %d", WTERMSIG(status));
     } else {
-        conf_set_msg(what, sizeof what, "crashed: exit status %d before reporting",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        int es = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        conf_set_msg(what, sizeof what, "crashed: exit status %d before reporting%s", es,
+                     es != 0 && conf_sanitized() ? " (a sanitizer report on stderr?)" : "");
     }
     if (w->where[0])
         conf_set_msg(r->message, sizeof r->message, "%s during %s", what, w->where);
@@ -229,7 +251,7 @@ static void finish(worker *w, ehal_conf_result *results, const uint32_t *idx, in
 
 int conf_run_cases(const ehal_conf_options *o, const conf_case *cases, const uint32_t *idx,
                    uint32_t n, ehal_conf_result *results, conf_progress_fn progress, void *user) {
-    double timeout = o->timeout_s > 0 ? o->timeout_s : 30.0;
+    double timeout = conf_timeout_s(o);
     uint32_t done = 0;
     if (o->no_fork) {
         conf_ctx x;
@@ -319,6 +341,11 @@ int conf_run_cases(const ehal_conf_options *o, const conf_case *cases, const uin
             wire m;
             memcpy(&m, w->buf, sizeof m);
             w->have = 0;
+            if (m.kind == WIRE_SANITIZER) {
+                if (m.k == w->done)
+                    snprintf(w->san, sizeof w->san, "%.*s", (int)sizeof w->san - 1, m.r.message);
+                continue;
+            }
             if (m.kind == WIRE_WHERE) {
                 /* The timeout is per phase: a slow reference computation on
                  * the host does not eat the backend's time. */
@@ -330,6 +357,7 @@ int conf_run_cases(const ehal_conf_options *o, const conf_case *cases, const uin
                 continue;
             }
             w->where[0] = '\0';
+            w->san[0] = '\0';
             if (m.k < w->n) {
                 results[idx[w->group[m.k]]] = m.r;
                 w->done = m.k + 1;

@@ -108,7 +108,7 @@ static int preflight(const ehal_conf_options *o, char *name, size_t name_size, c
         return -1;
     }
     size_t have = 0;
-    double timeout = o->timeout_s > 0 ? o->timeout_s : 30.0, end = now_s() + timeout;
+    double timeout = conf_timeout_s(o), end = now_s() + timeout;
     while (have < sizeof buf) {
         struct pollfd pf = {fds[0], POLLIN, 0};
         double left = end - now_s();
@@ -133,10 +133,10 @@ static int preflight(const ehal_conf_options *o, char *name, size_t name_size, c
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     if (have < sizeof buf) {
-        conf_set_msg(msg, msg_size, "backend %s: opening it killed the process (%s %d)",
-                     o->backend ? o->backend : "cpu",
-                     WIFSIGNALED(status) ? "signal" : "exit status",
-                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        int sig = WIFSIGNALED(status), v = sig ? WTERMSIG(status) : WEXITSTATUS(status);
+        conf_set_msg(msg, msg_size, "backend %s: opening it killed the process (%s %d)%s",
+                     o->backend ? o->backend : "cpu", sig ? "signal" : "exit status", v,
+                     !sig && v != 0 && conf_sanitized() ? "; a sanitizer report on stderr?" : "");
         return -1;
     }
     buf[sizeof buf - 1] = '\0';

@@ -44,7 +44,9 @@ typedef struct ehal_conf_options {
     uint64_t seed;               /* 0 means 1 */
     uint32_t jobs;               /* parallel children; 0 means 1 */
     uint32_t group;              /* cases per child (one context each); 0 means 8 */
-    double timeout_s;            /* per case; 0 means 30 */
+    double timeout_s;            /* per phase of a case, seconds; 0 means 30, or 120
+                                    when sanitized (built with ASan/TSan/MSan or
+                                    EHAL_SANITIZED set); > 0 is used as is */
     int quick;                   /* a small subset of the profile */
     int no_fork;                 /* run in-process (debugging) */
     int list;                    /* print ids and exit */
