@@ -9,6 +9,9 @@
  *   wrong    matmul off by 2% when N % 7 == 3 (slightly wrong on some shapes)
  *   oob      mul writes one float past the end of its output
  *   crash    rms_norm dies with SIGSEGV
+ *   heap     add writes one float past the end of a heap block of its own:
+ *            only when built with AddressSanitizer, which halts the child
+ *            (without ASan that is plain heap corruption, so add is correct)
  *   hang     swiglu spins forever
  *   lie      query_op says softmax is supported, execute returns UNIMPLEMENTED
  *   evict    kv_write ignores the ring-buffer slot rule past capacity (p % C)
@@ -66,6 +69,29 @@ static ehal_status_t k_mul(const ehal_kernel_args *a) {
     ehal_status_t st = ehal_ref_MUL(a);
     float *y = a->out_data;
     y[ehal_tensor_nelements(a->out)] = 1234.5f; /* one float past the end */
+    return st;
+}
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_ASAN 1
+#endif
+#endif
+
+#if defined(FAULT_HEAP) && defined(HAVE_ASAN)
+static ehal_status_t k_add(const ehal_kernel_args *a) {
+    ehal_status_t st = ehal_ref_ADD(a);
+    int64_t n = ehal_tensor_nelements(a->out);
+    float *scratch = malloc((size_t)n * sizeof *scratch);
+    if (!scratch)
+        return EHAL_STATUS_OUT_OF_MEMORY;
+    memcpy(scratch, a->out_data, (size_t)n * sizeof *scratch);
+    volatile float *v = scratch;
+    v[n] = 1234.5f; /* one float past the end: ASan halts here */
+    free(scratch);
     return st;
 }
 #endif
@@ -172,6 +198,8 @@ static void init_kernels(void) {
     kernels[EHAL_OP_MUL] = k_mul;
 #elif defined(FAULT_CRASH)
     kernels[EHAL_OP_RMS_NORM] = k_rms_norm;
+#elif defined(FAULT_HEAP) && defined(HAVE_ASAN)
+    kernels[EHAL_OP_ADD] = k_add;
 #elif defined(FAULT_HANG)
     kernels[EHAL_OP_SWIGLU] = k_swiglu;
 #elif defined(FAULT_LIE)

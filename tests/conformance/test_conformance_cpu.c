@@ -1,7 +1,8 @@
 /*
  * The real cpu backend meets llm-core: the whole profile under the
  * `conformance` label (seconds on the scalar kernels); with EHAL_CONF_FULL=1
- * (label `slow`) it must meet llm-full as well.
+ * (label `slow`) it must meet llm-full as well. The suite's default
+ * timeout applies (x4 when sanitized: docs/conformance.md).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,17 @@
 #include <cmocka.h>
 
 #include "edgehal/conformance.h"
+
+/* The report, freed by the teardown also when an assertion fails, so that
+ * LeakSanitizer (sanitizer stage) reports only real leaks. */
+static ehal_conf_report *report;
+
+static int free_report(void **state) {
+    (void)state;
+    ehal_conf_report_free(report);
+    report = NULL;
+    return 0;
+}
 
 static void cpu_backend_meets_llm_core(void **state) {
     (void)state;
@@ -30,8 +42,8 @@ static void cpu_backend_meets_llm_core(void **state) {
     o.out = devnull;
     o.progress = 0;
     o.json_path = "/tmp/ehal_conf_cpu_test.json";
-    ehal_conf_report *r = NULL;
-    int code = ehal_conf_run(&o, &r);
+    int code = ehal_conf_run(&o, &report);
+    const ehal_conf_report *r = report;
     fclose(devnull);
     assert_non_null(r);
     for (uint32_t i = 0; i < r->n_results; i++)
@@ -55,13 +67,12 @@ static void cpu_backend_meets_llm_core(void **state) {
         assert_true(seen);
     }
     print_message("cpu %s: %u cases in %.1f s\n", o.profile, r->n_results, r->wall_s);
-    ehal_conf_report_free(r);
     remove(o.json_path);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(cpu_backend_meets_llm_core),
+        cmocka_unit_test_teardown(cpu_backend_meets_llm_core, free_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
