@@ -242,6 +242,20 @@ ehal_status_t ehal_plan_create_ex(ehal_context *ctx, const ehal_graph *g,
             }
         }
     }
+    /* A pin onto a backend that cannot run the node: name the node, the
+     * backend and the op, not just "no allowed backend". */
+    for (uint32_t i = 0; i < nn; i++) {
+        uint32_t b = pinned[i];
+        if (b == EHAL_GRAPH_NONE || cost[(size_t)i * B + b] != EHAL_PART_INF)
+            continue;
+        const ehal_graph_node *n = ehal_graph_node_get(g, i);
+        snprintf(err, err_size,
+                 "plan: node %u '%s' is pinned to '%s', which does not support this %s; pin "
+                 "only what it runs (e.g. 'op:matmul=%s')",
+                 i, n->name, names[b], ehal_op_name(n->op), names[b]);
+        st = EHAL_STATUS_UNSUPPORTED;
+        goto done;
+    }
     ehal_part_problem pb = {nn,    B,       cost, overhead, xpb,   xfix,
                             edges, n_edges, mem,  limit,    names, node_names};
     st = ehal_part_solve(&pb, p->assign, &p->cost_ns, err, err_size);

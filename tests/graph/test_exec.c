@@ -487,8 +487,10 @@ static void lost_backend_is_replanned_and_history_replayed(void **state) {
 
 static void calibration_corrects_a_backend_that_overclaims(void **state) {
     (void)state;
-    /* gt_b claims to be 10x faster than gt_a; both run the same kernels. */
-    ehal_option bo[1] = {{"gt_b.cost", "10"}};
+    /* gt_b claims to be 100x faster than gt_a; both run the same kernels.
+     * The claim is far off so that timing noise on a loaded machine (each
+     * factor is a best of three) cannot hide it: the check needs 10x. */
+    ehal_option bo[1] = {{"gt_b.cost", "1"}};
     ehal_context *ctx = open_ctx(1, "gt_a,gt_b", bo, 1);
     if (!ctx) {
         print_message("skipped: test plugins not found\n");
@@ -505,7 +507,7 @@ static void calibration_corrects_a_backend_that_overclaims(void **state) {
     double a = ehal_session_cost_scale(s, 0), b = ehal_session_cost_scale(s, 1);
     print_message("calibration: gt_a x%.3g, gt_b x%.3g\n", a, b);
     assert_true(a > 0 && b > 0);
-    assert_true(b / a > 3.0); /* ~10 up to timing noise */
+    assert_true(b / a > 10.0); /* ~100 up to timing noise */
     float logits[512];
     int32_t t = 5;
     assert_int_equal(ehal_session_eval(s, &t, 1, logits), EHAL_STATUS_OK);
@@ -581,6 +583,67 @@ static void plan_with_npu_sim_sends_prefill_matmuls_there(void **state) {
 /* The build's real plugins: every combination that includes cpu, with the
  * layers dealt round-robin over the combination's backends, against the
  * reference path. */
+/* How a real backend can take a layer of the built-in model: every node of
+ * it, only its matmuls, or nothing. Decided by planning both step sizes
+ * (prefill T=5 and decode T=1) with the pin on a context of cpu and that
+ * backend: the answer comes from the backend's query_op on the model's
+ * actual nodes (shapes, rope mode, positions), not from
+ * ehal_backend_op_support's representative instances, which can say yes
+ * to an op the model's instance of it is refused for. Cached per name. */
+enum { PIN_UNKNOWN, PIN_WHOLE, PIN_MATMUL, PIN_NONE };
+static struct {
+    char name[32];
+    int kind;
+} g_pin_kind[8];
+
+static int plans_with(const char *backend, const char *pin) {
+    char list[80];
+    snprintf(list, sizeof list, "cpu,%.31s", backend);
+    ehal_context *ctx = open_ctx(0, list, NULL, 0);
+    if (!ctx)
+        return 0;
+    const char *pins[1] = {pin};
+    ehal_session_options so = opts(pins, 1, EHAL_DTYPE_F16);
+    ehal_session *s = NULL;
+    char err[320];
+    int ok = ehal_session_create(ctx, g_model, &so, &s, err, sizeof err) == EHAL_STATUS_OK &&
+             ehal_session_plan(s, 5) != NULL && ehal_session_plan(s, 1) != NULL;
+    if (!ok)
+        print_message("%s: cannot take '%s': %s\n", backend, pin,
+                      s ? ehal_session_last_error(s) : err);
+    ehal_session_free(s);
+    ehal_context_destroy(ctx);
+    return ok;
+}
+
+static int layer_pin_kind(const char *backend) {
+    if (!strcmp(backend, "cpu"))
+        return PIN_WHOLE; /* the reference backend: runs every op */
+    uint32_t i = 0;
+    for (; i < 8 && g_pin_kind[i].kind != PIN_UNKNOWN; i++)
+        if (!strcmp(g_pin_kind[i].name, backend))
+            return g_pin_kind[i].kind;
+    char pin[64];
+    snprintf(pin, sizeof pin, "layer 1=%.31s", backend);
+    int kind = PIN_NONE;
+    if (plans_with(backend, pin)) {
+        kind = PIN_WHOLE;
+    } else {
+        snprintf(pin, sizeof pin, "layer 1 op:matmul=%.31s", backend);
+        if (plans_with(backend, pin))
+            kind = PIN_MATMUL;
+    }
+    print_message("%s takes %s of a layer\n", backend,
+                  kind == PIN_WHOLE    ? "every node"
+                  : kind == PIN_MATMUL ? "only the matmuls"
+                                       : "no node (not pinned: it supports no matmul here)");
+    if (i < 8) {
+        snprintf(g_pin_kind[i].name, sizeof g_pin_kind[i].name, "%.31s", backend);
+        g_pin_kind[i].kind = kind;
+    }
+    return kind;
+}
+
 static void real_backends_match_reference_path(void **state) {
     (void)state;
     ehal_context *all = open_ctx(0, NULL, NULL, 0);
@@ -620,31 +683,17 @@ static void real_backends_match_reference_path(void **state) {
         ehal_context *ctx = open_ctx(0, list, NULL, 0);
         if (!ctx)
             fail_msg("cannot open a context with backends %s", list);
-        /* Deal layer l to members[l % k]: the whole layer where that backend
-         * runs every op of one, else only its matmuls, else nothing. */
+        /* Deal layer l to members[l % k] with the strongest pin that
+         * member can take (see layer_pin_kind). */
         char pin_text[4][64];
         const char *pins[4];
         uint32_t n_pins = 0;
         for (uint32_t l = 0; l < 4 && k > 1; l++) {
-            ehal_backend *be = ehal_backend_find(ctx, members[l % k]);
-            int whole = 1;
-            const uint32_t need[][2] = {
-                {EHAL_OP_RMS_NORM, EHAL_DTYPE_F32},  {EHAL_OP_MATMUL, EHAL_DTYPE_Q8_0},
-                {EHAL_OP_ROPE, EHAL_DTYPE_F32},      {EHAL_OP_KV_WRITE, EHAL_DTYPE_F16},
-                {EHAL_OP_ATTENTION, EHAL_DTYPE_F16}, {EHAL_OP_ADD, EHAL_DTYPE_F32},
-                {EHAL_OP_SWIGLU, EHAL_DTYPE_F32}};
-            for (size_t q = 0; q < sizeof need / sizeof need[0]; q++)
-                whole &=
-                    ehal_backend_op_support(be, need[q][0], need[q][1]) != EHAL_SUPPORT_UNSUPPORTED;
-            if (whole)
-                snprintf(pin_text[n_pins], sizeof pin_text[n_pins], "layer %u=%.31s", l,
-                         members[l % k]);
-            else if (ehal_backend_op_support(be, EHAL_OP_MATMUL, EHAL_DTYPE_Q8_0) !=
-                     EHAL_SUPPORT_UNSUPPORTED)
-                snprintf(pin_text[n_pins], sizeof pin_text[n_pins], "layer %u op:matmul=%.31s", l,
-                         members[l % k]);
-            else
+            int kind = layer_pin_kind(members[l % k]);
+            if (kind == PIN_NONE)
                 continue;
+            snprintf(pin_text[n_pins], sizeof pin_text[n_pins], "layer %u%s=%.31s", l,
+                     kind == PIN_WHOLE ? "" : " op:matmul", members[l % k]);
             pins[n_pins] = pin_text[n_pins];
             n_pins++;
         }
@@ -655,7 +704,12 @@ static void real_backends_match_reference_path(void **state) {
         run_reference(&so, tok, want);
         double mr, d = max_diff(got, want, NL, &mr);
         double tol = 0.02 * (mr > 1 ? mr : 1);
-        print_message("%s: max |logit diff| %.3g (tolerance %.3g)\n", list, d, tol);
+        char shown[300] = "";
+        for (uint32_t q = 0; q < n_pins; q++) {
+            strncat(shown, q ? ", " : " pins: ", sizeof shown - strlen(shown) - 1);
+            strncat(shown, pins[q], sizeof shown - strlen(shown) - 1);
+        }
+        print_message("%s:%s max |logit diff| %.3g (tolerance %.3g)\n", list, shown, d, tol);
         if (!(d <= tol))
             fail_msg("%s: logits differ from the reference by %g > %g", list, d, tol);
         for (uint32_t p = 0; p < N_POS; p++) {
