@@ -278,7 +278,14 @@ uint64_t ehal_vk_op_cost_ns(ehal_backend_impl *be, const ehal_subgraph *sg, uint
     } else {
         flops = 8.0 * out_n;
     }
-    double gflops, gbs; /* per second */
+    /* Rates by device type (GFLOP/s = flops per ns, GB/s = bytes per ns).
+     * A CPU-type device (Mesa lavapipe, SwiftShader) runs these shaders on
+     * the host through a software rasterizer's compute path: measured here
+     * roughly 10-20x slower per step than the host cpu backend, so it is
+     * priced below the cpu plugin's own estimate (2 GFLOP/s, 10 GB/s) and
+     * the partitioner uses it only when pinned or calibrated. Virtual GPUs
+     * and unknown types get integrated-GPU rates divided by 4. */
+    double gflops, gbs;
     switch (be->props.deviceType) {
     case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
         gflops = 5000, gbs = 300;
@@ -286,8 +293,11 @@ uint64_t ehal_vk_op_cost_ns(ehal_backend_impl *be, const ehal_subgraph *sg, uint
     case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
         gflops = 500, gbs = 30;
         break;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+        gflops = 0.2, gbs = 1;
+        break;
     default:
-        gflops = 20, gbs = 5;
+        gflops = 125, gbs = 8;
         break;
     }
     double t_c = flops / gflops, t_b = bytes / gbs; /* ns */
