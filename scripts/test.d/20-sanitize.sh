@@ -45,7 +45,7 @@ scale_test_timeouts "$build" "${EHAL_SANITIZE_TIMEOUT_SCALE:-3}" ||
 # ctest 3.25 honours only the last -LE, so quick mode's "-LE slow" is
 # folded into one regex here rather than taken from EHAL_CTEST_ARGS.
 exclude='^bench$'
-[ "$EHAL_QUICK" = 1 ] && exclude='^(bench|slow)$'
+[ "${EHAL_QUICK:-0}" = 1 ] && exclude='^(bench|slow)$'
 LD_PRELOAD="$shim${LD_PRELOAD:+:$LD_PRELOAD}" \
     ctest --test-dir "$build" --output-on-failure -j "$EHAL_JOBS" -LE "$exclude"
 rc=$?
