@@ -353,7 +353,8 @@ typedef struct checker {
     ehal_refrun *ref;
     float *buf;
     double max_diff, max_ref;
-    uint32_t agree, steps;
+    double max_gap; /* largest reference-logit gap of a top-1 mismatch */
+    uint32_t agree, ties, steps;
 } checker;
 
 static int check_step(checker *c, const int32_t *toks, uint32_t n, const float *logits,
@@ -372,7 +373,17 @@ static int check_step(checker *c, const int32_t *toks, uint32_t n, const float *
             if (fabs((double)b[i]) > c->max_ref)
                 c->max_ref = fabs((double)b[i]);
         }
-        c->agree += argmax(a, vocab) == argmax(b, vocab);
+        uint32_t ga = argmax(a, vocab), wa = argmax(b, vocab);
+        if (ga == wa) {
+            c->agree++;
+        } else {
+            /* A flip between two tokens whose reference logits differ by
+             * less than the tolerance is a near-tie, judged at the end. */
+            double gap = (double)b[wa] - (double)b[ga];
+            c->ties++;
+            if (gap > c->max_gap)
+                c->max_gap = gap;
+        }
         c->steps++;
     }
     return 0;
@@ -570,10 +581,16 @@ int ehal_cmd_run(int argc, char **argv) {
         /* Tolerance (docs/partitioning.md): 2% of the largest reference
          * logit, at least 0.02; backends may quantize activations. */
         double tol = 0.02 * (chk.max_ref > 1 ? chk.max_ref : 1);
-        int ok = chk.agree == chk.steps && chk.max_diff <= tol;
+        /* A top-1 mismatch passes only as a near-tie: the reference
+         * ranks the backend's pick within the tolerance of its own. */
+        int ok = chk.max_diff <= tol && (chk.ties == 0 || chk.max_gap <= tol);
+        char ties[96] = "";
+        if (chk.ties)
+            snprintf(ties, sizeof ties, " (%u near-tie%s, reference gap at most %.3g)", chk.ties,
+                     chk.ties == 1 ? "" : "s", chk.max_gap);
         printf("check: max |logit diff| %.3g (tolerance %.3g) over %u positions, top-1 "
-               "agreement %u/%u: %s\n",
-               chk.max_diff, tol, chk.steps, chk.agree, chk.steps, ok ? "PASS" : "FAIL");
+               "agreement %u/%u%s: %s\n",
+               chk.max_diff, tol, chk.steps, chk.agree, chk.steps, ties, ok ? "PASS" : "FAIL");
         if (!ok)
             rc = 1;
     }
