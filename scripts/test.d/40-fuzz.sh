@@ -48,7 +48,7 @@ for t in fuzz_gguf fuzz_validate fuzz_pins fuzz_specs fuzz_prepare; do
         log "$t: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$art/$t.log" |
             grep -o '[0-9]*$') runs, no finding"
     else
-        warn "$t: finding (log: $art/$t.log; input: $(ls "$art/$t-"* 2>/dev/null | head -n1))"
+        warn "$t: finding (log: $art/$t.log; input: $(find "$art" -maxdepth 1 -name "$t-*" | head -n1))"
         grep -m5 -E 'ERROR|SUMMARY|runtime error' "$art/$t.log" >&2
         failed=$((failed + 1))
     fi
