@@ -12,6 +12,31 @@
 #define TENSOR_MIN_SIZE (offsetof(ehal_tensor_desc, ne) + sizeof(int64_t) * EHAL_MAX_DIMS)
 #define NODE_MIN_SIZE (offsetof(ehal_node_desc, outputs) + sizeof(uint32_t) * EHAL_MAX_OUTPUTS)
 
+#define FIELD_END(type, f) (offsetof(type, f) + sizeof(((type *)0)->f))
+
+/* The bytes of a caller struct to copy: its struct_size rounded down to the
+ * end of the last field it holds whole. A size ending inside a field (a
+ * pointer, say) must not leave half of that field in the copy. */
+static size_t whole_fields(uint32_t struct_size, const size_t *ends, size_t n_ends) {
+    size_t keep = 0;
+    for (size_t i = 0; i < n_ends; i++)
+        if (ends[i] <= struct_size && ends[i] > keep)
+            keep = ends[i];
+    return keep;
+}
+
+static const size_t tensor_field_ends[] = {
+    FIELD_END(ehal_tensor_desc, struct_size), FIELD_END(ehal_tensor_desc, dtype),
+    FIELD_END(ehal_tensor_desc, role),        FIELD_END(ehal_tensor_desc, reserved0),
+    FIELD_END(ehal_tensor_desc, ne),          FIELD_END(ehal_tensor_desc, buffer),
+    FIELD_END(ehal_tensor_desc, offset)};
+
+static const size_t node_field_ends[] = {
+    FIELD_END(ehal_node_desc, struct_size), FIELD_END(ehal_node_desc, op),
+    FIELD_END(ehal_node_desc, n_inputs),    FIELD_END(ehal_node_desc, n_outputs),
+    FIELD_END(ehal_node_desc, inputs),      FIELD_END(ehal_node_desc, outputs),
+    FIELD_END(ehal_node_desc, params_size), FIELD_END(ehal_node_desc, params)};
+
 ehal_status_t ehal_i_tensor_normalize(ehal_context *ctx, const ehal_tensor_desc *t, uint32_t index,
                                       ehal_tensor_desc *out) {
     if (!t)
@@ -21,7 +46,8 @@ ehal_status_t ehal_i_tensor_normalize(ehal_context *ctx, const ehal_tensor_desc 
                            "tensor %u: struct_size %u is smaller than the %zu-byte minimum",
                            (unsigned)index, (unsigned)t->struct_size, (size_t)TENSOR_MIN_SIZE);
     memset(out, 0, sizeof *out);
-    memcpy(out, t, t->struct_size < sizeof *out ? t->struct_size : sizeof *out);
+    memcpy(out, t, whole_fields(t->struct_size, tensor_field_ends,
+                                sizeof tensor_field_ends / sizeof tensor_field_ends[0]));
     out->struct_size = sizeof *out;
     return EHAL_STATUS_OK;
 }
@@ -35,7 +61,8 @@ static ehal_status_t node_normalize(ehal_context *ctx, const ehal_node_desc *n, 
                            "node %u: struct_size %u is smaller than the %zu-byte minimum",
                            (unsigned)index, (unsigned)n->struct_size, (size_t)NODE_MIN_SIZE);
     memset(out, 0, sizeof *out);
-    memcpy(out, n, n->struct_size < sizeof *out ? n->struct_size : sizeof *out);
+    memcpy(out, n, whole_fields(n->struct_size, node_field_ends,
+                                sizeof node_field_ends / sizeof node_field_ends[0]));
     out->struct_size = sizeof *out;
     return EHAL_STATUS_OK;
 }

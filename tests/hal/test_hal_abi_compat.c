@@ -115,6 +115,45 @@ static void a_tensor_struct_below_the_minimum_is_refused(void **state) {
     ehal_context_destroy(ctx);
 }
 
+static void a_struct_size_ending_inside_a_field_drops_that_field(void **state) {
+    (void)state;
+    ehal_context *ctx = open_ctx(MOCK_SO, NULL);
+    ehal_backend *be = ehal_backend_get(ctx, 0);
+    const float a[4] = {1, 2, 3, 4}, b[4] = {4, 3, 2, 1};
+    float out[4];
+    /* A tensor desc ending 3 bytes into `offset` (whose bytes hold 1000):
+     * the torn field is absent, so the offset is 0 and the run is right. */
+    run_binary(be, EHAL_OP_ADD, a, b, out, (uint32_t)offsetof(ehal_tensor_desc, offset) + 3);
+    const float e[4] = {5, 5, 5, 5};
+    assert_memory_equal(out, e, sizeof e);
+
+    /* A node ending 4 bytes into its params pointer (found by fuzz_prepare,
+     * which crashed on the torn pointer): params are absent, and a nonzero
+     * params_size is then refused cleanly. */
+    ehal_buffer *buf = NULL;
+    assert_int_equal(ehal_buffer_alloc(be, 32, 0, &buf), EHAL_STATUS_OK);
+    ehal_tensor_desc t[2] = {f32_tensor(4, 1, buf, 0), f32_tensor(4, 1, buf, 16)};
+    const ehal_tensor_desc *tp[2] = {&t[0], &t[1]};
+    ehal_params_softmax params = {.scale = 1.0f};
+    ehal_node_desc n;
+    memset(&n, 0, sizeof n);
+    n.op = EHAL_OP_SOFTMAX;
+    n.n_inputs = n.n_outputs = 1;
+    n.outputs[0] = 1;
+    n.params_size = sizeof params;
+    n.params = &params;
+    n.struct_size = (uint32_t)offsetof(ehal_node_desc, params) + 4;
+    const ehal_node_desc *np[1] = {&n};
+    ehal_subgraph sg = {
+        .struct_size = sizeof sg, .n_tensors = 2, .n_nodes = 1, .tensors = tp, .nodes = np};
+    ehal_executable *exe = NULL;
+    assert_int_equal(ehal_prepare(be, &sg, &exe), EHAL_STATUS_INVALID_ARGUMENT);
+    assert_null(exe);
+    assert_non_null(strstr(ehal_last_error(ctx), "params is NULL with params_size=4"));
+    ehal_buffer_free(buf);
+    ehal_context_destroy(ctx);
+}
+
 static void shorter_props_and_options_from_older_callers_work(void **state) {
     (void)state;
     /* Options ending before log_level: the level defaults (warn). */
@@ -143,6 +182,7 @@ int main(void) {
         cmocka_unit_test(a_newer_plugin_with_a_larger_table_and_shorter_info_runs),
         cmocka_unit_test(shorter_tensor_structs_read_absent_fields_as_zero),
         cmocka_unit_test(a_tensor_struct_below_the_minimum_is_refused),
+        cmocka_unit_test(a_struct_size_ending_inside_a_field_drops_that_field),
         cmocka_unit_test(shorter_props_and_options_from_older_callers_work),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
