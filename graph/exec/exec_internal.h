@@ -36,7 +36,7 @@ typedef struct ehal_part_rt {
     ehal_executable *exe;
     ehal_copy *copies; /* boundary tensors moved in before it runs */
     uint32_t n_copies;
-    char label[48];
+    char label[96]; /* "T%u p%u <name> [%u..%u]": names are < 32 bytes */
 } ehal_part_rt;
 
 typedef struct ehal_program {
@@ -81,8 +81,8 @@ struct ehal_session {
     ehal_program *progs[EHAL_EXEC_MAX_PROGRAMS];
     uint64_t use_clock;
     uint32_t position;
-    uint32_t dead_mask;      /* backends lost (DEVICE_LOST); never planned again */
-    uint32_t failed_backend; /* backend of the last failed execute, or NONE */
+    uint32_t dead_mask;      /* backends lost or failing twice; never planned again */
+    uint32_t failed_backend; /* backend of the last failed prepare/execute, or NONE */
     int32_t *history;        /* every token processed, for replay after a loss */
     uint32_t n_history, cap_history;
     double cost_scale[EHAL_PART_MAX_BACKENDS]; /* of the last calibrated T; 0: none */
@@ -93,6 +93,7 @@ struct ehal_session {
     int cal_overhead_done;
     ehal_session_stats stats;
     char err[320];
+    char recovery[160]; /* the last recovery, one line ("" if none) */
     /* trace */
     uint64_t t0_ns;
     struct ehal_trace_ev *ev;
@@ -105,7 +106,7 @@ struct ehal_session {
 typedef struct ehal_trace_ev {
     uint64_t ts_ns, dur_ns;
     uint32_t track; /* backend index, or n_backends for transfers */
-    char name[48];
+    char name[96];  /* a partition label (see ehal_part_rt) */
 } ehal_trace_ev;
 
 uint64_t ehal_exec_now_ns(void);

@@ -308,8 +308,10 @@ static ehal_status_t prepare_part(ehal_session *s, ehal_program *p, ehal_part_rt
     if (st == EHAL_STATUS_OK) {
         ehal_subgraph sg = {sizeof sg, nl, cnt, 0, tp, np};
         st = ehal_prepare(ehal_backend_get(s->ctx, pr->backend), &sg, &pr->exe);
-        if (st != EHAL_STATUS_OK)
+        if (st != EHAL_STATUS_OK) {
             fail(s, st, "preparing partition", pr->label);
+            s->failed_backend = pr->backend;
+        }
     }
 done:
     if (st == EHAL_STATUS_OUT_OF_MEMORY && !s->err[0])
@@ -375,8 +377,11 @@ static ehal_status_t build_once(ehal_session *s, uint32_t T, int allow_zc, int *
                                 ehal_program **out) {
     *out = NULL;
     ehal_program *p = calloc(1, sizeof *p);
-    if (!p)
+    if (!p) {
+        snprintf(s->err, sizeof s->err, "program T=%u: out of host memory for %zu bytes", T,
+                 sizeof *p);
         return EHAL_STATUS_OUT_OF_MEMORY;
+    }
     p->allow_zc = allow_zc;
     p->n_tokens = T;
     p->n_backends = s->n_backends;
@@ -391,7 +396,11 @@ static ehal_status_t build_once(ehal_session *s, uint32_t T, int allow_zc, int *
         st = ehal_graph_build_llama(s->m, &lo, &p->g, err, sizeof err);
     }
     if (st != EHAL_STATUS_OK) {
-        snprintf(s->err, sizeof s->err, "%s", err);
+        if (err[0])
+            snprintf(s->err, sizeof s->err, "%s", err);
+        else
+            snprintf(s->err, sizeof s->err, "program T=%u: building the graph: %s", T,
+                     ehal_status_string(st));
         free(p);
         return st;
     }
@@ -399,6 +408,9 @@ static ehal_status_t build_once(ehal_session *s, uint32_t T, int allow_zc, int *
     /* Keep attention where an existing KV cache lives. */
     uint32_t *fixed = malloc(sizeof *fixed * nn);
     if (!fixed) {
+        snprintf(s->err, sizeof s->err,
+                 "program T=%u: out of host memory for %zu bytes of KV placements", T,
+                 sizeof *fixed * nn);
         ehal_program_free(p);
         return EHAL_STATUS_OUT_OF_MEMORY;
     }
@@ -422,7 +434,11 @@ static ehal_status_t build_once(ehal_session *s, uint32_t T, int allow_zc, int *
                              err, sizeof err);
     free(fixed);
     if (st != EHAL_STATUS_OK) {
-        snprintf(s->err, sizeof s->err, "%s", err);
+        if (err[0])
+            snprintf(s->err, sizeof s->err, "%s", err);
+        else
+            snprintf(s->err, sizeof s->err, "program T=%u: planning: %s", T,
+                     ehal_status_string(st));
         ehal_program_free(p);
         return st;
     }
@@ -435,6 +451,9 @@ static ehal_status_t build_once(ehal_session *s, uint32_t T, int allow_zc, int *
     const uint32_t nrt = per_op ? ehal_graph_node_count(p->g) : p->plan->n_parts;
     p->parts = calloc(nrt, sizeof *p->parts);
     if (!p->off || !p->parts) {
+        snprintf(s->err, sizeof s->err, "program T=%u: out of host memory for %zu bytes of %s", T,
+                 !p->off ? sizeof *p->off * nt * p->n_backends : sizeof *p->parts * nrt,
+                 !p->off ? "tensor offsets" : "partitions");
         ehal_program_free(p);
         return EHAL_STATUS_OUT_OF_MEMORY;
     }

@@ -104,7 +104,7 @@ void ehal_session_free(ehal_session *s) {
 }
 
 const char *ehal_session_last_error(const ehal_session *s) {
-    return s ? s->err : "no session";
+    return !s ? "no session" : s->err[0] ? s->err : s->recovery;
 }
 uint32_t ehal_session_position(const ehal_session *s) {
     return s ? s->position : 0;
@@ -190,8 +190,12 @@ static ehal_status_t move(ehal_session *s, ehal_program *p, const ehal_copy *c) 
         st = ehal_buffer_read(p->arena[c->from], so, (char *)p->map[c->to] + d_o, n);
     } else {
         void *tmp = staging(s, n);
-        if (!tmp)
+        if (!tmp) {
+            snprintf(s->err, sizeof s->err,
+                     "moving '%s': out of host memory for %llu bytes of staging", rt->name,
+                     (unsigned long long)n);
             return EHAL_STATUS_OUT_OF_MEMORY;
+        }
         st = ehal_buffer_read(p->arena[c->from], so, tmp, n);
         if (st == EHAL_STATUS_OK)
             st = ehal_buffer_write(p->arena[c->to], d_o, tmp, n);
@@ -237,7 +241,7 @@ ehal_status_t ehal_program_run(ehal_session *s, ehal_program *p) {
         s->stats.backend_ns[pr->backend < 16 ? pr->backend : 15] += e1 - e0;
         ehal_trace_add(s, pr->backend, pr->label, e0, e1);
         if (s->o.trace_ops && (k + 1 == p->n_parts || p->parts[k + 1].plan_part != pr->plan_part)) {
-            char nm[48];
+            char nm[96]; /* fits the label of any name (32) and counts */
             uint32_t pp = pr->plan_part;
             snprintf(nm, sizeof nm, "T%u p%u %s [%u..%u]", p->n_tokens, pp,
                      p->plan->names[pr->backend], p->plan->part_start[pp],
@@ -262,8 +266,12 @@ static ehal_status_t run_step(ehal_session *s, const int32_t *tokens, uint32_t T
     }
     const uint32_t B = p->n_backends;
     int32_t *pos = malloc(sizeof *pos * T);
-    if (!pos)
+    if (!pos) {
+        snprintf(s->err, sizeof s->err,
+                 "step of %u tokens: out of host memory for %zu bytes of positions", T,
+                 sizeof *pos * T);
         return EHAL_STATUS_OUT_OF_MEMORY;
+    }
     for (uint32_t i = 0; i < T; i++)
         pos[i] = (int32_t)(s->position + i);
     uint64_t t0 = ehal_exec_now_ns();
@@ -320,28 +328,29 @@ static ehal_status_t remember(ehal_session *s, const int32_t *tokens, uint32_t n
     return EHAL_STATUS_OK;
 }
 
-/* Backend `dead` was lost: forget everything placed anywhere (programs, KV
- * caches) and what lived on it (weights), re-plan without it, and replay
- * the token history to rebuild the caches. */
-static ehal_status_t recover(ehal_session *s, uint32_t dead) {
+/* Backend `dead` was lost, or kept failing with `cause`: never plan it
+ * again and free its weights. Fails (one line in s->err) when it was the
+ * last backend. */
+static ehal_status_t drop_backend(ehal_session *s, uint32_t dead, ehal_status_t cause) {
     char why[160];
     snprintf(why, sizeof why, "%.150s", s->err);
+    ehal_backend_props pr = {.struct_size = sizeof pr};
+    pr.device.struct_size = sizeof pr.device;
+    const char *name = "?";
+    if (ehal_backend_props_get(ehal_backend_get(s->ctx, dead), &pr) == EHAL_STATUS_OK && pr.name)
+        name = pr.name;
     s->dead_mask |= 1u << dead;
     s->stats.replans++;
     s->stats.lost_mask = s->dead_mask;
     if ((s->dead_mask & ((1u << s->n_backends) - 1u)) == (1u << s->n_backends) - 1u) {
-        snprintf(s->err, sizeof s->err, "every backend was lost; last: %.150s", why);
+        snprintf(s->err, sizeof s->err, "every backend was lost; last: %.31s (%s): %.150s", name,
+                 ehal_status_string(cause), why);
         return EHAL_STATUS_DEVICE_LOST;
     }
-    for (uint32_t i = 0; i < EHAL_EXEC_MAX_PROGRAMS; i++) {
-        ehal_program_free(s->progs[i]);
-        s->progs[i] = NULL;
-    }
-    s->stats.arena_bytes = 0;
-    for (uint32_t i = 0; i < s->n_kv; i++)
-        ehal_buffer_free(s->kv[i].buf);
-    s->n_kv = 0;
-    s->stats.kv_bytes = 0;
+    snprintf(s->recovery, sizeof s->recovery,
+             "backend %.31s %s (%s); re-planned over the rest and replayed %u tokens", name,
+             cause == EHAL_STATUS_DEVICE_LOST ? "was lost" : "kept failing",
+             ehal_status_string(cause), s->n_history);
     uint32_t keep = 0;
     for (uint32_t i = 0; i < s->n_weights; i++) {
         if (s->weights[i].backend == dead) {
@@ -353,6 +362,22 @@ static ehal_status_t recover(ehal_session *s, uint32_t dead) {
         }
     }
     s->n_weights = keep;
+    return EHAL_STATUS_OK;
+}
+
+/* Forgets everything placed (programs, KV caches), so the next step
+ * re-plans over the live backends, and replays the token history to
+ * rebuild the caches. Safe to call again after it failed. */
+static ehal_status_t replay(ehal_session *s) {
+    for (uint32_t i = 0; i < EHAL_EXEC_MAX_PROGRAMS; i++) {
+        ehal_program_free(s->progs[i]);
+        s->progs[i] = NULL;
+    }
+    s->stats.arena_bytes = 0;
+    for (uint32_t i = 0; i < s->n_kv; i++)
+        ehal_buffer_free(s->kv[i].buf);
+    s->n_kv = 0;
+    s->stats.kv_bytes = 0;
     s->position = 0;
     /* Replay in chunks a windowed cache accepts in one step. */
     uint32_t chunk = s->n_history ? s->n_history : 1;
@@ -364,8 +389,11 @@ static ehal_status_t recover(ehal_session *s, uint32_t dead) {
     float *scratch = NULL;
     for (uint32_t at = 0; at < s->n_history && st == EHAL_STATUS_OK; at += chunk) {
         uint32_t n = s->n_history - at < chunk ? s->n_history - at : chunk;
-        float *nl = realloc(scratch, sizeof *nl * s->hp.vocab * (s->o.all_logits ? n : 1));
+        uint64_t bytes = sizeof *scratch * s->hp.vocab * (s->o.all_logits ? n : 1);
+        float *nl = realloc(scratch, bytes);
         if (!nl) {
+            snprintf(s->err, sizeof s->err, "replay: out of host memory for %llu bytes of logits",
+                     (unsigned long long)bytes);
             st = EHAL_STATUS_OUT_OF_MEMORY;
             break;
         }
@@ -374,6 +402,13 @@ static ehal_status_t recover(ehal_session *s, uint32_t dead) {
     }
     free(scratch);
     return st;
+}
+
+/* A failure is the backend's (s->failed_backend) for these statuses:
+ * DEVICE_LOST drops it at once, the others after one retry. */
+static int backend_failure(ehal_status_t st) {
+    return st == EHAL_STATUS_DEVICE_LOST || st == EHAL_STATUS_INTERNAL ||
+           st == EHAL_STATUS_OUT_OF_MEMORY || st == EHAL_STATUS_TIMEOUT;
 }
 
 ehal_status_t ehal_session_eval(ehal_session *s, const int32_t *tokens, uint32_t n, float *logits) {
@@ -392,17 +427,33 @@ ehal_status_t ehal_session_eval(ehal_session *s, const int32_t *tokens, uint32_t
     uint64_t w0 = ehal_exec_now_ns();
     s->failed_backend = EHAL_GRAPH_NONE;
     ehal_status_t st = run_step(s, tokens, n, logits);
-    while (st == EHAL_STATUS_DEVICE_LOST && s->failed_backend < s->n_backends &&
+    uint32_t retried = 0; /* backends already retried once in this eval */
+    int replaying = 0;    /* a backend was dropped; the caches are not rebuilt yet */
+    while (st != EHAL_STATUS_OK && backend_failure(st) && s->failed_backend < s->n_backends &&
            !(s->dead_mask >> s->failed_backend & 1u)) {
-        st = recover(s, s->failed_backend);
+        const uint32_t b = s->failed_backend;
         s->failed_backend = EHAL_GRAPH_NONE;
-        if (st == EHAL_STATUS_OK)
+        if (st != EHAL_STATUS_DEVICE_LOST && !(retried >> b & 1u)) {
+            retried |= 1u << b; /* a first error may be transient: retry as it is */
+            s->err[0] = '\0';
+        } else {
+            st = drop_backend(s, b, st);
+            if (st != EHAL_STATUS_OK)
+                break;
+            replaying = 1;
+        }
+        st = replaying ? replay(s) : EHAL_STATUS_OK;
+        if (st == EHAL_STATUS_OK) {
+            replaying = 0;
             st = run_step(s, tokens, n, logits);
+        }
     }
     if (st == EHAL_STATUS_OK && remember(s, tokens, n) != EHAL_STATUS_OK) {
         snprintf(s->err, sizeof s->err, "eval: out of host memory for the token history");
         st = EHAL_STATUS_OUT_OF_MEMORY;
     }
+    if (st == EHAL_STATUS_OK)
+        s->err[0] = '\0'; /* a retried failure is not this eval's error */
     s->stats.wall_ns += ehal_exec_now_ns() - w0;
     return st;
 }

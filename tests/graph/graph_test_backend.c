@@ -6,7 +6,10 @@
  * "<name>.reject" (an op name it answers UNSUPPORTED), "<name>.memory"
  * (device memory it declares, bytes), "<name>.import" (0: refuse to import
  * host memory, so the executor must copy boundary tensors), "<name>.fail_after"
- * (N > 0: every execute after the N-th reports DEVICE_LOST).
+ * (N > 0: every execute after the N-th fails), "<name>.fail_status" (how
+ * it fails: "lost" (default) DEVICE_LOST, "internal" INTERNAL, "oom"
+ * OUT_OF_MEMORY) and "<name>.fail_times" (N > 0: only N executes fail,
+ * then it works again: a transient error).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +22,8 @@
 
 struct ehal_backend_impl {
     const ehal_host_services *host;
-    uint64_t cost_pct, memory, import, fail_after, n_exec;
+    uint64_t cost_pct, memory, import, fail_after, n_exec, fail_times, n_failed;
+    ehal_status_t fail_status;
     uint32_t reject;
     ehal_kernel_fn table[EHAL_OP_ID_LIMIT_];
 };
@@ -48,6 +52,18 @@ static ehal_status_t gt_init(const ehal_host_services *host, const ehal_option *
         st = ehal_sdk_option_u64(host, opts, n_opts, "import", &be->import);
     if (st == EHAL_STATUS_OK)
         st = ehal_sdk_option_u64(host, opts, n_opts, "fail_after", &be->fail_after);
+    if (st == EHAL_STATUS_OK)
+        st = ehal_sdk_option_u64(host, opts, n_opts, "fail_times", &be->fail_times);
+    const char *fs = ehal_sdk_option(opts, n_opts, "fail_status");
+    be->fail_status = EHAL_STATUS_DEVICE_LOST;
+    if (fs && strcmp(fs, "internal") == 0)
+        be->fail_status = EHAL_STATUS_INTERNAL;
+    else if (fs && strcmp(fs, "oom") == 0)
+        be->fail_status = EHAL_STATUS_OUT_OF_MEMORY;
+    else if (fs && strcmp(fs, "lost") != 0) {
+        ehal_sdk_log(host, EHAL_LOG_ERROR, GT_NAME ": fail_status must be lost, internal or oom");
+        st = EHAL_STATUS_INVALID_ARGUMENT;
+    }
     const char *rej = ehal_sdk_option(opts, n_opts, "reject");
     be->reject = rej ? ehal_op_from_name(rej) : 0;
     for (uint32_t op = 0; op < EHAL_OP_ID_LIMIT_; op++)
@@ -185,9 +201,11 @@ static void *gt_resolve(void *user, const ehal_tensor_desc *t) {
 static ehal_status_t gt_execute(ehal_backend_impl *be, ehal_executable_impl *e,
                                 const ehal_execute_args *args) {
     (void)args;
-    if (be->fail_after && ++be->n_exec > be->fail_after) {
-        ehal_sdk_log(be->host, EHAL_LOG_ERROR, GT_NAME ": device lost (test fail_after)");
-        return e->last = EHAL_STATUS_DEVICE_LOST;
+    if (be->fail_after && ++be->n_exec > be->fail_after &&
+        (!be->fail_times || be->n_failed < be->fail_times)) {
+        be->n_failed++;
+        ehal_sdk_log(be->host, EHAL_LOG_ERROR, GT_NAME ": execute fails (test fail_after)");
+        return e->last = be->fail_status;
     }
     e->last = ehal_sdk_run_nodes(be->host, ehal_sdk_graph_view(e->g), be->table, EHAL_OP_ID_LIMIT_,
                                  gt_resolve, NULL);

@@ -485,6 +485,85 @@ static void lost_backend_is_replanned_and_history_replayed(void **state) {
     ehal_context_destroy(one), ehal_context_destroy(two);
 }
 
+/* gt_b runs layers 2-3 and starts failing at its 3rd execute with `status`
+ * ("internal" or "oom"), `times` executes (0: for ever). Returns the stats
+ * and checks the tokens equal a healthy gt_a-only run. */
+static int failing_run(const char *status, const char *times, ehal_session_stats *st) {
+    ehal_option bo[3] = {
+        {"gt_b.fail_after", "3"}, {"gt_b.fail_status", status}, {"gt_b.fail_times", times}};
+    ehal_context *one = open_ctx(1, "gt_a", NULL, 0);
+    ehal_context *two = open_ctx(1, "gt_a,gt_b", bo, 3);
+    if (!one || !two || ehal_backend_count(two) != 2) {
+        print_message("skipped: test plugins not found\n");
+        ehal_context_destroy(one), ehal_context_destroy(two);
+        return 0;
+    }
+    static float a[NL], b[NL];
+    int32_t ta[N_DECODE + 1], tb[N_DECODE + 1];
+    const char *pins[] = {"layers 2-3=gt_b"};
+    ehal_session_options s1 = opts(NULL, 0, EHAL_DTYPE_F16), s2 = opts(pins, 1, EHAL_DTYPE_F16);
+    run_session(one, &s1, a, ta, NULL);
+    run_session(two, &s2, b, tb, st);
+    assert_memory_equal(ta, tb, sizeof ta);
+    double mr, d = max_diff(b, a, NL, &mr);
+    print_message("gt_b failing with %s (%s times): max |logit diff| %.3g\n", status, times, d);
+    assert_true(d <= 1e-4 * (mr > 1 ? mr : 1));
+    ehal_context_destroy(one), ehal_context_destroy(two);
+    return 1;
+}
+
+static void backend_that_keeps_failing_is_dropped_after_one_retry(void **state) {
+    (void)state;
+    ehal_session_stats st;
+    if (!failing_run("internal", "0", &st))
+        skip();
+    assert_int_equal(st.replans, 1);
+    assert_int_equal(st.lost_mask, 2u);
+    if (!failing_run("oom", "0", &st))
+        skip();
+    assert_int_equal(st.replans, 1);
+    assert_int_equal(st.lost_mask, 2u);
+}
+
+static void backend_failing_once_is_retried_not_dropped(void **state) {
+    (void)state;
+    ehal_session_stats st;
+    if (!failing_run("internal", "1", &st))
+        skip();
+    assert_int_equal(st.replans, 0);
+    assert_int_equal(st.lost_mask, 0u);
+}
+
+static void last_backend_failing_ends_with_one_line_error(void **state) {
+    (void)state;
+    ehal_option bo[2] = {{"gt_a.fail_after", "1"}, {"gt_a.fail_status", "internal"}};
+    ehal_context *ctx = open_ctx(1, "gt_a", bo, 2);
+    if (!ctx) {
+        print_message("skipped: test plugins not found\n");
+        skip();
+    }
+    static float l[NL];
+    ehal_session_options so = opts(NULL, 0, EHAL_DTYPE_F16);
+    ehal_session *s = NULL;
+    char err[320];
+    assert_int_equal(ehal_session_create(ctx, g_model, &so, &s, err, sizeof err), EHAL_STATUS_OK);
+    /* The prefill is gt_a's first execute (one partition): it works. */
+    assert_int_equal(ehal_session_eval(s, prompt, 5, l), EHAL_STATUS_OK);
+    int32_t t = 7;
+    ehal_status_t rc = ehal_session_eval(s, &t, 1, l);
+    assert_int_equal(rc, EHAL_STATUS_DEVICE_LOST);
+    const char *msg = ehal_session_last_error(s);
+    print_message("error: %s\n", msg);
+    assert_non_null(strstr(msg, "every backend was lost; last: gt_a ("));
+    assert_non_null(strstr(msg, ehal_status_string(EHAL_STATUS_INTERNAL)));
+    assert_null(strchr(msg, '\n'));
+    ehal_session_stats st;
+    ehal_session_get_stats(s, &st);
+    assert_int_equal(st.lost_mask, 1u);
+    ehal_session_free(s);
+    ehal_context_destroy(ctx);
+}
+
 static void calibration_corrects_a_backend_that_overclaims(void **state) {
     (void)state;
     /* gt_b claims to be 100x faster than gt_a; both run the same kernels.
@@ -741,6 +820,9 @@ int main(void) {
         cmocka_unit_test(callers_graph_runs_split_across_backends),
         cmocka_unit_test(trace_has_a_track_per_backend_and_a_slice_per_op),
         cmocka_unit_test(lost_backend_is_replanned_and_history_replayed),
+        cmocka_unit_test(backend_that_keeps_failing_is_dropped_after_one_retry),
+        cmocka_unit_test(backend_failing_once_is_retried_not_dropped),
+        cmocka_unit_test(last_backend_failing_ends_with_one_line_error),
         cmocka_unit_test(calibration_corrects_a_backend_that_overclaims),
         cmocka_unit_test(plan_with_npu_sim_sends_prefill_matmuls_there),
         cmocka_unit_test(real_backends_match_reference_path),
