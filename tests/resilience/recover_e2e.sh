@@ -7,6 +7,8 @@
 # position must stay within 1% of the largest healthy logit (the moved layers
 # run on cpu after the fault, so rounding differs). The fault is the 32nd
 # execute on <b>, i.e. mid-decode: prefill is one step.
+# A backend that keeps failing (INTERNAL from execute 32 on) is retried
+# once and then dropped the same way; one failing execute is just retried.
 # Then the unrecoverable case (the only backend lost) must end non-zero
 # within 60 s with one error line.
 # Absent plugins or devices are skipped with a printed reason.
@@ -64,6 +66,58 @@ PY
     fi
 done
 
+# A backend that keeps failing (every execute from the 32nd on returns
+# INTERNAL: EHAL_FAULT=<b>:execute:after=31) is retried once, then dropped
+# like a lost one; a single failing execute (":once") is absorbed by the
+# retry with no re-plan. Both give the healthy tokens. One real backend is
+# enough: the first of npu_sim, vulkan, opencl whose healthy run works.
+kept=""
+for b in npu_sim vulkan opencl; do
+    if [ -f "$tmp/$b.ok.out" ] && grep -q '^tokens:' "$tmp/$b.ok.out"; then
+        kept=$b
+        break
+    fi
+done
+if [ -z "$kept" ]; then
+    echo "SKIP: keeps failing: no backend of npu_sim, vulkan, opencl ran healthy here"
+    skips=$((skips + 1))
+else
+    b=$kept
+    want=$(grep '^tokens:' "$tmp/$b.ok.out")
+    EHAL_FAULT="$b:execute:after=31" timeout 300 "$bin" run --backends "cpu,$b" --pin "ffn=$b" \
+        "${common[@]}" >"$tmp/$b.k.out" 2>&1
+    rc=$?
+    got=$(grep '^tokens:' "$tmp/$b.k.out")
+    if [ $rc -ne 0 ]; then
+        fail "$b keeps failing: exited $rc: $(tail -n1 "$tmp/$b.k.out")"
+    elif [ "$(grep -c "^recovered: 1 lost backend ($b); re-planned" "$tmp/$b.k.out")" != 1 ]; then
+        fail "$b keeps failing: no one-line recovery message; output: $(tail -n3 "$tmp/$b.k.out")"
+    elif ! grep -q "EHAL_FAULT rule \"$b:execute:after=31\": $b execute call 32 returns internal error" "$tmp/$b.k.out"; then
+        fail "$b keeps failing: the fault was not injected at execute 32: $(grep -m1 EHAL_FAULT "$tmp/$b.k.out")"
+    elif [ -z "$want" ] || [ "$want" != "$got" ]; then
+        fail "$b keeps failing: tokens differ: healthy '$want', after the fault '$got'"
+    else
+        echo "PASS: $b: execute failing from call 32 on, retried, dropped, tokens identical"
+        passes=$((passes + 1))
+    fi
+    EHAL_FAULT="$b:execute:after=31:once" timeout 300 "$bin" run --backends "cpu,$b" \
+        --pin "ffn=$b" "${common[@]}" >"$tmp/$b.o.out" 2>&1
+    rc=$?
+    got=$(grep '^tokens:' "$tmp/$b.o.out")
+    if [ $rc -ne 0 ]; then
+        fail "$b failing once: exited $rc: $(tail -n1 "$tmp/$b.o.out")"
+    elif grep -q '^recovered:' "$tmp/$b.o.out"; then
+        fail "$b failing once: re-planned instead of retrying: $(grep '^recovered:' "$tmp/$b.o.out")"
+    elif ! grep -q "EHAL_FAULT rule \"$b:execute:after=31:once\": $b execute call 32" "$tmp/$b.o.out"; then
+        fail "$b failing once: the fault was not injected at execute 32"
+    elif [ "$want" != "$got" ]; then
+        fail "$b failing once: tokens differ: healthy '$want', after the retry '$got'"
+    else
+        echo "PASS: $b: one failing execute retried in place, no re-plan, tokens identical"
+        passes=$((passes + 1))
+    fi
+fi
+
 # The last backend lost: a clear error and a non-zero exit, never a hang.
 start=$(date +%s)
 EHAL_FAULT="cpu:lost:at=5" timeout 60 "$bin" run --backends cpu "${common[@]}" \
@@ -79,6 +133,23 @@ elif [ "$errs" != 1 ] || ! grep -q '^edgehal run: .*every backend was lost.*cpu:
     fail "cpu: want one 'edgehal run: ... every backend was lost' line naming the rule, got: $(cat "$tmp/cpu.err")"
 else
     echo "PASS: cpu alone lost: exit $rc after ${secs}s: $(grep '^edgehal run: ' "$tmp/cpu.err" | cut -c1-120)"
+    passes=$((passes + 1))
+fi
+
+# The last backend failing for good: the same, naming it and the status.
+EHAL_FAULT="cpu:execute:after=4" timeout 60 "$bin" run --backends cpu "${common[@]}" \
+    >"$tmp/cpuk.out" 2>"$tmp/cpuk.err"
+rc=$?
+errs=$(grep -c '^edgehal run: ' "$tmp/cpuk.err")
+if [ $rc -eq 124 ]; then
+    fail "cpu keeps failing: the unrecoverable run hung for 60 s"
+elif [ $rc -eq 0 ]; then
+    fail "cpu keeps failing: the unrecoverable run exited 0"
+elif [ "$errs" != 1 ] ||
+    ! grep -q '^edgehal run: .*every backend was lost; last: cpu (internal error)' "$tmp/cpuk.err"; then
+    fail "cpu keeps failing: want one 'every backend was lost; last: cpu (internal error)' line, got: $(cat "$tmp/cpuk.err")"
+else
+    echo "PASS: cpu alone keeps failing: exit $rc: $(grep '^edgehal run: ' "$tmp/cpuk.err" | cut -c1-120)"
     passes=$((passes + 1))
 fi
 
