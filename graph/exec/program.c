@@ -201,6 +201,7 @@ static ehal_status_t place_activations(ehal_session *s, ehal_program *p) {
             char nm[32];
             snprintf(nm, sizeof nm, "%s", pl->names[b]);
             fail(s, st, "allocating activation arena on", nm);
+            s->failed_backend = b;
             break;
         }
         s->stats.arena_bytes += p->arena_size[b];

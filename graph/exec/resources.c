@@ -123,6 +123,7 @@ ehal_status_t ehal_weight_buffer_get(ehal_session *s, const ehal_graph_tensor *t
     }
     if (st != EHAL_STATUS_OK) {
         free(name);
+        s->failed_backend = b;
         return fail(s, st, "uploading weight", t->name);
     }
     s->weights[s->n_weights++] =
@@ -162,8 +163,10 @@ ehal_status_t ehal_kv_buf_get(ehal_session *s, const ehal_graph_tensor *t, uint3
     uint64_t n = ehal_tensor_nbytes(&t->desc);
     ehal_buffer *buf = NULL;
     ehal_status_t st = ehal_buffer_alloc(ehal_backend_get(s->ctx, b), n, 0, &buf);
-    if (st != EHAL_STATUS_OK)
+    if (st != EHAL_STATUS_OK) {
+        s->failed_backend = b;
         return fail(s, st, "allocating KV cache", t->name);
+    }
     /* Zero it: attention never reads unwritten slots, but a NaN pattern
      * in memory must not be able to leak through a 0 weight. */
     static const uint8_t zero[65536];
@@ -171,6 +174,7 @@ ehal_status_t ehal_kv_buf_get(ehal_session *s, const ehal_graph_tensor *t, uint3
         st = ehal_buffer_write(buf, o, zero, n - o < sizeof zero ? n - o : sizeof zero);
     if (st != EHAL_STATUS_OK) {
         ehal_buffer_free(buf);
+        s->failed_backend = b;
         return fail(s, st, "clearing KV cache", t->name);
     }
     k = &s->kv[s->n_kv++];

@@ -158,12 +158,6 @@ static ehal_program *get_program(ehal_session *s, uint32_t T, ehal_status_t *st)
     return p;
 }
 
-const ehal_plan *ehal_session_plan(ehal_session *s, uint32_t n_tokens) {
-    ehal_status_t st;
-    ehal_program *p = s ? get_program(s, n_tokens, &st) : NULL;
-    return p ? p->plan : NULL;
-}
-
 static void *staging(ehal_session *s, uint64_t n) {
     if (n > s->staging_size) {
         void *np = realloc(s->staging, n);
@@ -411,23 +405,22 @@ static int backend_failure(ehal_status_t st) {
            st == EHAL_STATUS_OUT_OF_MEMORY || st == EHAL_STATUS_TIMEOUT;
 }
 
-ehal_status_t ehal_session_eval(ehal_session *s, const int32_t *tokens, uint32_t n, float *logits) {
-    if (!s || !tokens || n == 0) {
-        if (s)
-            snprintf(s->err, sizeof s->err, "eval: no tokens");
-        return EHAL_STATUS_INVALID_ARGUMENT;
-    }
-    s->err[0] = '\0';
-    for (uint32_t i = 0; i < n; i++)
-        if (tokens[i] < 0 || (uint32_t)tokens[i] >= s->hp.vocab) {
-            snprintf(s->err, sizeof s->err, "eval: token %u is %d, vocab is %u", i, tokens[i],
-                     s->hp.vocab);
-            return EHAL_STATUS_INVALID_ARGUMENT;
-        }
-    uint64_t w0 = ehal_exec_now_ns();
+/* One try: a step of n tokens, or (tokens NULL) only building its program. */
+static ehal_status_t attempt(ehal_session *s, const int32_t *tokens, uint32_t n, float *logits) {
+    if (tokens)
+        return run_step(s, tokens, n, logits);
+    ehal_status_t st;
+    get_program(s, n, &st);
+    return st;
+}
+
+/* attempt(), surviving backend failures: a failure of backend b
+ * (s->failed_backend) is retried once as it is unless it is DEVICE_LOST;
+ * failing again (or lost) drops b, replays the history and tries again. */
+static ehal_status_t survive(ehal_session *s, const int32_t *tokens, uint32_t n, float *logits) {
     s->failed_backend = EHAL_GRAPH_NONE;
-    ehal_status_t st = run_step(s, tokens, n, logits);
-    uint32_t retried = 0; /* backends already retried once in this eval */
+    ehal_status_t st = attempt(s, tokens, n, logits);
+    uint32_t retried = 0; /* backends already retried once here */
     int replaying = 0;    /* a backend was dropped; the caches are not rebuilt yet */
     while (st != EHAL_STATUS_OK && backend_failure(st) && s->failed_backend < s->n_backends &&
            !(s->dead_mask >> s->failed_backend & 1u)) {
@@ -445,9 +438,35 @@ ehal_status_t ehal_session_eval(ehal_session *s, const int32_t *tokens, uint32_t
         st = replaying ? replay(s) : EHAL_STATUS_OK;
         if (st == EHAL_STATUS_OK) {
             replaying = 0;
-            st = run_step(s, tokens, n, logits);
+            st = attempt(s, tokens, n, logits);
         }
     }
+    return st;
+}
+
+const ehal_plan *ehal_session_plan(ehal_session *s, uint32_t n_tokens) {
+    if (!s || survive(s, NULL, n_tokens, NULL) != EHAL_STATUS_OK)
+        return NULL;
+    ehal_status_t st;
+    ehal_program *p = get_program(s, n_tokens, &st); /* built by survive: cached */
+    return p ? p->plan : NULL;
+}
+
+ehal_status_t ehal_session_eval(ehal_session *s, const int32_t *tokens, uint32_t n, float *logits) {
+    if (!s || !tokens || n == 0) {
+        if (s)
+            snprintf(s->err, sizeof s->err, "eval: no tokens");
+        return EHAL_STATUS_INVALID_ARGUMENT;
+    }
+    s->err[0] = '\0';
+    for (uint32_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || (uint32_t)tokens[i] >= s->hp.vocab) {
+            snprintf(s->err, sizeof s->err, "eval: token %u is %d, vocab is %u", i, tokens[i],
+                     s->hp.vocab);
+            return EHAL_STATUS_INVALID_ARGUMENT;
+        }
+    uint64_t w0 = ehal_exec_now_ns();
+    ehal_status_t st = survive(s, tokens, n, logits);
     if (st == EHAL_STATUS_OK && remember(s, tokens, n) != EHAL_STATUS_OK) {
         snprintf(s->err, sizeof s->err, "eval: out of host memory for the token history");
         st = EHAL_STATUS_OUT_OF_MEMORY;
@@ -471,6 +490,10 @@ void ehal_session_reset_stats(ehal_session *s) {
     s->stats.weight_bytes = keep.weight_bytes;
     s->stats.kv_bytes = keep.kv_bytes;
     s->stats.arena_bytes = keep.arena_bytes;
+    /* What was lost is the session's state, not a measurement: a backend
+     * dropped while planning is still reported after a reset. */
+    s->stats.replans = keep.replans;
+    s->stats.lost_mask = keep.lost_mask;
 }
 
 ehal_status_t ehal_session_write_trace(const ehal_session *s, const char *path) {
