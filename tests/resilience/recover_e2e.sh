@@ -7,8 +7,9 @@
 # position must stay within 1% of the largest healthy logit (the moved layers
 # run on cpu after the fault, so rounding differs). The fault is the 32nd
 # execute on <b>, i.e. mid-decode: prefill is one step.
-# A backend that keeps failing (INTERNAL from execute 32 on) is retried
-# once and then dropped the same way; one failing execute is just retried.
+# A backend that keeps failing (INTERNAL from execute 32 on, or every
+# prepare) is retried once and then dropped the same way; one failing
+# execute is just retried (no re-plan).
 # Then the unrecoverable case (the only backend lost) must end non-zero
 # within 60 s with one error line.
 # Absent plugins or devices are skipped with a printed reason.
@@ -98,6 +99,21 @@ else
         fail "$b keeps failing: tokens differ: healthy '$want', after the fault '$got'"
     else
         echo "PASS: $b: execute failing from call 32 on, retried, dropped, tokens identical"
+        passes=$((passes + 1))
+    fi
+    # Every prepare failing (INTERNAL): dropped while planning, before step 1.
+    EHAL_FAULT="$b:prepare:after=0" timeout 300 "$bin" run --backends "cpu,$b" --pin "ffn=$b" \
+        "${common[@]}" >"$tmp/$b.p.out" 2>&1
+    rc=$?
+    got=$(grep '^tokens:' "$tmp/$b.p.out")
+    if [ $rc -ne 0 ]; then
+        fail "$b prepare failing: exited $rc: $(tail -n1 "$tmp/$b.p.out")"
+    elif [ "$(grep -c "^recovered: 1 lost backend ($b); re-planned" "$tmp/$b.p.out")" != 1 ]; then
+        fail "$b prepare failing: no one-line recovery message; output: $(tail -n3 "$tmp/$b.p.out")"
+    elif [ "$want" != "$got" ]; then
+        fail "$b prepare failing: tokens differ: healthy '$want', after the fault '$got'"
+    else
+        echo "PASS: $b: every prepare failing, dropped while planning, tokens identical"
         passes=$((passes + 1))
     fi
     EHAL_FAULT="$b:execute:after=31:once" timeout 300 "$bin" run --backends "cpu,$b" \
