@@ -248,7 +248,14 @@ static void print_figures(const ehal_session *s, ehal_context *ctx, double prefi
                 printf("%s%s", first ? "" : ", ", pr.name);
                 first = 0;
             }
-        printf("); re-planned over the rest and replayed the token history\n");
+        /* The session's last line starts with the cause ("backend X kept
+         * failing (status)"), then says what it did, as this line does. */
+        const char *why = ehal_session_last_error(s);
+        int cause_len = why ? (int)strcspn(why, ";") : 0;
+        printf("); re-planned over the rest and replayed the token history");
+        if (cause_len > 0)
+            printf(" (cause: %.*s)", cause_len, why);
+        printf("\n");
     }
     printf("memory: weights %.2f MiB as held by the backends, KV caches %.2f MiB, "
            "activations %.2f MiB",
