@@ -47,7 +47,12 @@ status=0
 
 echo "== running them =="
 set +e
-EDGEHAL=$src BUILD=$build WORK=$work/vendor CC=$cc CFLAGS=-Werror \
+# In a sanitizer build (scripts/test.d/20-sanitize.sh exports
+# EHAL_SANITIZED) the SDK and ops archives are instrumented, so the vendor's
+# plugin is compiled with the same sanitizers, as a vendor would.
+cflags=-Werror
+[ -n "${EHAL_SANITIZED:-}" ] && cflags="$cflags -fsanitize=$EHAL_SANITIZED"
+EDGEHAL=$src BUILD=$build WORK=$work/vendor CC=$cc CFLAGS="$cflags" \
     sh "$script" > "$work/log" 2>&1
 rc=$?
 set -e
