@@ -4,12 +4,14 @@
  * (label `slow`) it must meet llm-full as well. The suite's default
  * timeout applies (x4 when sanitized: docs/conformance.md).
  */
+#define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -41,7 +43,10 @@ static void cpu_backend_meets_llm_core(void **state) {
     o.jobs = 2;
     o.out = devnull;
     o.progress = 0;
-    o.json_path = "/tmp/ehal_conf_cpu_test.json";
+    /* Per process: test_conformance_cpu and _cpu_full run side by side. */
+    char json[128];
+    snprintf(json, sizeof json, "/tmp/ehal_conf_cpu_%s_%ld.json", o.profile, (long)getpid());
+    o.json_path = json;
     int code = ehal_conf_run(&o, &report);
     const ehal_conf_report *r = report;
     fclose(devnull);
