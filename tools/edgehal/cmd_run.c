@@ -419,6 +419,12 @@ int ehal_cmd_run(int argc, char **argv) {
     } else {
         ehal_model_hparams hp;
         st = ehal_model_preset_hparams("builtin", &hp);
+        /* With tied embeddings, small random layers leave the residual close
+         * to the input token's embedding, so greedy decoding repeats the last
+         * token forever; a separate output matrix gives a varied stream, which
+         * makes comparisons of token streams (--check, recovery) meaningful.
+         * Same model as `mkmodel --preset builtin --seed 42 --untied`. */
+        hp.tied_embeddings = 0;
         if (st == EHAL_STATUS_OK)
             st = ehal_model_generate(&hp, a.quant, 42, &m, err, sizeof err);
         else
