@@ -156,9 +156,10 @@ static uint64_t rng_next(uint64_t *s) {
 
 static int32_t sample(const float *l, uint32_t vocab, uint64_t k, uint64_t *rng) {
     uint32_t best = 0;
+    float bv = l[0];
     for (uint32_t i = 1; i < vocab; i++)
-        if (l[i] > l[best])
-            best = i;
+        if (l[i] > bv)
+            bv = l[i], best = i;
     if (k <= 1)
         return (int32_t)best;
     if (k > 64)
