@@ -95,17 +95,16 @@ ehal_status_t ehal_weight_buffer_get(ehal_session *s, const ehal_graph_tensor *t
     ehal_backend_props_get(be, &pr);
     const int shared = (pr.device.flags & EHAL_DEVICE_HOST_SHARED) != 0;
     if (packed) {
-        st = ehal_buffer_prepack(be, &d, data, &buf);
-        void *ptr = NULL;
-        if (st == EHAL_STATUS_OK && ehal_buffer_map(buf, &ptr) == EHAL_STATUS_OK) {
-            ehal_buffer_unmap(buf); /* a plain copy: no private layout */
-            ehal_buffer *imp = NULL;
-            if (shared && ehal_buffer_import_host(be, (void *)data, nbytes, EHAL_BUFFER_WEIGHTS,
-                                                  &imp) == EHAL_STATUS_OK) {
-                ehal_buffer_free(buf);
-                buf = imp;
-            }
+        /* On a host-shared device, a tensor without a private layout is
+         * imported: never copied, so the peak holds one copy of it. */
+        st = EHAL_STATUS_UNSUPPORTED;
+        if (shared) {
+            st = ehal_buffer_prepack_private(be, &d, data, &buf);
+            if (st == EHAL_STATUS_UNSUPPORTED)
+                st = ehal_buffer_import_host(be, (void *)data, nbytes, EHAL_BUFFER_WEIGHTS, &buf);
         }
+        if (st != EHAL_STATUS_OK)
+            st = ehal_buffer_prepack(be, &d, data, &buf);
         if (st == EHAL_STATUS_OK && !imp_used(buf, data))
             release_pages(data, nbytes);
     } else {

@@ -95,8 +95,10 @@ EHAL_API ehal_status_t ehal_buffer_import_host(ehal_backend *be, void *ptr, uint
     return wrap(be, impl, size, flags, 0, out);
 }
 
-EHAL_API ehal_status_t ehal_buffer_prepack(ehal_backend *be, const ehal_tensor_desc *weight,
-                                           const void *host_data, ehal_buffer **out) {
+/* Prepack through the plugin; with allow_copy 0, a tensor the plugin has no
+ * private layout for is answered UNSUPPORTED instead of a plain upload. */
+static ehal_status_t prepack(ehal_backend *be, const ehal_tensor_desc *weight,
+                             const void *host_data, int allow_copy, ehal_buffer **out) {
     if (!be)
         return EHAL_STATUS_INVALID_ARGUMENT;
     if (!out || !host_data)
@@ -127,6 +129,8 @@ EHAL_API ehal_status_t ehal_buffer_prepack(ehal_backend *be, const ehal_tensor_d
                                       "prepack");
         /* No private layout for this tensor: a plain upload. */
     }
+    if (!allow_copy)
+        return EHAL_STATUS_UNSUPPORTED;
     ehal_buffer *b;
     s = ehal_buffer_alloc(be, nbytes, EHAL_BUFFER_WEIGHTS, &b);
     if (s != EHAL_STATUS_OK)
@@ -138,6 +142,17 @@ EHAL_API ehal_status_t ehal_buffer_prepack(ehal_backend *be, const ehal_tensor_d
     }
     *out = b;
     return EHAL_STATUS_OK;
+}
+
+EHAL_API ehal_status_t ehal_buffer_prepack(ehal_backend *be, const ehal_tensor_desc *weight,
+                                           const void *host_data, ehal_buffer **out) {
+    return prepack(be, weight, host_data, 1, out);
+}
+
+EHAL_API ehal_status_t ehal_buffer_prepack_private(ehal_backend *be,
+                                                   const ehal_tensor_desc *weight,
+                                                   const void *host_data, ehal_buffer **out) {
+    return prepack(be, weight, host_data, 0, out);
 }
 
 EHAL_API void ehal_buffer_free(ehal_buffer *buf) {

@@ -181,6 +181,22 @@ common-options)
         pass "--commands matches the generated command list"
     else fail "--commands differs from $EHAL_CMD_LIST"; fi
     ;;
+memory-budget)
+    # Issue #5's memory bar: peak RSS <= 1.1 x (weights as held + KV caches)
+    # + 64 MiB, on a model written here (weights memory-mapped, imported by
+    # the host-shared cpu backend rather than copied).
+    [ "$EHAL_HAVE_CPU" = 1 ] || skip "the cpu plugin is not built"
+    run mk mkmodel --preset small --quant q4_0 --out "$tmp/small.gguf"
+    expect_rc mk 0 "mkmodel --preset small --quant q4_0"
+    run mem run --model "$tmp/small.gguf" --backends cpu -t 1 -n 8 -q
+    expect_rc mem 0 "run --model small.gguf"
+    line=$(grep '^memory:' "$tmp/mem.out")
+    read -r w kv peak < <(sed -E 's/^memory: weights ([0-9.]+) MiB.*KV caches ([0-9.]+) MiB.*peak RSS ([0-9.]+) MiB.*/\1 \2 \3/' <<<"$line")
+    if [ -z "${peak:-}" ]; then fail "no memory line in run's output: '$line'"
+    elif awk -v w="$w" -v kv="$kv" -v p="$peak" 'BEGIN { exit !(p <= 1.1 * (w + kv) + 64 && w > 40) }'; then
+        pass "peak RSS $peak MiB <= 1.1 x ($w + $kv) + 64 MiB"
+    else fail "peak RSS $peak MiB > 1.1 x (weights $w + KV $kv) + 64 MiB"; fi
+    ;;
 *)
     echo "cli_test.sh: unknown check '$check'"
     exit 1

@@ -137,6 +137,26 @@ static void prepack_uses_the_private_layout_or_a_plain_upload(void **state) {
     assert_non_null(strstr(ehal_last_error(f->ctx), "is not a valid dense tensor"));
 }
 
+static void prepack_private_never_falls_back_to_a_copy(void **state) {
+    fixture *f = *state;
+    const float w[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    ehal_tensor_desc t = f32_tensor(4, 2, NULL, 0);
+    ehal_buffer *b = (ehal_buffer *)&b;
+    /* frozen1 has no prepack at all. */
+    assert_int_equal(ehal_buffer_prepack_private(f->frozen, &t, w, &b), EHAL_STATUS_UNSUPPORTED);
+    assert_null(b);
+    /* mock has a private layout for F32 ... */
+    assert_int_equal(ehal_buffer_prepack_private(f->mock, &t, w, &b), EHAL_STATUS_OK);
+    float back[1];
+    assert_int_equal(ehal_buffer_read(b, 0, back, 4), EHAL_STATUS_INVALID_ARGUMENT);
+    ehal_buffer_free(b);
+    /* ... and none for F16. */
+    t.dtype = EHAL_DTYPE_F16;
+    b = (ehal_buffer *)&b;
+    assert_int_equal(ehal_buffer_prepack_private(f->mock, &t, w, &b), EHAL_STATUS_UNSUPPORTED);
+    assert_null(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(write_then_read_returns_the_bytes),
@@ -144,6 +164,7 @@ int main(void) {
         cmocka_unit_test(map_shows_the_buffer_or_is_unsupported),
         cmocka_unit_test(host_import_wraps_memory_or_is_unsupported),
         cmocka_unit_test(prepack_uses_the_private_layout_or_a_plain_upload),
+        cmocka_unit_test(prepack_private_never_falls_back_to_a_copy),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

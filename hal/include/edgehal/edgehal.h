@@ -117,6 +117,12 @@ ehal_status_t ehal_buffer_import_host(ehal_backend *be, void *ptr, uint64_t size
  * as a plain buffer. */
 ehal_status_t ehal_buffer_prepack(ehal_backend *be, const ehal_tensor_desc *weight,
                                   const void *host_data, ehal_buffer **out);
+/* As ehal_buffer_prepack, but only a backend-private layout: returns
+ * EHAL_STATUS_UNSUPPORTED (setting no error) where the backend has none for
+ * this tensor, so a caller on a host-shared device can import the host
+ * memory instead of paying for a copy. */
+ehal_status_t ehal_buffer_prepack_private(ehal_backend *be, const ehal_tensor_desc *weight,
+                                          const void *host_data, ehal_buffer **out);
 void ehal_buffer_free(ehal_buffer *buf); /* NULL is fine */
 uint64_t ehal_buffer_size(const ehal_buffer *buf);
 ehal_backend *ehal_buffer_backend(const ehal_buffer *buf);
