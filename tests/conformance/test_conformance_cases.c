@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,9 +164,16 @@ static void tolerance_rows_are_found_by_op_and_dtype(void **state) {
     assert_true(t.nmse == 1e-12);
 }
 
+/* A per-process scratch path, so parallel test runs do not share files. */
+static const char *scratch(char *buf, size_t n, const char *name) {
+    snprintf(buf, n, "/tmp/ehal_%ld_%s", (long)getpid(), name);
+    return buf;
+}
+
 static void xfail_file_reads_ids_globs_and_comments(void **state) {
     (void)state;
-    const char *path = "/tmp/ehal_conf_cases_xfail.txt";
+    char pbuf[128];
+    const char *path = scratch(pbuf, sizeof pbuf, "conf_cases_xfail.txt");
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs("# header\n\n  matmul/q4_0/*  # why\nadd/f32/1x1/s1\r\n", f);

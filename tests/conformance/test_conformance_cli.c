@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -79,13 +80,20 @@ static void list_prints_the_same_ids_as_the_library(void **state) {
     assert_string_equal(out, "matmul/q4_0/K4096xN32xT1/s9\n");
 }
 
+/* A per-process scratch path, so parallel test runs do not share files. */
+static const char *scratch(char *buf, size_t n, const char *name) {
+    snprintf(buf, n, "/tmp/ehal_%ld_%s", (long)getpid(), name);
+    return buf;
+}
+
 static void failing_case_prints_its_repro_command_and_reports(void **state) {
     (void)state;
-    char args[1400];
+    char args[1400], js[128], xml[128];
+    scratch(js, sizeof js, "conf_cli.json");
+    scratch(xml, sizeof xml, "conf_cli.xml");
     snprintf(args, sizeof args,
-             "--backend %s --filter 'matmul/f32/K6*' --progress plain "
-             "--json /tmp/ehal_conf_cli.json --junit /tmp/ehal_conf_cli.xml",
-             faulty("wrong"));
+             "--backend %s --filter 'matmul/f32/K6*' --progress plain --json %s --junit %s",
+             faulty("wrong"), js, xml);
     assert_int_equal(cmd(args), 1);
     char want[1400];
     snprintf(want, sizeof want,
@@ -93,7 +101,7 @@ static void failing_case_prints_its_repro_command_and_reports(void **state) {
              faulty("wrong"));
     assert_non_null(strstr(out, want));
     assert_non_null(strstr(out, "profile llm-core: NOT MET"));
-    FILE *f = fopen("/tmp/ehal_conf_cli.json", "r");
+    FILE *f = fopen(js, "r");
     assert_non_null(f);
     static char j[1 << 16];
     size_t n = fread(j, 1, sizeof j - 1, f);
@@ -101,14 +109,14 @@ static void failing_case_prints_its_repro_command_and_reports(void **state) {
     fclose(f);
     assert_non_null(strstr(j, "\"profile_met\": false"));
     assert_non_null(strstr(j, "\"fail\": 1"));
-    f = fopen("/tmp/ehal_conf_cli.xml", "r");
+    f = fopen(xml, "r");
     assert_non_null(f);
     n = fread(j, 1, sizeof j - 1, f);
     j[n] = '\0';
     fclose(f);
     assert_non_null(strstr(j, "failures=\"1\""));
-    remove("/tmp/ehal_conf_cli.json");
-    remove("/tmp/ehal_conf_cli.xml");
+    remove(js);
+    remove(xml);
 
     /* the same case alone, through its id */
     snprintf(args, sizeof args, "--backend %s --repro matmul/f32/K64xN31xT1/s1 --progress plain",

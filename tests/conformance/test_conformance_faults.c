@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -389,9 +390,16 @@ static char *read_file(const char *path) {
     return buf;
 }
 
+/* A per-process scratch path, so parallel test runs do not share files. */
+static const char *scratch(char *buf, size_t n, const char *name) {
+    snprintf(buf, n, "/tmp/ehal_%ld_%s", (long)getpid(), name);
+    return buf;
+}
+
 static void xfail_list_absorbs_failures_and_verify_flags_unexpected_passes(void **state) {
     (void)state;
-    const char *xf = "/tmp/ehal_conf_test_xfail.txt";
+    char xbuf[128];
+    const char *xf = scratch(xbuf, sizeof xbuf, "conf_test_xfail.txt");
     write_file(xf, "# known bad shapes\n"
                    "matmul/*/K64xN31xT1/*\n"
                    "matmul/*/K512xN10xT3/*   # trailing comment\n"
@@ -442,9 +450,10 @@ static void repro_runs_exactly_one_case_by_id(void **state) {
 
 static void json_and_junit_reports_name_the_failing_case(void **state) {
     (void)state;
+    char js[128], xml[128];
     runopts ro = {.filter = "matmul/f32/*",
-                  .json = "/tmp/ehal_conf_test.json",
-                  .junit = "/tmp/ehal_conf_test.xml"};
+                  .json = scratch(js, sizeof js, "conf_test.json"),
+                  .junit = scratch(xml, sizeof xml, "conf_test.xml")};
     int code;
     ehal_conf_report *r = run("wrong", &ro, &code);
     assert_non_null(r);
