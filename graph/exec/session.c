@@ -180,8 +180,10 @@ static ehal_status_t move(ehal_session *s, ehal_program *p, const ehal_copy *c) 
         st = EHAL_STATUS_OK;
     } else if (p->map[c->from]) {
         st = ehal_buffer_write(p->arena[c->to], d_o, (const char *)p->map[c->from] + so, n);
+        s->failed_backend = c->to;
     } else if (p->map[c->to]) {
         st = ehal_buffer_read(p->arena[c->from], so, (char *)p->map[c->to] + d_o, n);
+        s->failed_backend = c->from;
     } else {
         void *tmp = staging(s, n);
         if (!tmp) {
@@ -191,10 +193,16 @@ static ehal_status_t move(ehal_session *s, ehal_program *p, const ehal_copy *c) 
             return EHAL_STATUS_OUT_OF_MEMORY;
         }
         st = ehal_buffer_read(p->arena[c->from], so, tmp, n);
-        if (st == EHAL_STATUS_OK)
+        s->failed_backend = c->from;
+        if (st == EHAL_STATUS_OK) {
             st = ehal_buffer_write(p->arena[c->to], d_o, tmp, n);
+            s->failed_backend = c->to;
+        }
     }
-    if (st != EHAL_STATUS_OK)
+    /* failed_backend names the backend whose read or write failed. */
+    if (st == EHAL_STATUS_OK)
+        s->failed_backend = EHAL_GRAPH_NONE;
+    else
         snprintf(s->err, sizeof s->err, "moving '%s' from %s to %s: %s: %s", rt->name,
                  p->plan->names[c->from], p->plan->names[c->to], ehal_status_string(st),
                  ehal_last_error(s->ctx));
@@ -276,6 +284,8 @@ static ehal_status_t run_step(ehal_session *s, const int32_t *tokens, uint32_t T
             st = ehal_buffer_write(p->arena[b], ot, tokens, sizeof *tokens * T);
         if (st == EHAL_STATUS_OK && op != EHAL_NO_OFFSET)
             st = ehal_buffer_write(p->arena[b], op, pos, sizeof *pos * T);
+        if (st != EHAL_STATUS_OK)
+            s->failed_backend = b;
     }
     free(pos);
     uint64_t t1 = ehal_exec_now_ns();
@@ -293,6 +303,8 @@ static ehal_status_t run_step(ehal_session *s, const int32_t *tokens, uint32_t T
     uint64_t n = (uint64_t)s->hp.vocab * p->logits_rows * sizeof(float);
     if (logits)
         st = ehal_buffer_read(p->arena[p->logits_backend], lo, logits, n);
+    if (st != EHAL_STATUS_OK)
+        s->failed_backend = p->logits_backend;
     uint64_t r1 = ehal_exec_now_ns();
     s->stats.transfer_ns += r1 - r0;
     ehal_trace_add(s, B, "logits", r0, r1);

@@ -39,15 +39,15 @@ static int teardown(void **state) {
 }
 
 /* A context over the test plugins only (gt_dir) or the build's plugins. */
-static ehal_context *open_ctx(int test_plugins, const char *backends, const ehal_option *bo,
-                              uint32_t nbo) {
+static ehal_context *open_ctx_flags(int test_plugins, const char *backends, const ehal_option *bo,
+                                    uint32_t nbo, uint32_t flags) {
     const char *dir = getenv(test_plugins ? "EHAL_GT_PLUGIN_DIR" : "EHAL_TEST_PLUGIN_DIR");
     if (!dir)
         return NULL;
     ehal_context_options o;
     memset(&o, 0, sizeof o);
     o.struct_size = sizeof o;
-    o.flags = EHAL_CONTEXT_NO_DEFAULT_PATHS | EHAL_CONTEXT_NO_ENV;
+    o.flags = flags;
     o.backends = backends;
     o.backend_path = dir;
     o.log_level = EHAL_LOG_ERROR;
@@ -60,6 +60,27 @@ static ehal_context *open_ctx(int test_plugins, const char *backends, const ehal
         ehal_context_destroy(ctx);
         return NULL;
     }
+    return ctx;
+}
+
+static ehal_context *open_ctx(int test_plugins, const char *backends, const ehal_option *bo,
+                              uint32_t nbo) {
+    return open_ctx_flags(test_plugins, backends, bo, nbo,
+                          EHAL_CONTEXT_NO_DEFAULT_PATHS | EHAL_CONTEXT_NO_ENV);
+}
+
+/* A context of the test plugins with EHAL_FAULT=rule (the only variable of
+ * the environment read: EHAL_BACKEND_PATH is cleared for the call). */
+static ehal_context *open_ctx_fault(const char *backends, const ehal_option *bo, uint32_t nbo,
+                                    const char *rule) {
+    const char *old_path = getenv("EHAL_BACKEND_PATH");
+    char *saved = old_path ? strdup(old_path) : NULL;
+    unsetenv("EHAL_BACKEND_PATH");
+    setenv("EHAL_FAULT", rule, 1);
+    ehal_context *ctx = open_ctx_flags(1, backends, bo, nbo, EHAL_CONTEXT_NO_DEFAULT_PATHS);
+    unsetenv("EHAL_FAULT");
+    if (saved)
+        setenv("EHAL_BACKEND_PATH", saved, 1), free(saved);
     return ctx;
 }
 
@@ -534,6 +555,38 @@ static void backend_failing_once_is_retried_not_dropped(void **state) {
     assert_int_equal(st.lost_mask, 0u);
 }
 
+/* Host<->device traffic (input writes, boundary moves, logits reads) that
+ * keeps failing on gt_b is gt_b's failure: dropped after one retry, the
+ * history replayed, the tokens those of a healthy run. */
+static void failing_reads_and_writes_drop_the_backend(void **state) {
+    (void)state;
+    const char *rules[] = {"gt_b:write:after=6", "gt_b:read:after=2"};
+    ehal_option bo[1] = {{"gt_b.import", "0"}};
+    for (int r = 0; r < 2; r++) {
+        ehal_context *one = open_ctx(1, "gt_a", NULL, 0);
+        ehal_context *two = open_ctx_fault("gt_a,gt_b", bo, 1, rules[r]);
+        if (!one || !two || ehal_backend_count(two) != 2) {
+            print_message("skipped: test plugins not found\n");
+            ehal_context_destroy(one), ehal_context_destroy(two);
+            skip();
+        }
+        static float a[NL], b[NL];
+        int32_t ta[N_DECODE + 1], tb[N_DECODE + 1];
+        const char *pins[] = {"layers 2-3=gt_b"};
+        ehal_session_options s1 = opts(NULL, 0, EHAL_DTYPE_F16), s2 = opts(pins, 1, EHAL_DTYPE_F16);
+        ehal_session_stats st;
+        run_session(one, &s1, a, ta, NULL);
+        run_session(two, &s2, b, tb, &st);
+        print_message("%s: %u re-plan(s), lost mask %u\n", rules[r], st.replans, st.lost_mask);
+        assert_int_equal(st.replans, 1);
+        assert_int_equal(st.lost_mask, 2u);
+        assert_memory_equal(ta, tb, sizeof ta);
+        double mr, d = max_diff(b, a, NL, &mr);
+        assert_true(d <= 1e-4 * (mr > 1 ? mr : 1));
+        ehal_context_destroy(one), ehal_context_destroy(two);
+    }
+}
+
 static void last_backend_failing_ends_with_one_line_error(void **state) {
     (void)state;
     ehal_option bo[2] = {{"gt_a.fail_after", "1"}, {"gt_a.fail_status", "internal"}};
@@ -822,6 +875,7 @@ int main(void) {
         cmocka_unit_test(lost_backend_is_replanned_and_history_replayed),
         cmocka_unit_test(backend_that_keeps_failing_is_dropped_after_one_retry),
         cmocka_unit_test(backend_failing_once_is_retried_not_dropped),
+        cmocka_unit_test(failing_reads_and_writes_drop_the_backend),
         cmocka_unit_test(last_backend_failing_ends_with_one_line_error),
         cmocka_unit_test(calibration_corrects_a_backend_that_overclaims),
         cmocka_unit_test(plan_with_npu_sim_sends_prefill_matmuls_there),
