@@ -14,6 +14,7 @@
 
 #include "cpu_attn.h"
 #include "cpu_internal.h"
+#include "cpu_vec_kernels.h"
 
 typedef struct cpu_kernel_variant {
     uint32_t op;            /* ehal_op id */
@@ -23,10 +24,38 @@ typedef struct cpu_kernel_variant {
     cpu_op_fn fast;         /* pool-aware kernel, or NULL */
 } cpu_kernel_variant;
 
+#if defined(__x86_64__) || defined(__i386__)
+static int have_avx2(void) { return cpu_isa_enabled(CPU_ISA_AVX2); }
+#endif
+#if defined(__aarch64__)
+static int have_neon(void) { return cpu_isa_enabled(CPU_ISA_NEON); }
+#endif
+
+/* The vectorized element-wise kernels of one row-primitive table
+ * (cpu_vec.h): RMS_NORM, ROPE, ADD, MUL, SWIGLU, SOFTMAX, GET_ROWS,
+ * KV_WRITE, named op__isa (their dtypes are the op's; GET_ROWS and KV_WRITE
+ * cover F32, F16, Q8_0 and Q4_0 rows). */
+#define CPU_VEC_VARIANT_(N, stem, isa, avail)                                                \
+    {EHAL_OP_##N, #stem "__" #isa, avail, NULL, cpu_op_##stem##__##isa},
+
 static const cpu_kernel_variant variants[] = {
     /* Dispatchers over the family tables (their choice is logged below). */
     {EHAL_OP_MATMUL, "matmul__families", NULL, NULL, cpu_op_matmul},
     {EHAL_OP_ATTENTION, "attention__families", NULL, NULL, cpu_op_attention},
+
+#if defined(__x86_64__) || defined(__i386__)
+#define CPU_VEC_VARIANT_AVX2(N, stem) CPU_VEC_VARIANT_(N, stem, avx2, have_avx2)
+    CPU_VEC_OP_LIST(CPU_VEC_VARIANT_AVX2)
+#undef CPU_VEC_VARIANT_AVX2
+#endif
+#if defined(__aarch64__)
+#define CPU_VEC_VARIANT_NEON(N, stem) CPU_VEC_VARIANT_(N, stem, neon, have_neon)
+    CPU_VEC_OP_LIST(CPU_VEC_VARIANT_NEON)
+#undef CPU_VEC_VARIANT_NEON
+#endif
+#define CPU_VEC_VARIANT_SCALAR(N, stem) CPU_VEC_VARIANT_(N, stem, scalar, NULL)
+    CPU_VEC_OP_LIST(CPU_VEC_VARIANT_SCALAR)
+#undef CPU_VEC_VARIANT_SCALAR
 
 /* Reference kernels, one per catalog op (derived from EHAL_OP_LIST, so a new
  * catalog op gets its reference kernel here without an edit). */
