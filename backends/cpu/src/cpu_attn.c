@@ -10,6 +10,7 @@
 
 #include "cpu_attn.h"
 #include "cpu_pool.h"
+#include "cpu_vec.h"
 #include "edgehal/backend_sdk.h"
 #include "edgehal/ops.h"
 
@@ -49,6 +50,7 @@ const cpu_attn_variant *cpu_attn_pick(uint32_t kvtype)
 
 typedef struct attn_job {
     const cpu_attn_variant *v;
+    const cpu_vec_ops *vec; /* exp and scaling, of the variant's ISA */
     ehal_params_attention p;
     int64_t D, Hq, Hkv, T, C, group, gchunks, pmax;
     int noncausal;
@@ -86,11 +88,9 @@ static void attend_unit(const attn_job *j, float *scratch, int64_t unit)
     const int G = (int)(j->group - g0 < CPU_ATTN_MAX_G ? j->group - g0 : CPU_ATTN_MAX_G);
     const int64_t h0 = kvh * j->group + g0;
     float *q = scratch, *acc = q + CPU_ATTN_MAX_G * D, *s = acc + CPU_ATTN_MAX_G * D;
-    float m[CPU_ATTN_MAX_G], l[CPU_ATTN_MAX_G], pr[CPU_ATTN_MAX_G];
+    float m[CPU_ATTN_MAX_G], l[CPU_ATTN_MAX_G];
     for (int g = 0; g < G; g++) {
-        const float *qs = j->Q + (t * j->Hq + h0 + g) * D;
-        for (int64_t d = 0; d < D; d++)
-            q[g * D + d] = qs[d] * j->p.scale;
+        j->vec->scale(j->Q + (t * j->Hq + h0 + g) * D, j->p.scale, q + g * D, D);
         m[g] = -INFINITY;
         l[g] = 0.0f;
     }
@@ -116,26 +116,24 @@ static void attend_unit(const attn_job *j, float *scratch, int64_t unit)
                 if (mt > m[g]) {
                     const float c = m[g] == -INFINITY ? 0.0f : expf(m[g] - mt);
                     l[g] *= c;
-                    for (int64_t d = 0; d < D; d++)
-                        acc[g * D + d] *= c;
+                    j->vec->scale(acc + g * D, c, acc + g * D, D);
                     m[g] = mt;
                 }
             }
+            /* The tile's weights exp(s - m) in one vector pass. */
+            for (int i = 0; i < n; i++)
+                for (int g = 0; g < G; g++)
+                    s[i * G + g] -= m[g];
+            j->vec->exp(s, s, (int64_t)n * G);
             for (int i = 0; i < n; i++) {
-                for (int g = 0; g < G; g++) {
-                    pr[g] = expf(s[i * G + g] - m[g]);
-                    l[g] += pr[g];
-                }
-                j->v->pv(acc, pr, G, Vh + (uint64_t)slots[i] * j->row_bytes, D);
+                for (int g = 0; g < G; g++)
+                    l[g] += s[i * G + g];
+                j->v->pv(acc, s + i * G, G, Vh + (uint64_t)slots[i] * j->row_bytes, D);
             }
         }
     }
-    for (int g = 0; g < G; g++) {
-        float *o = j->O + (t * j->Hq + h0 + g) * D;
-        const float inv = 1.0f / l[g];
-        for (int64_t d = 0; d < D; d++)
-            o[d] = acc[g * D + d] * inv;
-    }
+    for (int g = 0; g < G; g++)
+        j->vec->scale(acc + g * D, 1.0f / l[g], j->O + (t * j->Hq + h0 + g) * D, D);
 }
 
 static void attn_task(void *ctx, int ith, int nth)
@@ -156,6 +154,7 @@ ehal_status_t cpu_attention_run(cpu_pool *pool, const cpu_attn_variant *v,
     attn_job j;
     memset(&j, 0, sizeof j);
     j.v = v;
+    j.vec = cpu_vec_for_isa(v->isa);
     ehal_op_get_params(a->sg, a->node, &j.p, sizeof j.p);
     j.D = qd->ne[0], j.Hq = qd->ne[1], j.T = qd->ne[2];
     j.C = kd->ne[1], j.Hkv = kd->ne[2];
