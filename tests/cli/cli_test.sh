@@ -181,6 +181,33 @@ common-options)
         pass "--commands matches the generated command list"
     else fail "--commands differs from $EHAL_CMD_LIST"; fi
     ;;
+bench-model)
+    # `edgehal bench --model`: pp/tg rows with positive tokens/s in the table
+    # and the JSON, one-line errors for a missing file and nothing to measure.
+    [ "$EHAL_HAVE_CPU" = 1 ] || skip "the cpu plugin is not built"
+    run bm bench --model builtin -p 8 -n 4 -t 1 --reps 2 --json "$tmp/bm.json"
+    expect_rc bm 0 "bench --model builtin -p 8 -n 4"
+    expect_grep "$tmp/bm.out" "threads  test" "the table header is printed"
+    for t in pp8 tg4; do
+        if grep -Eq "^1 +$t +[0-9]+\.[0-9]" "$tmp/bm.out"; then pass "a $t row for 1 thread"; else
+            fail "no $t row"; sed 's/^/  | /' "$tmp/bm.out"; fi
+    done
+    if [ -n "$PYTHON" ]; then
+        if "$PYTHON" - "$tmp/bm.json" <<'PY'; then pass "--json has both tests with tokens/s > 0"; else fail "--json"; fi
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+assert [x["test"] for x in r] == ["pp8", "tg4"], r
+assert all(x["tokens_per_s"] > 0 and x["min"] <= x["tokens_per_s"] <= x["max"] for x in r), r
+assert r[1]["weight_gb_per_s"] > 0, r
+PY
+    fi
+    run bmiss bench --model "$tmp/none.gguf"
+    expect_rc bmiss 1 "bench --model of a missing file"
+    expect_grep "$tmp/bmiss.err" "$tmp/none.gguf" "the missing file is named"
+    [ "$(wc -l <"$tmp/bmiss.err")" = 1 ] && pass "one error line" || fail "not one error line"
+    run bnone bench --model builtin -p 0 -n 0
+    expect_rc bnone 2 "bench --model with -p 0 -n 0"
+    ;;
 memory-budget)
     # Issue #5's memory bar: peak RSS <= 1.1 x (weights as held + KV caches)
     # + 64 MiB, on a model written here (weights memory-mapped, imported by

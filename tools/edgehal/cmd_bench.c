@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_model.h"
 #include "cli.h"
 #include "edgehal/edgehal.h"
 #include "edgehal/ops.h"
@@ -52,6 +53,8 @@ static void bench_usage(FILE *out)
             "                     [--head-dim D] [--ctx C] [--heads H] [--kv-heads H]\n"
             "                     [--threads N] [--backend NAME] [--reps R] [--quick]\n"
             "                     [--bandwidth [--bandwidth-mib M]] [--json FILE]\n"
+            "       edgehal bench --model FILE.gguf|builtin [-p N] [-n N] [-t LIST] ...\n"
+            "                     (whole-model pp/tg tokens/s: edgehal bench --model x --help)\n"
             "\n"
             "Times ops on a backend through the public API: weights and inputs are put in\n"
             "buffers of the backend, a one-node subgraph is prepared, and each run is\n"
@@ -470,8 +473,26 @@ static int default_cases(bench_case *cs, int quick)
     return n;
 }
 
+/* 1 if the arguments ask for the whole-model benchmark (--model, -m). */
+static int wants_model(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (!strcmp(argv[i], "-m") || !strncmp(argv[i], "--model", 7))
+            return 1;
+    return 0;
+}
+
 int ehal_cmd_bench(int argc, char **argv)
 {
+#ifdef EHAL_HAVE_BENCH_MODEL
+    if (wants_model(argc, argv))
+        return ehal_bench_model(argc, argv);
+#else
+    if (wants_model(argc, argv)) {
+        fprintf(stderr, "edgehal bench: --model: this build has no graph library\n");
+        return 1;
+    }
+#endif
     ehal_cli_common common;
     ehal_cli_parser p;
     ehal_cli_parser_init(&p, argc, argv, bench_opts, bench_usage);
