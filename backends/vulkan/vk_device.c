@@ -209,6 +209,22 @@ static void detect_memory(ehal_backend_impl *be) {
     }
 }
 
+static int has_device_ext(ehal_backend_impl *be, const char *name) {
+    uint32_t n = 0;
+    if (be->fn.vkEnumerateDeviceExtensionProperties(be->pdev, NULL, &n, NULL) != VK_SUCCESS || n == 0) {
+        return 0;
+    }
+    VkExtensionProperties *e = ehal_sdk_calloc(be->host, n, sizeof *e);
+    int found = 0;
+    if (e && be->fn.vkEnumerateDeviceExtensionProperties(be->pdev, NULL, &n, e) == VK_SUCCESS) {
+        for (uint32_t i = 0; i < n && !found; i++) {
+            found = strcmp(e[i].extensionName, name) == 0;
+        }
+    }
+    ehal_sdk_free(be->host, e);
+    return found;
+}
+
 static void detect_features(ehal_backend_impl *be) {
     ehal_vk_features *a = &be->avail;
     VkPhysicalDeviceSubgroupProperties sg = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
@@ -219,12 +235,17 @@ static void detect_features(ehal_backend_impl *be) {
                   (sg.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT) &&
                   (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
     if (be->props.apiVersion >= VK_API_VERSION_1_2) {
-        VkPhysicalDeviceVulkan13Features f13 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
+        /* Integer dot products through VK_KHR_shader_integer_dot_product
+         * (core in 1.3, but the instance asks for 1.2, so the extension is
+         * what is enabled). */
+        VkPhysicalDeviceShaderIntegerDotProductFeatures fdot = {
+            .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
         VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
         VkPhysicalDeviceVulkan11Features f11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
                                                 .pNext = &f12};
-        if (be->props.apiVersion >= VK_API_VERSION_1_3) {
-            f12.pNext = &f13;
+        int dot_ext = has_device_ext(be, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+        if (dot_ext) {
+            f12.pNext = &fdot;
         }
         VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f11};
         be->fn.vkGetPhysicalDeviceFeatures2(be->pdev, &f2);
@@ -232,7 +253,7 @@ static void detect_features(ehal_backend_impl *be) {
         a->storage8 = f12.storageBuffer8BitAccess;
         a->int8 = f12.shaderInt8;
         a->fp16 = f12.shaderFloat16;
-        a->int_dot = f13.shaderIntegerDotProduct;
+        a->int_dot = dot_ext && fdot.shaderIntegerDotProduct;
     }
     be->feat = *a;
     const char *dis = getenv("EHAL_VULKAN_DISABLE");
@@ -276,7 +297,12 @@ static ehal_status_t create_device(ehal_backend_impl *be) {
                                    .queueCount = 1,
                                    .pQueuePriorities = &prio};
     /* Only what the chosen shader variants use is enabled. */
+    VkPhysicalDeviceShaderIntegerDotProductFeatures fdot = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES,
+        .shaderIntegerDotProduct = VK_TRUE};
+    const char *dot_ext = VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME;
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+                                            .pNext = be->feat.int_dot ? &fdot : NULL,
                                             .storageBuffer8BitAccess = (VkBool32)be->feat.storage8,
                                             .shaderInt8 = (VkBool32)be->feat.int8,
                                             .shaderFloat16 = (VkBool32)be->feat.fp16};
@@ -286,7 +312,9 @@ static ehal_status_t create_device(ehal_backend_impl *be) {
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
                               .pNext = be->props.apiVersion >= VK_API_VERSION_1_2 ? &f11 : NULL,
                               .queueCreateInfoCount = 1,
-                              .pQueueCreateInfos = &qci};
+                              .pQueueCreateInfos = &qci,
+                              .enabledExtensionCount = be->feat.int_dot ? 1u : 0u,
+                              .ppEnabledExtensionNames = be->feat.int_dot ? &dot_ext : NULL};
     VkResult r = be->fn.vkCreateDevice(be->pdev, &dci, NULL, &be->dev);
     if (r != VK_SUCCESS) {
         ehal_sdk_log(be->host, EHAL_LOG_ERROR, "vkCreateDevice on \"%s\" failed: %s",

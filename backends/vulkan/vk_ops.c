@@ -61,8 +61,10 @@ static void setup_matmul(ehal_backend_impl *be, const op_ctx *c, ehal_vk_dispatc
     uint32_t T = u32n(ehal_tensor_nelements(c->in[1]) / w->ne[0]);
     int gemv = T <= GEMV_MAX_T;
     if (gemv) {
-        snprintf(d->shader, sizeof d->shader, "matmul_gemv_%s_%s_%s", wtype_name(w->dtype),
-                 storage_suffix(be), be->feat.subgroup ? "sg" : "sh");
+        /* Q8_0/Q4_0: integer dot products (OpSDot) where the device has them */
+        int dp = be->feat.int_dot && ehal_dtype_is_quantized(w->dtype);
+        snprintf(d->shader, sizeof d->shader, "matmul_gemv_%s_%s_%s%s", wtype_name(w->dtype),
+                 storage_suffix(be), be->feat.subgroup ? "sg" : "sh", dp ? "_dp" : "");
     } else {
         snprintf(d->shader, sizeof d->shader, "matmul_gemm_%s_%s", wtype_name(w->dtype),
                  storage_suffix(be));

@@ -69,7 +69,10 @@ static void bench_matmul(uint32_t wdt, int64_t K, int64_t N, int64_t T) {
     vt_node(&g, EHAL_OP_MATMUL, (uint32_t[]){w, x}, 2, y, NULL, 0);
     double ms = 0, ref = 0;
     assert_int_equal(vt_run_timed(&g_b, &g, g_full ? 5 : 2, &ms, &ref), 0);
-    assert_int_equal(vt_check_close(&g, y, 1e-5, "matmul"), 0);
+    /* Q8_0/Q4_0 weights quantize the activations to Q8_0 (as the cpu
+     * backend does; test_vulkan_ops checks that exactly), the reference
+     * keeps them f32: measured normalized max error ~4e-3 here. */
+    assert_int_equal(vt_check_close(&g, y, ehal_dtype_is_quantized(wdt) ? 2e-2 : 1e-5, "matmul"), 0);
     report(what, ms, ref, 2.0 * (double)K * (double)N * (double)T * 1e-9,
            (double)ehal_tensor_nbytes(&g.td[w]) * 1e-9);
     vt_graph_free(&g);

@@ -8,8 +8,15 @@
  * Fallback: one workgroup per row; the 64 invocations split K and reduce
  *   through a shared-memory tree.
  * K is split in whole quant blocks for Q8_0/Q4_0; up to 8 columns of X are
- * accumulated in registers. */
+ * accumulated in registers.
+ * Q8_0/Q4_0 weights: each 32-value block of X is quantized to Q8_0 exactly
+ * as the cpu backend does (quant.glsl), the block's integer dot product is
+ * exact (idot.glsl; OpSDot with USE_INT_DOT), and d_w * d_x * isum is
+ * accumulated in f32: the cpu backend's arithmetic, so layers give the same
+ * results on either backend up to f32 summation order. */
 #include "common.glsl"
+#include "quant.glsl"
+#include "idot.glsl"
 #extension GL_EXT_control_flow_attributes : require
 #ifdef USE_SUBGROUP
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -45,22 +52,28 @@ void main() {
     [[unroll]] for (int t = 0; t < MAXT; t++) acc[t] = 0.0;
 #if WTYPE == 8 || WTYPE == 2
     for (uint b = lane; b < K / 32u; b += lanes) {
+        uint wq[8];
 #if WTYPE == 8
         uint base = row + b * 34u;
+        for (uint i = 0u; i < 8u; i++) wq[i] = RD16(0, base + 2u + 4u * i) | (RD16(0, base + 4u + 4u * i) << 16);
 #else
         uint base = row + b * 18u;
+        for (uint i = 0u; i < 4u; i++) {
+            uint nib = RD16(0, base + 2u + 4u * i) | (RD16(0, base + 4u + 4u * i) << 16);
+            wq[i] = q4_nibbles_to_i8(nib);
+            wq[i + 4u] = q4_nibbles_to_i8(nib >> 4u);
+        }
 #endif
-        float dsc = ldh_0(base);
-        for (uint j = 0u; j < 32u; j++) {
-#if WTYPE == 8
-            float w = float(int(RD8(0, base + 2u + j) << 24) >> 24) * dsc;
-#else
-            uint q = RD8(0, base + 2u + (j & 15u));
-            q = (j < 16u) ? (q & 15u) : (q >> 4u);
-            float w = float(int(q) - 8) * dsc;
-#endif
-            uint k = b * 32u + j;
-            [[unroll]] for (uint t = 0u; t < MAXT; t++) if (t < T) acc[t] += w * bf1.d[xo + t * K + k];
+        float dw = ldh_0(base);
+        [[unroll]] for (uint t = 0u; t < MAXT; t++) {
+            if (t < T) {
+                float xv[32];
+                uint xq[8];
+                uint xb = xo + t * K + b * 32u;
+                for (uint j = 0u; j < 32u; j++) xv[j] = bf1.d[xb + j];
+                float dx = q8_quantize(xv, xq);
+                acc[t] += dw * dx * float(dot_block(wq, xq));
+            }
         }
     }
 #else

@@ -5,7 +5,7 @@
  * integer bits (no reliance on the driver's packHalf2x16 rounding), Q8_0 is
  * clamp(roundf(x*id)) with round-half-away-from-zero, Q4_0 is
  * trunc(clamp(x*id + 8.5, 0, 15)); NaN quantizes to 0 as in the reference.
- * Requires common.glsl and DECL_BUF(4).
+ * Requires common.glsl and DECL_BUF(4); the pure helpers are in quant.glsl.
  */
 #ifdef STORAGE_SMALL
 void wr8(uint o, uint v) { b84.d[o] = uint8_t(v & 0xFFu); }
@@ -23,44 +23,7 @@ void wr16(uint o, uint v) {
 }
 #endif
 
-uint shift_rne(uint m, uint shift) {
-    uint q = m >> shift;
-    uint rem = m & ((1u << shift) - 1u);
-    uint half_ = 1u << (shift - 1u);
-    if (rem > half_ || (rem == half_ && (q & 1u) != 0u)) q++;
-    return q;
-}
-
-uint f32_to_f16_bits(float f) {
-    uint x = floatBitsToUint(f);
-    uint sign = (x >> 16) & 0x8000u;
-    uint e = (x >> 23) & 0xFFu;
-    uint m = x & 0x7FFFFFu;
-    if (e == 0xFFu) return m == 0u ? (sign | 0x7C00u) : (sign | 0x7E00u | (m >> 13));
-    int he = int(e) - 127 + 15;
-    if (he >= 31) return sign | 0x7C00u;
-    if (he <= 0) {
-        uint shift = 126u - e;
-        if (e == 0u || shift > 24u) return sign;
-        return sign | shift_rne(m | 0x800000u, shift);
-    }
-    uint h = (uint(he) << 10) | (m >> 13);
-    uint rem = m & 0x1FFFu;
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u) != 0u)) h++;
-    return sign | h;
-}
-
-/* roundf: half away from zero, exact for every float. */
-float round_away(float x) {
-    float t = trunc(x);
-    if (abs(x - t) >= 0.5) t += sign(x);
-    return t;
-}
-
-float clamp_nan(float v, float lo, float hi) {
-    if (isnan(v)) return 0.0;
-    return v < lo ? lo : (v > hi ? hi : v);
-}
+#include "quant.glsl"
 
 void wr_f32(uint o, float v) { bf4.d[o >> 2] = v; }
 void wr_f16(uint o, float v) { wr16(o, f32_to_f16_bits(v)); }
