@@ -243,12 +243,15 @@ static void describe_device(ehal_backend_impl *be) {
                  (have & CL_FEAT_SUBGROUPS) ? "yes" : "no", (have & CL_FEAT_DOT8) ? "yes" : "no",
                  off ? " (some disabled by EHAL_OPENCL_DISABLE)" : "");
     snprintf(be->build_options, sizeof be->build_options,
-             "-cl-std=CL1.2 -cl-fp32-correctly-rounded-divide-sqrt -DEHAL_TILE=%u%s%s%s", be->tile,
+             "-cl-std=CL1.2 -cl-fp32-correctly-rounded-divide-sqrt -DEHAL_TILE=%u%s%s%s%s", be->tile,
              (be->features & CL_FEAT_FP16) ? " -DEHAL_FP16" : "",
              (be->features & CL_FEAT_SUBGROUPS) ? " -DEHAL_SUBGROUPS" : "",
              (be->features & CL_FEAT_SUBGROUPS) && strstr(e, "cl_khr_subgroups")
                  ? " -DEHAL_SUBGROUPS_KHR"
-                 : "");
+                 : "",
+             !(be->features & CL_FEAT_DOT8)                  ? ""
+             : strstr(e, "cl_khr_integer_dot_product") ? " -DEHAL_DOT8_KHR"
+                                                       : " -DEHAL_DOT8_ARM");
     ehal_sdk_free(be->host, ext);
 }
 

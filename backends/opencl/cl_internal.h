@@ -27,7 +27,7 @@
  * EHAL_OPENCL_DISABLE (comma list of these names, or "all"). */
 #define CL_FEAT_FP16 1u      /* cl_khr_fp16 */
 #define CL_FEAT_SUBGROUPS 2u /* cl_khr_subgroups / cl_intel_subgroups */
-#define CL_FEAT_DOT8 4u      /* integer dot product extensions (detected only) */
+#define CL_FEAT_DOT8 4u      /* integer dot product extensions (MATMUL int8 dots) */
 
 /* Kernels of the program, one per name in cl_program.c's table. */
 enum {
@@ -48,8 +48,9 @@ extern const char *const ehal_cl_kernel_names[CLK_COUNT_];
 #define CL_RED_WG 64u    /* EHAL_RED_WG in the kernels */
 #define CL_ATT_MAX_D 256 /* EHAL_RED_WG * EHAL_ATT_PER */
 #define CL_GEMV_MAX_T 8  /* EHAL_GEMV_MAXT */
-/* Local memory of the GEMM for a given tile: two (4*tile) x 33 float tiles. */
-#define CL_GEMM_LOCAL_BYTES(tile) (2u * 4u * (tile)*33u * 4u)
+/* W and X tiles (4*tile rows of 33 floats each) and the per-row scales of
+ * the quantized path (4*tile floats each). */
+#define CL_GEMM_LOCAL_BYTES(tile) (2u * 4u * (tile)*33u * 4u + 2u * 4u * (tile)*4u)
 
 struct ehal_backend_impl {
     uint32_t magic;

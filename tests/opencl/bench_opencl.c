@@ -78,7 +78,10 @@ static void test_bench_matmul(void **state) {
             snprintf(what, sizeof what, "matmul %s K=%lld N=%lld T=%lld (%s)",
                      ehal_dtype_name(dts[d]), (long long)K, (long long)N, (long long)T,
                      T == 1 ? "gemv" : "gemm");
-            timed(&g, y, 1e-5, what);
+            /* Q8_0/Q4_0 weights quantize the activations to Q8_0 (as the
+             * cpu backend does; test_opencl_ops checks that exactly), the
+             * reference keeps them f32: ~4e-3 normalized max error. */
+            timed(&g, y, ehal_dtype_is_quantized(dts[d]) ? 2e-2 : 1e-5, what);
             ot_graph_free(&g);
         }
     }

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "edgehal/quant.h"
+#include "int8_act_ref.h"
 #include "vk_harness.h"
 
 static vt_backend g_b;
@@ -138,72 +138,19 @@ static void test_get_rows_matches_reference(void **state) {
     }
 }
 
-/* The int8-activation model of MATMUL with Q8_0/Q4_0 weights, computed
- * here independently of the plugin: each 32-value block of an X row is
- * quantized with ehal_quantize_row_q8_0, the block's integer dot product
- * with the weight integers is exact, and d_w * d_x * isum is summed (in
- * double; the device sums in f32, so agreement is to f32 rounding). */
-static void int8_act_matmul(const vt_graph *g, uint32_t w, uint32_t x, double *out) {
-    const ehal_tensor_desc *wt = &g->td[w];
-    int64_t K = wt->ne[0], N = wt->ne[1], T = ehal_tensor_nelements(&g->td[x]) / K, nb = K / 32;
-    size_t rowb = (size_t)ehal_row_bytes(wt->dtype, K);
-    ehal_block_q8_0 *xq = malloc((size_t)nb * sizeof *xq);
-    assert_non_null(xq);
-    for (int64_t t = 0; t < T; t++) {
-        ehal_quantize_row_q8_0((const float *)g->host[x] + t * K, xq, K);
-        for (int64_t n = 0; n < N; n++) {
-            const uint8_t *row = (const uint8_t *)g->host[w] + (size_t)n * rowb;
-            double acc = 0.0;
-            for (int64_t b = 0; b < nb; b++) {
-                int32_t isum = 0;
-                float dw;
-                if (wt->dtype == EHAL_DTYPE_Q8_0) {
-                    const ehal_block_q8_0 *wb = (const ehal_block_q8_0 *)row + b;
-                    dw = ehal_fp16_to_fp32(wb->d);
-                    for (int j = 0; j < 32; j++) {
-                        isum += (int32_t)wb->qs[j] * xq[b].qs[j];
-                    }
-                } else {
-                    const ehal_block_q4_0 *wb = (const ehal_block_q4_0 *)row + b;
-                    dw = ehal_fp16_to_fp32(wb->d);
-                    for (int j = 0; j < 16; j++) {
-                        isum += ((int32_t)(wb->qs[j] & 15) - 8) * xq[b].qs[j];
-                        isum += ((int32_t)(wb->qs[j] >> 4) - 8) * xq[b].qs[j + 16];
-                    }
-                }
-                acc += (double)dw * (double)ehal_fp16_to_fp32(xq[b].d) * (double)isum;
-            }
-            out[t * N + n] = acc;
-        }
-    }
-    free(xq);
-}
-
 /* Quantized weights: the device must follow the int8-activation model to
  * f32 rounding (normalized max error 2e-6; a value quantized to a
  * neighbouring step would show as ~1e-3), and stay within the conformance
  * table's Q8_0/Q4_0 matmul bound of the f32-activation reference. */
 static void check_int8_act(const vt_graph *g, uint32_t w, uint32_t x, uint32_t y, const char *what) {
+    const ehal_tensor_desc *wt = &g->td[w];
     int64_t n = ehal_tensor_nelements(&g->td[y]);
     double *m = malloc((size_t)n * sizeof *m);
     assert_non_null(m);
-    int8_act_matmul(g, w, x, m);
-    const float *dev = g->dev[y];
-    double maxm = 1e-30, maxe = 0.0;
-    int64_t at = 0;
-    for (int64_t i = 0; i < n; i++) {
-        maxm = fmax(maxm, fabs(m[i]));
-        double e = fabs((double)dev[i] - m[i]);
-        if (!(e <= maxe)) {
-            maxe = isnan(e) ? INFINITY : e;
-            at = i;
-        }
-    }
-    if (!(maxe / maxm <= 2e-6)) {
-        printf("%s: int8-activation model: normalized max error %.3g at %lld (device %.9g, "
-               "model %.9g)\n", what, maxe / maxm, (long long)at, (double)dev[at], m[at]);
-    }
-    assert_true(maxe / maxm <= 2e-6);
+    assert_int_equal(ia_matmul(wt->dtype, g->host[w], wt->ne[0], wt->ne[1], g->host[x],
+                               ehal_tensor_nelements(&g->td[x]) / wt->ne[0], m),
+                     0);
+    assert_true(ia_error(g->dev[y], m, n, 2e-6, what) <= 2e-6);
     free(m);
     assert_int_equal(vt_check_close(g, y, 0.1, what), 0);
 }
@@ -217,16 +164,7 @@ static void matmul_case(uint32_t wdt, int64_t K, int64_t N, int64_t T, uint32_t 
     vt_fill(&g, w, seed, 1.0f);
     vt_fill(&g, x, seed + 100u, 1.0f);
     if (ehal_dtype_is_quantized(wdt)) {
-        /* Block 0 of every X row: 127 sets d = 1 (id = 1) and puts values
-         * on half steps: roundf takes them away from zero (2.5 -> 3,
-         * -2.5 -> -3), round-half-even would not. */
-        for (int64_t t = 0; t < T; t++) {
-            float *xr = (float *)g.host[x] + t * K;
-            xr[0] = 127.0f;
-            for (int j = 1; j < 32; j++) {
-                xr[j] = (float)((j % 9) - 4) + ((j & 1) ? 0.5f : -0.5f);
-            }
-        }
+        ia_half_steps(g.host[x], K, T); /* roundf on exact half steps */
     }
     vt_node(&g, EHAL_OP_MATMUL, (uint32_t[]){w, x}, 2, y, NULL, 0);
     run_ok(&g);

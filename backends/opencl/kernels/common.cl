@@ -12,6 +12,9 @@
  *   EHAL_SUBGROUPS cl_khr_subgroups or cl_intel_subgroups is present
  *                  (EHAL_SUBGROUPS_KHR also set for the khr one)
  *   EHAL_TILE      GEMM tile edge (16, or 8 on small work-group devices)
+ *   EHAL_DOT8_KHR / EHAL_DOT8_ARM  cl_khr_integer_dot_product /
+ *                  cl_arm_integer_dot_product_int8 is present and not
+ *                  disabled: dot(char4, char4) / arm_dot for int8 dots
  * Contraction is off everywhere: the in-kernel quantizers must round
  * exactly like ops/src/quant.c.
  */
@@ -22,6 +25,12 @@
 #endif
 #ifdef EHAL_SUBGROUPS_KHR
 #pragma OPENCL EXTENSION cl_khr_subgroups : enable
+#endif
+#ifdef EHAL_DOT8_KHR
+#pragma OPENCL EXTENSION cl_khr_integer_dot_product : enable
+#endif
+#ifdef EHAL_DOT8_ARM
+#pragma OPENCL EXTENSION cl_arm_integer_dot_product_int8 : enable
 #endif
 
 #define DT_F32 0
@@ -134,6 +143,62 @@ float ehal_clamp_nan(float v, float lo, float hi, float nan_to) {
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* Q8_0 of 32 values, statement for statement ops/src/quant.c's
+ * ehal_quantize_row_q8_0: the integers go to q, the fp16 bits of the
+ * scale are returned. Used by ehal_store and, for activations, by the
+ * Q8_0/Q4_0 MATMUL kernels (so they compute what the cpu backend does). */
+uint ehal_quantize_q8_0(const float *v, char *q) {
+    float amax = 0.0f;
+    for (int j = 0; j < QK; j++) {
+        float a = fabs(v[j]);
+        if (a > amax) {
+            amax = a;
+        }
+    }
+    float d = amax / 127.0f;
+    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < QK; j++) {
+        q[j] = (char)(int)ehal_clamp_nan(round(v[j] * id), -127.0f, 127.0f, 0.0f);
+    }
+    return ehal_f2h(d);
+}
+
+/* Exact integer dot product of 32 int8 pairs held as 8 char4. */
+int ehal_idot32(const char4 *a, const char4 *b) {
+    int s = 0;
+    for (int i = 0; i < QK / 4; i++) {
+#if defined(EHAL_DOT8_KHR)
+        s += dot(a[i], b[i]);
+#elif defined(EHAL_DOT8_ARM)
+        s += arm_dot(a[i], b[i]);
+#else
+        int4 p = convert_int4(a[i]) * convert_int4(b[i]);
+        s += p.x + p.y + p.z + p.w;
+#endif
+    }
+    return s;
+}
+
+/* The 32 weight integers of block b of a Q8_0/Q4_0 row (Q4_0: nibble - 8)
+ * into w; returns the block scale. */
+float ehal_load_block_int(global const uchar *p, int dtype, long b, char4 *w) {
+    if (dtype == DT_Q8_0) {
+        global const uchar *blk = p + b * 34;
+        for (int i = 0; i < QK / 4; i++) {
+            w[i] = (char4)((char)blk[2 + 4 * i], (char)blk[3 + 4 * i], (char)blk[4 + 4 * i],
+                           (char)blk[5 + 4 * i]);
+        }
+        return ehal_blk_scale(blk);
+    }
+    global const uchar *blk = p + b * 18;
+    for (int i = 0; i < QK / 8; i++) {
+        uchar4 q = (uchar4)(blk[2 + 4 * i], blk[3 + 4 * i], blk[4 + 4 * i], blk[5 + 4 * i]);
+        w[i] = convert_char4(convert_int4(q & (uchar)15) - 8);
+        w[i + QK / 8] = convert_char4(convert_int4(q >> (uchar)4) - 8);
+    }
+    return ehal_blk_scale(blk);
+}
+
 /* Stores n values (n <= 32; n == 32 for quantized dtypes) at flat index i0
  * (a block boundary for quantized dtypes). The quantizers are those of
  * quant.h, statement for statement, so the bytes match the reference. F16
@@ -150,21 +215,12 @@ void ehal_store(global uchar *p, int dtype, long i0, int n, const float *v) {
         }
     } else if (dtype == DT_Q8_0) {
         global uchar *blk = p + (i0 / QK) * 34;
-        float amax = 0.0f;
-        for (int j = 0; j < QK; j++) {
-            float a = fabs(v[j]);
-            if (a > amax) {
-                amax = a;
-            }
-        }
-        float d = amax / 127.0f;
-        float id = d != 0.0f ? 1.0f / d : 0.0f;
-        uint h = ehal_f2h(d);
+        char q[QK];
+        uint h = ehal_quantize_q8_0(v, q);
         blk[0] = (uchar)(h & 0xffu);
         blk[1] = (uchar)(h >> 8);
         for (int j = 0; j < QK; j++) {
-            float q = ehal_clamp_nan(round(v[j] * id), -127.0f, 127.0f, 0.0f);
-            blk[2 + j] = (uchar)(char)(int)q;
+            blk[2 + j] = (uchar)q[j];
         }
     } else if (dtype == DT_Q4_0) {
         global uchar *blk = p + (i0 / QK) * 18;

@@ -1,5 +1,11 @@
 /* MATMUL: Y[t][n] = sum_k W[n][k] * X[t][k]. W rows are row_bytes apart
- * in dtype wdt; X and Y are F32. Activations are never quantized. */
+ * in dtype wdt; X and Y are F32. With F32/F16 weights the activations stay
+ * f32. With Q8_0/Q4_0 weights each 32-value block of X is quantized to
+ * Q8_0 exactly as the cpu backend does (ehal_quantize_q8_0), the block's
+ * dot product with the weight integers is an exact integer, and
+ * d_w * d_x * isum is accumulated in f32: the cpu backend's arithmetic, so
+ * a layer gives the same numbers on either backend up to f32 summation
+ * order. */
 
 #ifndef EHAL_TILE
 #define EHAL_TILE 16
@@ -47,8 +53,21 @@ ehal_matmul_gemv(global const uchar *w, ulong wo, int wdt, long row_bytes,
     for (int b = l; b * QK < K; b += EHAL_RED_WG) {
         int n_k = K - b * QK < QK ? K - b * QK : QK;
         if (quant) {
-            ehal_load_block(wr, wdt, b, v);
-        } else if (wdt == DT_F32) {
+            char4 wq[QK / 4], xq[QK / 4];
+            float dw = ehal_load_block_int(wr, wdt, b, wq);
+            for (int t = 0; t < EHAL_GEMV_MAXT; t++) {
+                if (t < T) {
+                    global const float *xr = X + (long)t * K + b * QK;
+                    for (int j = 0; j < QK; j++) {
+                        v[j] = xr[j];
+                    }
+                    float dx = ehal_h2f(ehal_quantize_q8_0(v, (char *)xq));
+                    acc[t] += dw * dx * (float)ehal_idot32(wq, xq);
+                }
+            }
+            continue;
+        }
+        if (wdt == DT_F32) {
             global const float *src = (global const float *)wr + b * QK;
             for (int j = 0; j < n_k; j++) {
                 v[j] = src[j];
@@ -89,14 +108,20 @@ ehal_matmul_gemv(global const uchar *w, ulong wo, int wdt, long row_bytes,
  * a block of EHAL_GB x EHAL_GB outputs (EHAL_GB = 4 * EHAL_TILE), each item
  * a 4 x 4 register tile (n = n0 + ln + i*EHAL_TILE, t = t0 + lt +
  * j*EHAL_TILE). K is walked one block (32) at a time, with W and X tiles
- * staged in local memory as floats (W dequantized once per tile). Global
- * size rounds N and T up to whole blocks, divided by 4. */
+ * staged in local memory as floats (F32/F16 W converted once per tile).
+ * Q8_0/Q4_0 W: the tiles hold the weight integers and the Q8_0-quantized
+ * X integers (as floats: every product and the 32-term sum stay below
+ * 2^24, so the block dot is exact), plus each row's scale; an output adds
+ * d_w * d_x * isum per block, as in the GEMV. Global size rounds N and T
+ * up to whole blocks, divided by 4. */
 #define EHAL_GB (4 * EHAL_TILE)
 kernel __attribute__((reqd_work_group_size(EHAL_TILE, EHAL_TILE, 1))) void
 ehal_matmul_gemm(global const uchar *w, ulong wo, int wdt, long row_bytes,
                  global const uchar *x, ulong xo, global uchar *y, ulong yo, int K, int N, int T) {
     local float Ws[EHAL_GB][QK + 1];
     local float Xs[EHAL_GB][QK + 1];
+    local float Wd[EHAL_GB];
+    local float Xd[EHAL_GB];
     int ln = get_local_id(0), lt = get_local_id(1);
     int n0 = get_group_id(0) * EHAL_GB, t0 = get_group_id(1) * EHAL_GB;
     int lid = lt * EHAL_TILE + ln;
@@ -113,18 +138,21 @@ ehal_matmul_gemm(global const uchar *w, ulong wo, int wdt, long row_bytes,
     for (int k0 = 0; k0 < K; k0 += QK) {
         if (quant) {
             for (int r = lid; r < EHAL_GB; r += nthr) {
-                float v[QK];
+                char4 wq[QK / 4];
                 int nn = n0 + r;
+                float d = 0.0f;
                 if (nn < N) {
-                    ehal_load_block(W + (long)nn * row_bytes, wdt, k0 / QK, v);
+                    d = ehal_load_block_int(W + (long)nn * row_bytes, wdt, k0 / QK, wq);
                 } else {
-                    for (int j = 0; j < QK; j++) {
-                        v[j] = 0.0f;
+                    for (int i = 0; i < QK / 4; i++) {
+                        wq[i] = (char4)(0);
                     }
                 }
+                const char *wc = (const char *)wq;
                 for (int j = 0; j < QK; j++) {
-                    Ws[r][j] = v[j];
+                    Ws[r][j] = (float)wc[j];
                 }
+                Wd[r] = d;
             }
         } else {
             for (int e = lid; e < EHAL_GB * QK; e += nthr) {
@@ -139,6 +167,41 @@ ehal_matmul_gemm(global const uchar *w, ulong wo, int wdt, long row_bytes,
             Xs[r][c] = (tt < T && k < K) ? X[(long)tt * K + k] : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
+        if (quant) {
+            for (int r = lid; r < EHAL_GB; r += nthr) {
+                float v[QK];
+                char q[QK];
+                for (int j = 0; j < QK; j++) {
+                    v[j] = Xs[r][j];
+                }
+                Xd[r] = ehal_h2f(ehal_quantize_q8_0(v, q));
+                for (int j = 0; j < QK; j++) {
+                    Xs[r][j] = (float)q[j];
+                }
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+            float is[4][4];
+            for (int i = 0; i < 4; i++) {
+                for (int j = 0; j < 4; j++) {
+                    is[i][j] = 0.0f;
+                }
+            }
+            for (int c = 0; c < QK; c++) {
+                for (int i = 0; i < 4; i++) {
+                    float wv = Ws[ln + i * EHAL_TILE][c];
+                    for (int j = 0; j < 4; j++) {
+                        is[i][j] += wv * Xs[lt + j * EHAL_TILE][c];
+                    }
+                }
+            }
+            for (int i = 0; i < 4; i++) {
+                for (int j = 0; j < 4; j++) {
+                    acc[i][j] += Wd[ln + i * EHAL_TILE] * Xd[lt + j * EHAL_TILE] * is[i][j];
+                }
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+            continue;
+        }
         for (int c = 0; c < QK; c++) {
             float wv[4], xv[4];
             for (int i = 0; i < 4; i++) {
