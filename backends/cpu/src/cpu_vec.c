@@ -30,7 +30,7 @@ const cpu_vec_ops *cpu_vec_for_isa(cpu_isa isa)
     for (const cpu_vec_ops *const *t = cpu_vec_tables; *t != NULL; t++) {
         const cpu_isa i = (*t)->isa;
         const int same_arch = (i >= CPU_ISA_NEON) == (isa >= CPU_ISA_NEON);
-        if (i == CPU_ISA_SCALAR || (same_arch && i <= isa && cpu_isa_supported(i)))
+        if (i == CPU_ISA_SCALAR || (same_arch && i <= isa))
             return *t;
     }
     return &cpu_vec_scalar;

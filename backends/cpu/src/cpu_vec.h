@@ -81,7 +81,8 @@ extern const cpu_vec_ops *const cpu_vec_tables[];
  * NULL: the scalar table is always there). Reads cpuid and the environment:
  * pick once, keep the pointer. */
 const cpu_vec_ops *cpu_vec_pick(void);
-/* The best table at or below isa (for a family that already chose its ISA). */
+/* The best table at or below isa, for a family that already chose isa as
+ * one this machine runs: no detection here, cheap enough per op call. */
 const cpu_vec_ops *cpu_vec_for_isa(cpu_isa isa);
 
 /* The vectorized Q8_0 row quantizer for activations: bit-identical to
