@@ -17,25 +17,25 @@
 const cpu_attn_variant cpu_attn_variants[] = {
 #if defined(__x86_64__) || defined(__i386__)
     {"f16_attention_qk_pv__avx2", EHAL_DTYPE_F16, CPU_ISA_AVX2, cpu_attn_qk_f16_avx2,
-     cpu_attn_pv_f16_avx2},
+     cpu_attn_pv_f16_avx2, cpu_attn_qk_tile_f16_avx2, cpu_attn_pv_tile_f16_avx2},
 #endif
 #if defined(__aarch64__)
     {"f16_attention_qk_pv__neon", EHAL_DTYPE_F16, CPU_ISA_NEON, cpu_attn_qk_f16_neon,
-     cpu_attn_pv_f16_neon},
+     cpu_attn_pv_f16_neon, cpu_attn_qk_tile_f16_neon, cpu_attn_pv_tile_f16_neon},
 #endif
     {"f16_attention_qk_pv__scalar", EHAL_DTYPE_F16, CPU_ISA_SCALAR, cpu_attn_qk_f16_scalar,
-     cpu_attn_pv_f16_scalar},
+     cpu_attn_pv_f16_scalar, cpu_attn_qk_tile_f16_scalar, cpu_attn_pv_tile_f16_scalar},
 #if defined(__x86_64__) || defined(__i386__)
     {"q8_0_attention_qk_pv__avx2", EHAL_DTYPE_Q8_0, CPU_ISA_AVX2, cpu_attn_qk_q8_0_avx2,
-     cpu_attn_pv_q8_0_avx2},
+     cpu_attn_pv_q8_0_avx2, cpu_attn_qk_tile_q8_0_avx2, cpu_attn_pv_tile_q8_0_avx2},
 #endif
 #if defined(__aarch64__)
     {"q8_0_attention_qk_pv__neon", EHAL_DTYPE_Q8_0, CPU_ISA_NEON, cpu_attn_qk_q8_0_neon,
-     cpu_attn_pv_q8_0_neon},
+     cpu_attn_pv_q8_0_neon, cpu_attn_qk_tile_q8_0_neon, cpu_attn_pv_tile_q8_0_neon},
 #endif
     {"q8_0_attention_qk_pv__scalar", EHAL_DTYPE_Q8_0, CPU_ISA_SCALAR, cpu_attn_qk_q8_0_scalar,
-     cpu_attn_pv_q8_0_scalar},
-    {NULL, 0, CPU_ISA_SCALAR, NULL, NULL},
+     cpu_attn_pv_q8_0_scalar, cpu_attn_qk_tile_q8_0_scalar, cpu_attn_pv_tile_q8_0_scalar},
+    {NULL, 0, CPU_ISA_SCALAR, NULL, NULL, NULL, NULL},
 };
 
 const cpu_attn_variant *cpu_attn_pick(uint32_t kvtype)
@@ -104,11 +104,10 @@ static void attend_unit(const attn_job *j, float *scratch, int64_t unit)
         for (int64_t k0 = lo[r]; k0 <= hi[r]; k0 += TILE) {
             const int n = (int)(hi[r] - k0 + 1 < TILE ? hi[r] - k0 + 1 : TILE);
             int64_t slots[TILE];
-            for (int i = 0; i < n; i++) {
+            for (int i = 0; i < n; i++)
                 slots[i] = j->p.window == 0 ? k0 + i
                                             : ehal_kv_slot(k0 + i, j->C, j->p.window, j->p.n_sink);
-                j->v->qk(q, G, Kh + (uint64_t)slots[i] * j->row_bytes, D, s + i * G);
-            }
+            j->v->qk_tile(q, G, Kh, j->row_bytes, slots, n, D, s);
             for (int g = 0; g < G; g++) {
                 float mt = m[g];
                 for (int i = 0; i < n; i++)
@@ -125,11 +124,10 @@ static void attend_unit(const attn_job *j, float *scratch, int64_t unit)
                 for (int g = 0; g < G; g++)
                     s[i * G + g] -= m[g];
             j->vec->exp(s, s, (int64_t)n * G);
-            for (int i = 0; i < n; i++) {
+            for (int i = 0; i < n; i++)
                 for (int g = 0; g < G; g++)
                     l[g] += s[i * G + g];
-                j->v->pv(acc, s + i * G, G, Vh + (uint64_t)slots[i] * j->row_bytes, D);
-            }
+            j->v->pv_tile(acc, s, G, Vh, j->row_bytes, slots, n, D);
         }
     }
     for (int g = 0; g < G; g++)

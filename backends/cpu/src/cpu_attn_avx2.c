@@ -121,3 +121,92 @@ void cpu_attn_pv_q8_0_avx2(float *acc, const float *p, int G, const void *vrow, 
         }
     }
 }
+
+/* Eight scores at once: a[r] holds key r's partial sums; returns
+ * (sum a[0], ..., sum a[7]). */
+INLINE __m256 reduce8(const __m256 a[8])
+{
+    const __m256 u = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+    const __m256 v = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
+    return _mm256_add_ps(_mm256_permute2f128_ps(u, v, 0x20), _mm256_permute2f128_ps(u, v, 0x31));
+}
+
+/* One query head (G == 1) scores eight keys per pass with eight
+ * accumulators and one transposing reduction; groups take the row kernel. */
+void cpu_attn_qk_tile_f16_avx2(const float *q, int G, const uint8_t *rows, uint64_t row_bytes,
+                               const int64_t *slots, int n, int64_t D, float *s)
+{
+    int i = 0;
+    if (G == 1) {
+        const int64_t D8 = D / 8 * 8;
+        for (; i + 8 <= n; i += 8) {
+            const uint16_t *k[8];
+            __m256 a[8];
+            for (int r = 0; r < 8; r++) {
+                k[r] = (const uint16_t *)(rows + (uint64_t)slots[i + r] * row_bytes);
+                a[r] = _mm256_setzero_ps();
+            }
+            for (int64_t d = 0; d < D8; d += 8) {
+                const __m256 qv = _mm256_loadu_ps(q + d);
+                for (int r = 0; r < 8; r++)
+                    a[r] = _mm256_fmadd_ps(
+                        qv, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k[r] + d))), a[r]);
+            }
+            _mm256_storeu_ps(s + i, reduce8(a));
+            for (int64_t d = D8; d < D; d++)
+                for (int r = 0; r < 8; r++)
+                    s[i + r] += q[d] * _cvtsh_ss(k[r][d]);
+        }
+    }
+    for (; i < n; i++)
+        cpu_attn_qk_f16_avx2(q, G, rows + (uint64_t)slots[i] * row_bytes, D, s + i * G);
+}
+
+/* acc[0 .. 8*NV) += sum_i p[i] * row i[d0 ..], the accumulators held in
+ * registers across the tile (same fma order per element as the row kernel). */
+INLINE void pv_chunk_f16(float *acc, const float *p, const uint8_t *rows, uint64_t row_bytes,
+                         const int64_t *slots, int n, int64_t d0, const int NV)
+{
+    __m256 a[8];
+    for (int k = 0; k < NV; k++)
+        a[k] = _mm256_loadu_ps(acc + 8 * k);
+    for (int i = 0; i < n; i++) {
+        const uint16_t *v = (const uint16_t *)(rows + (uint64_t)slots[i] * row_bytes) + d0;
+        const __m256 pi = _mm256_set1_ps(p[i]);
+        for (int k = 0; k < NV; k++)
+            a[k] = _mm256_fmadd_ps(pi, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + 8 * k))),
+                                   a[k]);
+    }
+    for (int k = 0; k < NV; k++)
+        _mm256_storeu_ps(acc + 8 * k, a[k]);
+}
+
+void cpu_attn_pv_tile_f16_avx2(float *acc, const float *p, int G, const uint8_t *rows,
+                               uint64_t row_bytes, const int64_t *slots, int n, int64_t D)
+{
+    if (G != 1) {
+        for (int i = 0; i < n; i++)
+            cpu_attn_pv_f16_avx2(acc, p + i * G, G, rows + (uint64_t)slots[i] * row_bytes, D);
+        return;
+    }
+    const int64_t D8 = D / 8 * 8;
+    for (int64_t d0 = 0; d0 < D8; d0 += 64) {
+        const int64_t left = (D8 - d0) / 8;
+        float *a = acc + d0;
+        switch (left < 8 ? left : 8) {
+        case 1: pv_chunk_f16(a, p, rows, row_bytes, slots, n, d0, 1); break;
+        case 2: pv_chunk_f16(a, p, rows, row_bytes, slots, n, d0, 2); break;
+        case 3: pv_chunk_f16(a, p, rows, row_bytes, slots, n, d0, 3); break;
+        case 4: pv_chunk_f16(a, p, rows, row_bytes, slots, n, d0, 4); break;
+        case 5: pv_chunk_f16(a, p, rows, row_bytes, slots, n, d0, 5); break;
+        case 6: pv_chunk_f16(a, p, rows, row_bytes, slots, n, d0, 6); break;
+        case 7: pv_chunk_f16(a, p, rows, row_bytes, slots, n, d0, 7); break;
+        default: pv_chunk_f16(a, p, rows, row_bytes, slots, n, d0, 8); break;
+        }
+    }
+    for (int64_t d = D8; d < D; d++)
+        for (int i = 0; i < n; i++)
+            acc[d] += p[i] * _cvtsh_ss(((const uint16_t *)(rows + (uint64_t)slots[i] * row_bytes))[d]);
+}
+
+CPU_ATTN_TILE_LOOPS(q8_0_avx2, cpu_attn_qk_q8_0_avx2, cpu_attn_pv_q8_0_avx2)

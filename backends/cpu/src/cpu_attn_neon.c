@@ -93,3 +93,80 @@ void cpu_attn_pv_q8_0_neon(float *acc, const float *p, int G, const void *vrow, 
             }
     }
 }
+
+/* One query head (G == 1) scores four keys per pass with four accumulators
+ * and one pairwise reduction; groups take the row kernel. */
+void cpu_attn_qk_tile_f16_neon(const float *q, int G, const uint8_t *rows, uint64_t row_bytes,
+                               const int64_t *slots, int n, int64_t D, float *s)
+{
+    int i = 0;
+    if (G == 1) {
+        const int64_t D4 = D / 4 * 4;
+        for (; i + 4 <= n; i += 4) {
+            const uint16_t *k[4];
+            float32x4_t a[4];
+            for (int r = 0; r < 4; r++) {
+                k[r] = (const uint16_t *)(rows + (uint64_t)slots[i + r] * row_bytes);
+                a[r] = vdupq_n_f32(0.0f);
+            }
+            for (int64_t d = 0; d < D4; d += 4) {
+                const float32x4_t qv = vld1q_f32(q + d);
+                for (int r = 0; r < 4; r++)
+                    a[r] = vfmaq_f32(a[r], qv, f16x4(k[r] + d));
+            }
+            vst1q_f32(s + i, vpaddq_f32(vpaddq_f32(a[0], a[1]), vpaddq_f32(a[2], a[3])));
+            for (int64_t d = D4; d < D; d++)
+                for (int r = 0; r < 4; r++)
+                    s[i + r] += q[d] * ehal_fp16_to_fp32(k[r][d]);
+        }
+    }
+    for (; i < n; i++)
+        cpu_attn_qk_f16_neon(q, G, rows + (uint64_t)slots[i] * row_bytes, D, s + i * G);
+}
+
+/* acc[0 .. 4*NV) += sum_i p[i] * row i[d0 ..], held in registers. */
+static inline __attribute__((always_inline)) void
+pv_chunk_f16(float *acc, const float *p, const uint8_t *rows, uint64_t row_bytes,
+             const int64_t *slots, int n, int64_t d0, const int NV)
+{
+    float32x4_t a[16];
+    for (int k = 0; k < NV; k++)
+        a[k] = vld1q_f32(acc + 4 * k);
+    for (int i = 0; i < n; i++) {
+        const uint16_t *v = (const uint16_t *)(rows + (uint64_t)slots[i] * row_bytes) + d0;
+        for (int k = 0; k < NV; k++)
+            a[k] = vfmaq_n_f32(a[k], f16x4(v + 4 * k), p[i]);
+    }
+    for (int k = 0; k < NV; k++)
+        vst1q_f32(acc + 4 * k, a[k]);
+}
+
+void cpu_attn_pv_tile_f16_neon(float *acc, const float *p, int G, const uint8_t *rows,
+                               uint64_t row_bytes, const int64_t *slots, int n, int64_t D)
+{
+    if (G != 1) {
+        for (int i = 0; i < n; i++)
+            cpu_attn_pv_f16_neon(acc, p + i * G, G, rows + (uint64_t)slots[i] * row_bytes, D);
+        return;
+    }
+    const int64_t D4 = D / 4 * 4;
+    for (int64_t d0 = 0; d0 < D4; d0 += 64) {
+        const int64_t left = (D4 - d0) / 4;
+        float *a = acc + d0;
+        switch (left < 16 ? left : 16) {
+#define PV_CASE(k)                                                                             \
+    case k: pv_chunk_f16(a, p, rows, row_bytes, slots, n, d0, k); break;
+            PV_CASE(1) PV_CASE(2) PV_CASE(3) PV_CASE(4) PV_CASE(5) PV_CASE(6) PV_CASE(7)
+            PV_CASE(8) PV_CASE(9) PV_CASE(10) PV_CASE(11) PV_CASE(12) PV_CASE(13) PV_CASE(14)
+            PV_CASE(15)
+#undef PV_CASE
+        default: pv_chunk_f16(a, p, rows, row_bytes, slots, n, d0, 16); break;
+        }
+    }
+    for (int64_t d = D4; d < D; d++)
+        for (int i = 0; i < n; i++)
+            acc[d] += p[i] * ehal_fp16_to_fp32(
+                                 ((const uint16_t *)(rows + (uint64_t)slots[i] * row_bytes))[d]);
+}
+
+CPU_ATTN_TILE_LOOPS(q8_0_neon, cpu_attn_qk_q8_0_neon, cpu_attn_pv_q8_0_neon)

@@ -50,3 +50,6 @@ void cpu_attn_pv_q8_0_scalar(float *acc, const float *p, int G, const void *vrow
         }
     }
 }
+
+CPU_ATTN_TILE_LOOPS(f16_scalar, cpu_attn_qk_f16_scalar, cpu_attn_pv_f16_scalar)
+CPU_ATTN_TILE_LOOPS(q8_0_scalar, cpu_attn_qk_q8_0_scalar, cpu_attn_pv_q8_0_scalar)
