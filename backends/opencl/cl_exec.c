@@ -107,9 +107,16 @@ ehal_status_t ocl_execute(ehal_backend_impl *be, ehal_executable_impl *exe,
     for (uint32_t k = 0; k < exe->n_launches; k++) {
         const ocl_launch *l = &exe->launches[k];
         int is_last = k + 1 == exe->n_launches;
-        cl_int err = be->cl.clEnqueueNDRangeKernel(be->queue, l->kernel, l->dims, NULL, l->global,
-                                                   l->local[0] ? l->local : NULL, 0, NULL,
-                                                   is_last ? &exe->last : NULL);
+        cl_int err = CL_SUCCESS;
+        if (l->pre) { /* the in-order queue runs it before l->kernel */
+            err = be->cl.clEnqueueNDRangeKernel(be->queue, l->pre, 1, NULL, &l->pre_global, NULL,
+                                                0, NULL, NULL);
+        }
+        if (err == CL_SUCCESS) {
+            err = be->cl.clEnqueueNDRangeKernel(be->queue, l->kernel, l->dims, NULL, l->global,
+                                                l->local[0] ? l->local : NULL, 0, NULL,
+                                                is_last ? &exe->last : NULL);
+        }
         if (err != CL_SUCCESS) {
             ehal_sdk_log(be->host, EHAL_LOG_ERROR, "opencl: execute: node %" PRIu32 " (%s): %s", k,
                          ehal_op_name(ehal_sdk_graph_view(exe->graph)->nodes[k]->op),
@@ -178,6 +185,9 @@ void ocl_release(ehal_backend_impl *be, ehal_executable_impl *exe) {
     for (uint32_t k = 0; k < exe->n_launches; k++) {
         if (exe->launches[k].kernel) {
             be->cl.clReleaseKernel(exe->launches[k].kernel);
+        }
+        if (exe->launches[k].pre) {
+            be->cl.clReleaseKernel(exe->launches[k].pre);
         }
         if (exe->launches[k].owned) {
             be->cl.clReleaseMemObject(exe->launches[k].owned);

@@ -39,6 +39,8 @@ enum {
     CLK_ROPE,
     CLK_GEMV,
     CLK_GEMM,
+    CLK_GEMV_Q,
+    CLK_QUANT_ACT,
     CLK_KV_WRITE,
     CLK_ATTENTION,
     CLK_COUNT_
@@ -90,7 +92,9 @@ typedef struct ocl_launch {
     uint32_t dims;
     size_t global[3];
     size_t local[3]; /* local[0] == 0: let the driver choose */
-    cl_mem owned;    /* a constant table the node owns (ROPE), or NULL */
+    cl_mem owned;    /* a constant table (ROPE) or scratch the node owns, or NULL */
+    cl_kernel pre;   /* enqueued before kernel (MATMUL's X quantizer), or NULL */
+    size_t pre_global; /* 1-D global size of pre (local: the driver's choice) */
 } ocl_launch;
 
 struct ehal_executable_impl {

@@ -188,8 +188,59 @@ static void setup_ROPE(argset *a, const ehal_backend_impl *be, const ehal_subgra
     geom(l, 3, round_up(x->ne[0], 32), (size_t)x->ne[1], (size_t)x->ne[2], 32, 1);
 }
 
+/* Quantized GEMV: X is first quantized to Q8_0 into a scratch buffer the
+ * launch owns (32 int8 + one f32 scale per block), by a pre kernel. */
+static void setup_gemv_q(argset *a, const ehal_backend_impl *be, const ehal_subgraph *sg,
+                         uint32_t node, ocl_launch *l) {
+    const ehal_tensor_desc *w = in_t(sg, node, 0);
+    int64_t K = w->ne[0], N = w->ne[1];
+    int64_t T = ehal_tensor_nelements(in_t(sg, node, 1)) / K;
+    int64_t blocks = K / 32 * T;
+    cl_int err = CL_SUCCESS;
+    l->owned = be->cl.clCreateBuffer(be->ctx, CL_MEM_READ_WRITE, (size_t)blocks * (32 + 4), NULL,
+                                     &err);
+    if (!l->owned) {
+        a->err = err;
+        return;
+    }
+    l->pre = be->cl.clCreateKernel(be->program, ehal_cl_kernel_names[CLK_QUANT_ACT], &err);
+    if (!l->pre) {
+        a->err = err;
+        return;
+    }
+    l->pre_global = round_up(blocks, 64);
+    argset p = {be, l->pre, 0, CL_SUCCESS};
+    arg_t(&p, in_t(sg, node, 1));
+    arg(&p, sizeof(cl_mem), &l->owned);
+    arg_i(&p, K);
+    arg_i(&p, T);
+    if (p.err != CL_SUCCESS) {
+        a->err = p.err;
+        return;
+    }
+    arg_t(a, w);
+    arg_i(a, w->dtype);
+    arg_l(a, (int64_t)ehal_row_bytes(w->dtype, K));
+    arg(a, sizeof(cl_mem), &l->owned);
+    arg_t(a, out_t(sg, node));
+    arg_i(a, K);
+    arg_i(a, N);
+    arg_i(a, T);
+    geom(l, 1, (size_t)N * CL_RED_WG, 1, 1, CL_RED_WG, 1);
+}
+
+static int gemv_q(const ehal_subgraph *sg, uint32_t node) {
+    const ehal_tensor_desc *w = in_t(sg, node, 0);
+    return ehal_dtype_is_quantized(w->dtype) &&
+           ehal_tensor_nelements(in_t(sg, node, 1)) / w->ne[0] <= CL_GEMV_MAX_T;
+}
+
 static void setup_MATMUL(argset *a, const ehal_backend_impl *be, const ehal_subgraph *sg,
                          uint32_t node, ocl_launch *l) {
+    if (gemv_q(sg, node)) {
+        setup_gemv_q(a, be, sg, node, l);
+        return;
+    }
     const ehal_tensor_desc *w = in_t(sg, node, 0);
     int64_t K = w->ne[0], N = w->ne[1];
     int64_t T = ehal_tensor_nelements(in_t(sg, node, 1)) / K;
@@ -336,7 +387,7 @@ ehal_status_t ocl_op_setup(ehal_backend_impl *be, const ehal_subgraph *sg, uint3
     if (n->op == EHAL_OP_MATMUL) {
         int64_t K = in_t(sg, node, 0)->ne[0];
         int64_t T = ehal_tensor_nelements(in_t(sg, node, 1)) / K;
-        kid = T <= CL_GEMV_MAX_T ? CLK_GEMV : CLK_GEMM;
+        kid = gemv_q(sg, node) ? CLK_GEMV_Q : T <= CL_GEMV_MAX_T ? CLK_GEMV : CLK_GEMM;
     }
     cl_int err = CL_SUCCESS;
     memset(l, 0, sizeof *l);

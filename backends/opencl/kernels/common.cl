@@ -163,39 +163,44 @@ uint ehal_quantize_q8_0(const float *v, char *q) {
     return ehal_f2h(d);
 }
 
-/* Exact integer dot product of 32 int8 pairs held as 8 char4. */
-int ehal_idot32(const char4 *a, const char4 *b) {
+/* Exact integer dot product of 32 int8 pairs, each side held as two
+ * char16 (values 0..15, 16..31). */
+int ehal_idot32(const char16 *a, const char16 *b) {
+#if defined(EHAL_DOT8_KHR) || defined(EHAL_DOT8_ARM)
     int s = 0;
-    for (int i = 0; i < QK / 4; i++) {
+    for (int h = 0; h < 2; h++) {
 #if defined(EHAL_DOT8_KHR)
-        s += dot(a[i], b[i]);
-#elif defined(EHAL_DOT8_ARM)
-        s += arm_dot(a[i], b[i]);
+        s += dot(a[h].s0123, b[h].s0123) + dot(a[h].s4567, b[h].s4567) +
+             dot(a[h].s89ab, b[h].s89ab) + dot(a[h].scdef, b[h].scdef);
 #else
-        int4 p = convert_int4(a[i]) * convert_int4(b[i]);
-        s += p.x + p.y + p.z + p.w;
+        s += arm_dot(a[h].s0123, b[h].s0123) + arm_dot(a[h].s4567, b[h].s4567) +
+             arm_dot(a[h].s89ab, b[h].s89ab) + arm_dot(a[h].scdef, b[h].scdef);
 #endif
     }
     return s;
+#else
+    short16 p = convert_short16(a[0]) * convert_short16(b[0]); /* |p| <= 16384 */
+    int16 q = convert_int16(p) + convert_int16(convert_short16(a[1]) * convert_short16(b[1]));
+    int8 s8 = q.lo + q.hi;
+    int4 s4 = s8.lo + s8.hi;
+    int2 s2 = s4.lo + s4.hi;
+    return s2.x + s2.y;
+#endif
 }
 
 /* The 32 weight integers of block b of a Q8_0/Q4_0 row (Q4_0: nibble - 8)
- * into w; returns the block scale. */
-float ehal_load_block_int(global const uchar *p, int dtype, long b, char4 *w) {
+ * into w[0] (values 0..15) and w[1] (16..31); returns the block scale. */
+float ehal_load_block_int(global const uchar *p, int dtype, long b, char16 *w) {
     if (dtype == DT_Q8_0) {
         global const uchar *blk = p + b * 34;
-        for (int i = 0; i < QK / 4; i++) {
-            w[i] = (char4)((char)blk[2 + 4 * i], (char)blk[3 + 4 * i], (char)blk[4 + 4 * i],
-                           (char)blk[5 + 4 * i]);
-        }
+        w[0] = vload16(0, (global const char *)(blk + 2));
+        w[1] = vload16(1, (global const char *)(blk + 2));
         return ehal_blk_scale(blk);
     }
     global const uchar *blk = p + b * 18;
-    for (int i = 0; i < QK / 8; i++) {
-        uchar4 q = (uchar4)(blk[2 + 4 * i], blk[3 + 4 * i], blk[4 + 4 * i], blk[5 + 4 * i]);
-        w[i] = convert_char4(convert_int4(q & (uchar)15) - 8);
-        w[i + QK / 8] = convert_char4(convert_int4(q >> (uchar)4) - 8);
-    }
+    uchar16 q = vload16(0, blk + 2);
+    w[0] = as_char16(q & (uchar)15) - (char)8;
+    w[1] = as_char16(q >> (uchar)4) - (char)8;
     return ehal_blk_scale(blk);
 }
 

@@ -32,8 +32,9 @@ float ehal_wg_sum(float v, local float *scratch) {
 #endif
 }
 
-/* GEMV for T <= 8: one work-group per output row n; every item walks a
- * strided share of K, 32 values at a time, for all T columns. */
+/* GEMV for T <= 8 with F32/F16 weights: one work-group per output row n;
+ * every item walks a strided share of K, 32 values at a time, for all T
+ * columns. */
 kernel __attribute__((reqd_work_group_size(EHAL_RED_WG, 1, 1))) void
 ehal_matmul_gemv(global const uchar *w, ulong wo, int wdt, long row_bytes,
                  global const uchar *x, ulong xo, global uchar *y, ulong yo, int K, int N, int T) {
@@ -48,25 +49,9 @@ ehal_matmul_gemv(global const uchar *w, ulong wo, int wdt, long row_bytes,
     }
     /* item l takes blocks of 32 consecutive k: l, l+64, ... (a quant
      * block, or 32 floats / halves; the last one may be short) */
-    int quant = wdt == DT_Q8_0 || wdt == DT_Q4_0;
     float v[QK];
     for (int b = l; b * QK < K; b += EHAL_RED_WG) {
         int n_k = K - b * QK < QK ? K - b * QK : QK;
-        if (quant) {
-            char4 wq[QK / 4], xq[QK / 4];
-            float dw = ehal_load_block_int(wr, wdt, b, wq);
-            for (int t = 0; t < EHAL_GEMV_MAXT; t++) {
-                if (t < T) {
-                    global const float *xr = X + (long)t * K + b * QK;
-                    for (int j = 0; j < QK; j++) {
-                        v[j] = xr[j];
-                    }
-                    float dx = ehal_h2f(ehal_quantize_q8_0(v, (char *)xq));
-                    acc[t] += dw * dx * (float)ehal_idot32(wq, xq);
-                }
-            }
-            continue;
-        }
         if (wdt == DT_F32) {
             global const float *src = (global const float *)wr + b * QK;
             for (int j = 0; j < n_k; j++) {
@@ -91,6 +76,71 @@ ehal_matmul_gemv(global const uchar *w, ulong wo, int wdt, long row_bytes,
                     }
                 }
                 acc[t] += s;
+            }
+        }
+    }
+    for (int t = 0; t < EHAL_GEMV_MAXT; t++) {
+        if (t < T) {
+            float s = ehal_wg_sum(acc[t], scratch);
+            if (l == 0) {
+                AT(float, y, yo)[(long)t * N + n] = s;
+            }
+        }
+    }
+}
+
+/* Quantizes X (T rows of K f32, K % 32 == 0) to Q8_0 once per execute for
+ * the quantized GEMV: one item per (t, block); block i = t * K/32 + b
+ * gets its 32 int8 at q[32 i ...] and its scale (fp16-rounded, widened)
+ * at ((global float *)(q + 32 * T * K/32))[i]. */
+kernel void ehal_quantize_act_q8_0(global const uchar *x, ulong xo, global uchar *q, int K,
+                                   int T) {
+    int nb = K / QK;
+    int i = get_global_id(0);
+    if (i >= nb * T) {
+        return;
+    }
+    global const float *xr = AT(const float, x, xo) + (long)i * QK; /* rows are contiguous */
+    float v[QK];
+    char c[QK];
+    for (int j = 0; j < QK; j++) {
+        v[j] = xr[j];
+    }
+    float d = ehal_h2f(ehal_quantize_q8_0(v, c));
+    global char *qs = (global char *)q + (long)i * QK;
+    for (int j = 0; j < QK; j++) {
+        qs[j] = c[j];
+    }
+    ((global float *)(q + (long)QK * nb * T))[i] = d;
+}
+
+/* GEMV for T <= 8 with Q8_0/Q4_0 weights over X quantized by
+ * ehal_quantize_act_q8_0 (the cpu backend's int8 activations): one
+ * work-group per output row; item l takes blocks l, l+64, ...; each block
+ * adds d_w * d_x * (exact integer dot) in f32. */
+kernel __attribute__((reqd_work_group_size(EHAL_RED_WG, 1, 1))) void
+ehal_matmul_gemv_q(global const uchar *w, ulong wo, int wdt, long row_bytes, global const uchar *q,
+                   global uchar *y, ulong yo, int K, int N, int T) {
+    local float scratch[EHAL_RED_WG];
+    int n = get_group_id(0);
+    int l = get_local_id(0);
+    int nb = K / QK;
+    global const uchar *wr = w + wo + (long)n * row_bytes;
+    global const char *qs = (global const char *)q;
+    global const float *qd = (global const float *)(q + (long)QK * nb * T);
+    float acc[EHAL_GEMV_MAXT];
+    for (int t = 0; t < EHAL_GEMV_MAXT; t++) {
+        acc[t] = 0.0f;
+    }
+    for (int b = l; b < nb; b += EHAL_RED_WG) {
+        char16 wq[2], xq[2];
+        float dw = ehal_load_block_int(wr, wdt, b, wq);
+        for (int t = 0; t < EHAL_GEMV_MAXT; t++) {
+            if (t < T) {
+                long i = (long)t * nb + b;
+                xq[0] = vload16(0, qs + i * QK);
+                xq[1] = vload16(1, qs + i * QK);
+                acc[t] += dw * qd[i] * (float)ehal_idot32(wq, xq);
             }
         }
     }
@@ -138,15 +188,11 @@ ehal_matmul_gemm(global const uchar *w, ulong wo, int wdt, long row_bytes,
     for (int k0 = 0; k0 < K; k0 += QK) {
         if (quant) {
             for (int r = lid; r < EHAL_GB; r += nthr) {
-                char4 wq[QK / 4];
+                char16 wq[2] = {(char16)(0), (char16)(0)};
                 int nn = n0 + r;
                 float d = 0.0f;
                 if (nn < N) {
                     d = ehal_load_block_int(W + (long)nn * row_bytes, wdt, k0 / QK, wq);
-                } else {
-                    for (int i = 0; i < QK / 4; i++) {
-                        wq[i] = (char4)(0);
-                    }
                 }
                 const char *wc = (const char *)wq;
                 for (int j = 0; j < QK; j++) {
