@@ -28,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "cpu_attn.h"
 #include "cpu_internal.h"
 #include "cpu_isa.h"
 #include "cpu_pool.h"
@@ -708,6 +709,97 @@ static void test_kv_write_is_bit_identical_for_every_cache_dtype(void **state)
         }
 }
 
+/* Every attention variant's tile kernels (one query head per KV head: the
+ * 8-key and register-held paths; groups: the row loops) on head dims that
+ * are not multiples of any vector width, against ehal_ref_ATTENTION.
+ * Outputs are convex combinations of V values in [-1, 1]: 1e-4 absolute
+ * covers float vs double accumulation and the vector exp. */
+static void check_attention(const cpu_attn_variant *v, int64_t D, int64_t Hq, int64_t Hkv,
+                            int64_t T, int64_t C, int32_t pos0)
+{
+    const int64_t nq = D * Hq * T, nkv = D * C * Hkv;
+    float *q = frow(nq, -1.0f, 1.0f), *kf = frow(nkv, -1.0f, 1.0f), *vf = frow(nkv, -1.0f, 1.0f);
+    const uint64_t rb = ehal_row_bytes(v->kvtype, D);
+    uint8_t *K = malloc(rb * (size_t)(C * Hkv)), *V = malloc(rb * (size_t)(C * Hkv));
+    assert_non_null(K && V);
+    for (int64_t r = 0; r < C * Hkv; r++) {
+        ehal_convert_row(EHAL_DTYPE_F32, kf + r * D, v->kvtype, K + r * rb, D);
+        ehal_convert_row(EHAL_DTYPE_F32, vf + r * D, v->kvtype, V + r * rb, D);
+    }
+    int32_t pos[16];
+    for (int64_t t = 0; t < T; t++)
+        pos[t] = pos0 + (int32_t)t;
+    float *ref = frow(nq, 0, 0), *got = frow(nq, 0, 0);
+    ehal_params_attention p = {0.0f, 0, 0, 0};
+    ehal_tensor_desc t5[5]; /* Q, K, V, positions, output */
+    set_desc(&t5[0], EHAL_DTYPE_F32, D, Hq, T);
+    set_desc(&t5[1], v->kvtype, D, C, Hkv);
+    set_desc(&t5[2], v->kvtype, D, C, Hkv);
+    set_desc(&t5[3], EHAL_DTYPE_I32, T, 1, 1);
+    set_desc(&t5[4], EHAL_DTYPE_F32, D, Hq, T);
+    void *data[4] = {q, K, V, pos};
+    const ehal_tensor_desc *tp[5] = {&t5[0], &t5[1], &t5[2], &t5[3], &t5[4]};
+    ehal_node_desc nd;
+    memset(&nd, 0, sizeof nd);
+    nd.struct_size = sizeof nd;
+    nd.op = EHAL_OP_ATTENTION;
+    nd.n_inputs = 4;
+    nd.n_outputs = 1;
+    for (uint32_t i = 0; i < 4; i++)
+        nd.inputs[i] = i;
+    nd.outputs[0] = 4;
+    nd.params = &p;
+    nd.params_size = sizeof p;
+    const ehal_node_desc *np = &nd;
+    ehal_subgraph sg = {sizeof sg, 5, 1, 0, tp, &np};
+    char msg[256] = "";
+    if (ehal_op_validate(&sg, 0, msg, sizeof msg) != EHAL_STATUS_OK)
+        fail_msg("attention node invalid: %s", msg);
+    ehal_kernel_args a;
+    memset(&a, 0, sizeof a);
+    a.sg = &sg;
+    for (int i = 0; i < 4; i++) {
+        a.in[i] = &t5[i];
+        a.in_data[i] = data[i];
+    }
+    a.out = &t5[4];
+    a.out_data = ref;
+    assert_int_equal(ehal_ref_ATTENTION(&a), EHAL_STATUS_OK);
+    a.out_data = got;
+    assert_int_equal(cpu_attention_run(NULL, v, &a, NULL), EHAL_STATUS_OK);
+    for (int64_t i = 0; i < nq; i++)
+        if (!(fabsf(got[i] - ref[i]) <= 1e-4f))
+            fail_msg("%s D%lld Hq%lld Hkv%lld T%lld: out[%lld] = %g, want %g", v->name,
+                     (long long)D, (long long)Hq, (long long)Hkv, (long long)T, (long long)i,
+                     (double)got[i], (double)ref[i]);
+    free(q);
+    free(kf);
+    free(vf);
+    free(K);
+    free(V);
+    free(ref);
+    free(got);
+}
+
+static void test_attention_tiles_match_reference(void **state)
+{
+    const cpu_attn_variant *v = *state;
+    if (!cpu_isa_supported(v->isa)) {
+        print_message("SKIP %s: this CPU lacks %s\n", v->name, cpu_isa_name(v->isa));
+        skip();
+    }
+    const int q8 = v->kvtype == EHAL_DTYPE_Q8_0;
+    static const int64_t dims[] = {19, 45, 72, 100, 200};
+    static const int64_t q8dims[] = {32, 96, 160};
+    const size_t nd = q8 ? 3 : 5;
+    for (size_t k = 0; k < nd; k++) {
+        const int64_t D = q8 ? q8dims[k] : dims[k];
+        check_attention(v, D, 2, 2, 3, 150, 60);  /* one head per KV head, 2+ tiles */
+        check_attention(v, D, 6, 2, 2, 80, 70);   /* groups of 3 */
+        check_attention(v, D, 1, 1, 1, 12, 4);    /* 5 keys: below a key group */
+    }
+}
+
 int main(void)
 {
     typedef void (*test_fn)(void **);
@@ -738,6 +830,13 @@ int main(void)
             tests[n] = (struct CMUnitTest){names[n], per_table[k].fn, NULL, NULL, (void *)*t};
             n++;
         }
+    for (const cpu_attn_variant *v = cpu_attn_variants; v->name != NULL && n < MAX_TESTS - 1;
+         v++) {
+        snprintf(names[n], sizeof names[n], "%s tiles vs reference", v->name);
+        tests[n] = (struct CMUnitTest){names[n], test_attention_tiles_match_reference, NULL, NULL,
+                                       (void *)v};
+        n++;
+    }
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_activation_quantizer_is_the_picked_tables);
     return _cmocka_run_group_tests("cpu_vec", tests, n, NULL, NULL);
 }
