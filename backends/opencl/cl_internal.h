@@ -40,6 +40,7 @@ enum {
     CLK_GEMV,
     CLK_GEMM,
     CLK_GEMV_Q,
+    CLK_GEMM_Q,
     CLK_QUANT_ACT,
     CLK_KV_WRITE,
     CLK_ATTENTION,

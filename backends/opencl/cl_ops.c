@@ -188,9 +188,10 @@ static void setup_ROPE(argset *a, const ehal_backend_impl *be, const ehal_subgra
     geom(l, 3, round_up(x->ne[0], 32), (size_t)x->ne[1], (size_t)x->ne[2], 32, 1);
 }
 
-/* Quantized GEMV: X is first quantized to Q8_0 into a scratch buffer the
- * launch owns (32 int8 + one f32 scale per block), by a pre kernel. */
-static void setup_gemv_q(argset *a, const ehal_backend_impl *be, const ehal_subgraph *sg,
+/* Q8_0/Q4_0 weights: X is first quantized to Q8_0 into a scratch buffer
+ * the launch owns (32 int8 + one f32 scale per block) by a pre kernel,
+ * then ehal_matmul_gemv_q or ehal_matmul_gemm_q reads it. */
+static void setup_matmul_q(argset *a, const ehal_backend_impl *be, const ehal_subgraph *sg,
                          uint32_t node, ocl_launch *l) {
     const ehal_tensor_desc *w = in_t(sg, node, 0);
     int64_t K = w->ne[0], N = w->ne[1];
@@ -226,19 +227,18 @@ static void setup_gemv_q(argset *a, const ehal_backend_impl *be, const ehal_subg
     arg_i(a, K);
     arg_i(a, N);
     arg_i(a, T);
-    geom(l, 1, (size_t)N * CL_RED_WG, 1, 1, CL_RED_WG, 1);
-}
-
-static int gemv_q(const ehal_subgraph *sg, uint32_t node) {
-    const ehal_tensor_desc *w = in_t(sg, node, 0);
-    return ehal_dtype_is_quantized(w->dtype) &&
-           ehal_tensor_nelements(in_t(sg, node, 1)) / w->ne[0] <= CL_GEMV_MAX_T;
+    if (T <= CL_GEMV_MAX_T) {
+        geom(l, 1, (size_t)N * CL_RED_WG, 1, 1, CL_RED_WG, 1);
+    } else {
+        geom(l, 2, round_up(N, 4u * be->tile) / 4u, round_up(T, 4u * be->tile) / 4u, 1, be->tile,
+             be->tile);
+    }
 }
 
 static void setup_MATMUL(argset *a, const ehal_backend_impl *be, const ehal_subgraph *sg,
                          uint32_t node, ocl_launch *l) {
-    if (gemv_q(sg, node)) {
-        setup_gemv_q(a, be, sg, node, l);
+    if (ehal_dtype_is_quantized(in_t(sg, node, 0)->dtype)) {
+        setup_matmul_q(a, be, sg, node, l);
         return;
     }
     const ehal_tensor_desc *w = in_t(sg, node, 0);
@@ -387,7 +387,8 @@ ehal_status_t ocl_op_setup(ehal_backend_impl *be, const ehal_subgraph *sg, uint3
     if (n->op == EHAL_OP_MATMUL) {
         int64_t K = in_t(sg, node, 0)->ne[0];
         int64_t T = ehal_tensor_nelements(in_t(sg, node, 1)) / K;
-        kid = gemv_q(sg, node) ? CLK_GEMV_Q : T <= CL_GEMV_MAX_T ? CLK_GEMV : CLK_GEMM;
+        int q = ehal_dtype_is_quantized(in_t(sg, node, 0)->dtype);
+        kid = T <= CL_GEMV_MAX_T ? (q ? CLK_GEMV_Q : CLK_GEMV) : (q ? CLK_GEMM_Q : CLK_GEMM);
     }
     cl_int err = CL_SUCCESS;
     memset(l, 0, sizeof *l);

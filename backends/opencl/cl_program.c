@@ -24,7 +24,8 @@ const char *const ehal_cl_kernel_names[CLK_COUNT_] = {
     [CLK_GET_ROWS] = "ehal_get_rows", [CLK_RMS_NORM] = "ehal_rms_norm",
     [CLK_SOFTMAX] = "ehal_softmax",   [CLK_ROPE] = "ehal_rope",
     [CLK_GEMV] = "ehal_matmul_gemv",  [CLK_GEMM] = "ehal_matmul_gemm",
-    [CLK_GEMV_Q] = "ehal_matmul_gemv_q", [CLK_QUANT_ACT] = "ehal_quantize_act_q8_0",
+    [CLK_GEMV_Q] = "ehal_matmul_gemv_q", [CLK_GEMM_Q] = "ehal_matmul_gemm_q",
+    [CLK_QUANT_ACT] = "ehal_quantize_act_q8_0",
     [CLK_KV_WRITE] = "ehal_kv_write", [CLK_ATTENTION] = "ehal_attention",
 };
 

@@ -158,27 +158,21 @@ ehal_matmul_gemv_q(global const uchar *w, ulong wo, int wdt, long row_bytes, glo
  * a block of EHAL_GB x EHAL_GB outputs (EHAL_GB = 4 * EHAL_TILE), each item
  * a 4 x 4 register tile (n = n0 + ln + i*EHAL_TILE, t = t0 + lt +
  * j*EHAL_TILE). K is walked one block (32) at a time, with W and X tiles
- * staged in local memory as floats (F32/F16 W converted once per tile).
- * Q8_0/Q4_0 W: the tiles hold the weight integers and the Q8_0-quantized
- * X integers (as floats: every product and the 32-term sum stay below
- * 2^24, so the block dot is exact), plus each row's scale; an output adds
- * d_w * d_x * isum per block, as in the GEMV. Global size rounds N and T
- * up to whole blocks, divided by 4. */
+ * staged in local memory as floats. F32/F16 weights only (Q8_0/Q4_0 go to
+ * ehal_matmul_gemm_q). Global size rounds N and T up to whole blocks,
+ * divided by 4. */
 #define EHAL_GB (4 * EHAL_TILE)
 kernel __attribute__((reqd_work_group_size(EHAL_TILE, EHAL_TILE, 1))) void
 ehal_matmul_gemm(global const uchar *w, ulong wo, int wdt, long row_bytes,
                  global const uchar *x, ulong xo, global uchar *y, ulong yo, int K, int N, int T) {
     local float Ws[EHAL_GB][QK + 1];
     local float Xs[EHAL_GB][QK + 1];
-    local float Wd[EHAL_GB];
-    local float Xd[EHAL_GB];
     int ln = get_local_id(0), lt = get_local_id(1);
     int n0 = get_group_id(0) * EHAL_GB, t0 = get_group_id(1) * EHAL_GB;
     int lid = lt * EHAL_TILE + ln;
     const int nthr = EHAL_TILE * EHAL_TILE;
     global const uchar *W = w + wo;
     global const float *X = AT(const float, x, xo);
-    int quant = wdt == DT_Q8_0 || wdt == DT_Q4_0;
     float acc[4][4];
     for (int i = 0; i < 4; i++) {
         for (int j = 0; j < 4; j++) {
@@ -186,26 +180,10 @@ ehal_matmul_gemm(global const uchar *w, ulong wo, int wdt, long row_bytes,
         }
     }
     for (int k0 = 0; k0 < K; k0 += QK) {
-        if (quant) {
-            for (int r = lid; r < EHAL_GB; r += nthr) {
-                char16 wq[2] = {(char16)(0), (char16)(0)};
-                int nn = n0 + r;
-                float d = 0.0f;
-                if (nn < N) {
-                    d = ehal_load_block_int(W + (long)nn * row_bytes, wdt, k0 / QK, wq);
-                }
-                const char *wc = (const char *)wq;
-                for (int j = 0; j < QK; j++) {
-                    Ws[r][j] = (float)wc[j];
-                }
-                Wd[r] = d;
-            }
-        } else {
-            for (int e = lid; e < EHAL_GB * QK; e += nthr) {
-                int r = e / QK, c = e % QK;
-                int nn = n0 + r, k = k0 + c;
-                Ws[r][c] = (nn < N && k < K) ? ehal_load(W + (long)nn * row_bytes, wdt, k) : 0.0f;
-            }
+        for (int e = lid; e < EHAL_GB * QK; e += nthr) {
+            int r = e / QK, c = e % QK;
+            int nn = n0 + r, k = k0 + c;
+            Ws[r][c] = (nn < N && k < K) ? ehal_load(W + (long)nn * row_bytes, wdt, k) : 0.0f;
         }
         for (int e = lid; e < EHAL_GB * QK; e += nthr) {
             int r = e / QK, c = e % QK;
@@ -213,41 +191,6 @@ ehal_matmul_gemm(global const uchar *w, ulong wo, int wdt, long row_bytes,
             Xs[r][c] = (tt < T && k < K) ? X[(long)tt * K + k] : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        if (quant) {
-            for (int r = lid; r < EHAL_GB; r += nthr) {
-                float v[QK];
-                char q[QK];
-                for (int j = 0; j < QK; j++) {
-                    v[j] = Xs[r][j];
-                }
-                Xd[r] = ehal_h2f(ehal_quantize_q8_0(v, q));
-                for (int j = 0; j < QK; j++) {
-                    Xs[r][j] = (float)q[j];
-                }
-            }
-            barrier(CLK_LOCAL_MEM_FENCE);
-            float is[4][4];
-            for (int i = 0; i < 4; i++) {
-                for (int j = 0; j < 4; j++) {
-                    is[i][j] = 0.0f;
-                }
-            }
-            for (int c = 0; c < QK; c++) {
-                for (int i = 0; i < 4; i++) {
-                    float wv = Ws[ln + i * EHAL_TILE][c];
-                    for (int j = 0; j < 4; j++) {
-                        is[i][j] += wv * Xs[lt + j * EHAL_TILE][c];
-                    }
-                }
-            }
-            for (int i = 0; i < 4; i++) {
-                for (int j = 0; j < 4; j++) {
-                    acc[i][j] += Wd[ln + i * EHAL_TILE] * Xd[lt + j * EHAL_TILE] * is[i][j];
-                }
-            }
-            barrier(CLK_LOCAL_MEM_FENCE);
-            continue;
-        }
         for (int c = 0; c < QK; c++) {
             float wv[4], xv[4];
             for (int i = 0; i < 4; i++) {
@@ -258,6 +201,92 @@ ehal_matmul_gemm(global const uchar *w, ulong wo, int wdt, long row_bytes,
                 for (int j = 0; j < 4; j++) {
                     acc[i][j] += wv[i] * xv[j];
                 }
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    global float *Y = AT(float, y, yo);
+    for (int i = 0; i < 4; i++) {
+        int n = n0 + ln + i * EHAL_TILE;
+        for (int j = 0; j < 4; j++) {
+            int t = t0 + lt + j * EHAL_TILE;
+            if (n < N && t < T) {
+                Y[(long)t * N + n] = acc[i][j];
+            }
+        }
+    }
+}
+
+/* GEMM for larger T with Q8_0/Q4_0 weights over X quantized by
+ * ehal_quantize_act_q8_0: the tiling of ehal_matmul_gemm, with the tiles
+ * holding the weight integers and the X integers (as floats: every product
+ * and the 32-term sum stay below 2^24, so each block dot is exact) and each
+ * row's scale; an output adds d_w * d_x * isum per block, as in the GEMV. */
+kernel __attribute__((reqd_work_group_size(EHAL_TILE, EHAL_TILE, 1))) void
+ehal_matmul_gemm_q(global const uchar *w, ulong wo, int wdt, long row_bytes, global const uchar *q,
+                   global uchar *y, ulong yo, int K, int N, int T) {
+    local float Ws[EHAL_GB][QK + 1];
+    local float Xs[EHAL_GB][QK + 1];
+    local float Wd[EHAL_GB];
+    local float Xd[EHAL_GB];
+    int ln = get_local_id(0), lt = get_local_id(1);
+    int n0 = get_group_id(0) * EHAL_GB, t0 = get_group_id(1) * EHAL_GB;
+    int lid = lt * EHAL_TILE + ln;
+    const int nthr = EHAL_TILE * EHAL_TILE;
+    const int nb = K / QK;
+    const int bs = wdt == DT_Q8_0 ? 34 : 18;
+    global const uchar *W = w + wo;
+    global const char *qs = (global const char *)q;
+    global const float *qd = (global const float *)(q + (long)QK * nb * T);
+    float acc[4][4];
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 4; j++) {
+            acc[i][j] = 0.0f;
+        }
+    }
+    for (int b = 0; b < nb; b++) {
+        for (int e = lid; e < EHAL_GB * QK; e += nthr) {
+            int r = e / QK, c = e % QK;
+            int nn = n0 + r, tt = t0 + r;
+            global const uchar *blk = W + (long)nn * row_bytes + (long)b * bs;
+            float wv = 0.0f;
+            if (nn < N) {
+                if (wdt == DT_Q8_0) {
+                    wv = (float)(char)blk[2 + c];
+                } else {
+                    uint qb = blk[2 + (c & 15)];
+                    wv = (float)((int)(c < 16 ? (qb & 15u) : (qb >> 4)) - 8);
+                }
+            }
+            Ws[r][c] = wv;
+            Xs[r][c] = tt < T ? (float)qs[((long)tt * nb + b) * QK + c] : 0.0f;
+            if (c == 0) {
+                Wd[r] = nn < N ? ehal_blk_scale(blk) : 0.0f;
+                Xd[r] = tt < T ? qd[(long)tt * nb + b] : 0.0f;
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        float is[4][4];
+        for (int i = 0; i < 4; i++) {
+            for (int j = 0; j < 4; j++) {
+                is[i][j] = 0.0f;
+            }
+        }
+        for (int c = 0; c < QK; c++) {
+            float wv[4], xv[4];
+            for (int i = 0; i < 4; i++) {
+                wv[i] = Ws[ln + i * EHAL_TILE][c];
+                xv[i] = Xs[lt + i * EHAL_TILE][c];
+            }
+            for (int i = 0; i < 4; i++) {
+                for (int j = 0; j < 4; j++) {
+                    is[i][j] += wv[i] * xv[j];
+                }
+            }
+        }
+        for (int i = 0; i < 4; i++) {
+            for (int j = 0; j < 4; j++) {
+                acc[i][j] += Wd[ln + i * EHAL_TILE] * Xd[lt + j * EHAL_TILE] * is[i][j];
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
