@@ -222,6 +222,162 @@ static void test_get_rows_gathers_rows_by_id(void **state)
     g_free(&g);
 }
 
+/* Rows of 37 values (no vector width divides them), 3 rows, through five
+ * nodes at once: a = (i % 23 - 11) / 4, b = 1/2 + (i % 7) / 8 and
+ * w = 1 + d/100 are exact in float, so ADD and MUL are exact; SWIGLU,
+ * SOFTMAX (scale 1) and RMS_NORM (eps 0) are checked against their
+ * formulas evaluated here in double. */
+static void test_elementwise_ops_handle_rows_longer_than_a_vector(void **state)
+{
+    (void)state;
+    enum { D = 37, R = 3, N = D * R };
+    graph g;
+    g_init(&g);
+    uint32_t a = g_tensor(&g, EHAL_DTYPE_F32, D, R, 1), b = g_tensor(&g, EHAL_DTYPE_F32, D, R, 1);
+    uint32_t w = g_tensor(&g, EHAL_DTYPE_F32, D, 1, 1);
+    uint32_t ys[5];
+    for (int k = 0; k < 5; k++)
+        ys[k] = g_tensor(&g, EHAL_DTYPE_F32, D, R, 1);
+    ehal_params_softmax sp = {1.0f};
+    ehal_params_rms_norm rp = {0.0f};
+    g_node(&g, EHAL_OP_ADD, 2, (uint32_t[]){a, b}, ys[0], NULL, 0);
+    g_node(&g, EHAL_OP_MUL, 2, (uint32_t[]){a, b}, ys[1], NULL, 0);
+    g_node(&g, EHAL_OP_SWIGLU, 2, (uint32_t[]){a, b}, ys[2], NULL, 0);
+    g_node(&g, EHAL_OP_SOFTMAX, 1, (uint32_t[]){a}, ys[3], &sp, sizeof sp);
+    g_node(&g, EHAL_OP_RMS_NORM, 2, (uint32_t[]){a, w}, ys[4], &rp, sizeof rp);
+    g_bind(&g);
+    float av[N], bv[N], wv[D];
+    for (int i = 0; i < N; i++) {
+        av[i] = (float)(i % 23 - 11) / 4.0f;
+        bv[i] = 0.5f + (float)(i % 7) / 8.0f;
+    }
+    for (int d = 0; d < D; d++)
+        wv[d] = 1.0f + (float)d / 100.0f;
+    g_set(&g, a, av);
+    g_set(&g, b, bv);
+    g_set(&g, w, wv);
+    g_run(&g);
+    static double want[5][N];
+    for (int r = 0; r < R; r++) {
+        double mx = -INFINITY, sum = 0.0, ss = 0.0;
+        for (int d = 0; d < D; d++) {
+            const double x = av[r * D + d];
+            mx = x > mx ? x : mx;
+            ss += x * x;
+        }
+        for (int d = 0; d < D; d++)
+            sum += exp((double)av[r * D + d] - mx);
+        for (int d = 0; d < D; d++) {
+            const int i = r * D + d;
+            const double x = av[i], y = bv[i];
+            want[0][i] = x + y;
+            want[1][i] = x * y;
+            want[2][i] = x / (1.0 + exp(-x)) * y;
+            want[3][i] = exp(x - mx) / sum;
+            want[4][i] = x / sqrt(ss / D) * wv[d];
+        }
+    }
+    static const double tol[5] = {0, 0, 2e-6, 1e-7, 1e-5};
+    float out[N];
+    for (int k = 0; k < 5; k++) {
+        g_get(&g, ys[k], out);
+        assert_floats(out, want[k], N, tol[k]);
+    }
+    g_free(&g);
+}
+
+/* NEOX ROPE, D = 10 with n_rot = 6 (dims 6..9 copied), 3 heads, positions
+ * 5 and 9, freq_base 100: pair i of (x[i], x[i+3]) turns by
+ * pos * 100^(-2i/6) = pos * 100^(-i/3); every head of a position alike. */
+static void test_rope_neox_rotates_every_head_of_a_position(void **state)
+{
+    (void)state;
+    enum { D = 10, H = 3, T = 2, N = D * H * T };
+    graph g;
+    g_init(&g);
+    uint32_t x = g_tensor(&g, EHAL_DTYPE_F32, D, H, T), pos = g_tensor(&g, EHAL_DTYPE_I32, T, 1, 1);
+    uint32_t y = g_tensor(&g, EHAL_DTYPE_F32, D, H, T);
+    ehal_params_rope p = {EHAL_ROPE_NEOX, 6, 100.0f, 1.0f};
+    g_node(&g, EHAL_OP_ROPE, 2, (uint32_t[]){x, pos}, y, &p, sizeof p);
+    g_bind(&g);
+    float xv[N];
+    for (int i = 0; i < N; i++)
+        xv[i] = (float)(i % 11) / 4.0f - 1.0f;
+    const int32_t pv[T] = {5, 9};
+    g_set(&g, x, xv);
+    g_set(&g, pos, pv);
+    g_run(&g);
+    double want[N];
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < H; h++) {
+            const int o = (t * H + h) * D;
+            for (int i = 0; i < 3; i++) {
+                const double th = pv[t] * pow(100.0, -(double)i / 3.0);
+                want[o + i] = xv[o + i] * cos(th) - xv[o + i + 3] * sin(th);
+                want[o + i + 3] = xv[o + i] * sin(th) + xv[o + i + 3] * cos(th);
+            }
+            for (int i = 6; i < D; i++)
+                want[o + i] = xv[o + i];
+        }
+    float out[N];
+    g_get(&g, y, out);
+    assert_floats(out, want, N, 2e-6);
+    g_free(&g);
+}
+
+/* KV_WRITE of two positions into an F16 cache (D = 37: values 1, -2, 0.5, 4
+ * repeating, halves 0x3c00 0xc000 0x3800 0x4400) and a Q8_0 cache (D = 32:
+ * x0 = -127, x_j = j - 16, so d = 1 (0x3c00) and q_j = x_j exactly). Slot
+ * 2 gets position 2, slot 0 position 0; other slots keep their bytes. */
+static void test_kv_write_stores_f16_and_q8_0_rows_exactly(void **state)
+{
+    (void)state;
+    graph g;
+    g_init(&g);
+    uint32_t sf = g_tensor(&g, EHAL_DTYPE_F32, 37, 1, 2), s8 = g_tensor(&g, EHAL_DTYPE_F32, 32, 1, 2);
+    uint32_t pos = g_tensor(&g, EHAL_DTYPE_I32, 2, 1, 1);
+    uint32_t cf = g_tensor(&g, EHAL_DTYPE_F16, 37, 4, 1), c8 = g_tensor(&g, EHAL_DTYPE_Q8_0, 32, 4, 1);
+    ehal_params_kv kv = {0, 0};
+    g_node(&g, EHAL_OP_KV_WRITE, 3, (uint32_t[]){sf, pos, cf}, cf, &kv, sizeof kv);
+    g_node(&g, EHAL_OP_KV_WRITE, 3, (uint32_t[]){s8, pos, c8}, c8, &kv, sizeof kv);
+    g_bind(&g);
+    static const float pat[4] = {1.0f, -2.0f, 0.5f, 4.0f};
+    static const uint16_t half[4] = {0x3c00, 0xc000, 0x3800, 0x4400};
+    float fv[74], qv[64];
+    for (int i = 0; i < 74; i++)
+        fv[i] = pat[i % 4];
+    for (int t = 0; t < 2; t++)
+        for (int j = 0; j < 32; j++)
+            qv[t * 32 + j] = j == 0 ? -127.0f : (float)(j - 16 + t);
+    uint16_t cache_f[37 * 4];
+    memset(cache_f, 0x11, sizeof cache_f);
+    uint8_t cache_8[34 * 4];
+    memset(cache_8, 0x22, sizeof cache_8);
+    g_set(&g, sf, fv);
+    g_set(&g, s8, qv);
+    g_set(&g, pos, (int32_t[]){2, 0});
+    g_set(&g, cf, cache_f);
+    g_set(&g, c8, cache_8);
+    g_run(&g);
+    g_get(&g, cf, cache_f);
+    g_get(&g, c8, cache_8);
+    for (int d = 0; d < 37; d++) {
+        assert_int_equal(cache_f[2 * 37 + d], half[d % 4]);      /* position 2: t = 0 */
+        assert_int_equal(cache_f[0 * 37 + d], half[(37 + d) % 4]); /* position 0: t = 1 */
+        assert_int_equal(cache_f[1 * 37 + d], 0x1111);
+        assert_int_equal(cache_f[3 * 37 + d], 0x1111);
+    }
+    for (int t = 0; t < 2; t++) {
+        const uint8_t *blk = cache_8 + 34 * (t == 0 ? 2 : 0);
+        assert_int_equal(blk[0] | blk[1] << 8, 0x3c00);
+        for (int j = 0; j < 32; j++)
+            assert_int_equal((int8_t)blk[2 + j], j == 0 ? -127 : j - 16 + t);
+    }
+    assert_int_equal(cache_8[34], 0x22);
+    assert_int_equal(cache_8[34 * 3 + 33], 0x22);
+    g_free(&g);
+}
+
 /* F32 -> F16: 1 = 0x3c00, 0.5 = 0x3800, -2 = 0xc000, 65504 = 0x7bff. */
 static void test_copy_converts_f32_to_f16(void **state)
 {
@@ -412,6 +568,9 @@ int main(void)
         T(test_rope_rotates_pairs_by_position),
         T(test_get_rows_gathers_rows_by_id),
         T(test_copy_converts_f32_to_f16),
+        T(test_elementwise_ops_handle_rows_longer_than_a_vector),
+        T(test_rope_neox_rotates_every_head_of_a_position),
+        T(test_kv_write_stores_f16_and_q8_0_rows_exactly),
         T(test_kv_write_then_attention_over_two_positions),
         T(test_chained_subgraph_passes_activations_between_nodes),
         T(test_execute_failure_is_reported_by_wait),
