@@ -4,9 +4,13 @@
  * WTYPE: compile-time weight dtype. u: 0 K, 1 N, 2 T, 3 W row bytes.
  * Dispatch: x = ceil(N/32), y = ceil(T/32).
  * Q8_0/Q4_0 weights: a K step is one quant block. The 32 X rows of the tile
- * are quantized to Q8_0 in shared memory (quant.glsl, as the cpu backend
- * does), weights are kept as their integers, each output's block dot
- * product is an exact integer and d_w * d_x * isum is accumulated in f32. */
+ * are quantized to Q8_0 in shared memory (the steps of quant.glsl's
+ * q8_quantize spread over 8 invocations per row, as the cpu backend
+ * quantizes), weights are kept as their integers, each output's block dot
+ * product is an exact integer (summed as floats: every product and the
+ * 32-term sum stay below 2^24, and float multiply-adds are faster than
+ * 32-bit integer multiplies on CPU-hosted drivers such as lavapipe) and
+ * d_w * d_x * isum is accumulated in f32. */
 #include "common.glsl"
 #include "quant.glsl"
 layout(local_size_x = 16, local_size_y = 16) in;
@@ -16,11 +20,12 @@ DECL_BUF(4)
 DEF_LOAD(0)
 
 #if WTYPE == 8 || WTYPE == 2
-shared int wi[32][33];
-shared int xi[32][33];
+shared float wi[32][33];
+shared float xi[32][33];
 shared float xf[32][33];
 shared float wd[32];
 shared float xd[32];
+shared float amax_part[32][8];
 
 /* Value j (0..31) of block blk of a Q8_0/Q4_0 row, as its integer. */
 int wint(uint row, uint blk, uint j) {
@@ -51,7 +56,7 @@ void main() {
             uint r = idx >> 5u, c = idx & 31u;
             uint n = n0 + r, t = t0 + r;
             uint row = pc.off[0] + n * pc.u[3];
-            wi[r][c] = n < N ? wint(row, blk, c) : 0;
+            wi[r][c] = n < N ? float(wint(row, blk, c)) : 0.0;
             xf[r][c] = t < T ? bf1.d[xo + t * K + k0 + c] : 0.0;
         }
         if (tid < 32u) {
@@ -59,18 +64,33 @@ void main() {
             wd[tid] = n < N ? ldh_0(pc.off[0] + n * pc.u[3] + blk * BLK) : 0.0;
         }
         barrier();
-        if (tid < 32u) {
-            float v[32];
-            uint q[8];
-            for (uint j = 0u; j < 32u; j++) v[j] = xf[tid][j];
-            xd[tid] = q8_quantize(v, q);
-            for (uint j = 0u; j < 32u; j++) xi[tid][j] = bitfieldExtract(int(q[j >> 2u]), int(8u * (j & 3u)), 8);
+        /* Q8_0 of the 32 X rows, 8 invocations per row (4 values each):
+         * partial |x| maxima, then each finishes the row's amax and
+         * quantizes its values exactly as q8_quantize does. */
+        uint qr = tid >> 3u, qp = (tid & 7u) * 4u;
+        float pm = 0.0;
+        for (uint j = 0u; j < 4u; j++) {
+            float a = abs(xf[qr][qp + j]);
+            if (a > pm) pm = a;
         }
+        amax_part[qr][tid & 7u] = pm;
         barrier();
-        int is[2][2] = int[2][2](int[2](0, 0), int[2](0, 0));
+        float amax = 0.0;
+        for (uint j = 0u; j < 8u; j++) {
+            if (amax_part[qr][j] > amax) amax = amax_part[qr][j];
+        }
+        precise float d = amax / 127.0;
+        precise float id = d != 0.0 ? 1.0 / d : 0.0;
+        for (uint j = 0u; j < 4u; j++) {
+            precise float xv = xf[qr][qp + j] * id;
+            xi[qr][qp + j] = clamp_nan(round_away(xv), -127.0, 127.0);
+        }
+        if ((tid & 7u) == 0u) xd[qr] = unpackHalf2x16(f32_to_f16_bits(d)).x;
+        barrier();
+        float is[2][2] = float[2][2](float[2](0.0, 0.0), float[2](0.0, 0.0));
         for (uint kk = 0u; kk < 32u; kk++) {
-            int w0 = wi[tx][kk], w1 = wi[tx + 16u][kk];
-            int x0 = xi[ty][kk], x1 = xi[ty + 16u][kk];
+            float w0 = wi[tx][kk], w1 = wi[tx + 16u][kk];
+            float x0 = xi[ty][kk], x1 = xi[ty + 16u][kk];
             is[0][0] += w0 * x0;
             is[0][1] += w0 * x1;
             is[1][0] += w1 * x0;
@@ -78,7 +98,7 @@ void main() {
         }
         for (uint a = 0u; a < 2u; a++) {
             for (uint b = 0u; b < 2u; b++) {
-                acc[a][b] += wd[tx + 16u * a] * xd[ty + 16u * b] * float(is[a][b]);
+                acc[a][b] += wd[tx + 16u * a] * xd[ty + 16u * b] * is[a][b];
             }
         }
         barrier();
