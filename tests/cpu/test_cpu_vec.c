@@ -796,6 +796,9 @@ static void test_attention_tiles_match_reference(void **state)
         const int64_t D = q8 ? q8dims[k] : dims[k];
         check_attention(v, D, 2, 2, 3, 150, 60);  /* one head per KV head, 2+ tiles */
         check_attention(v, D, 6, 2, 2, 80, 70);   /* groups of 3 */
+        check_attention(v, D, 8, 2, 1, 70, 66);   /* groups of 4 */
+        check_attention(v, D, 5, 1, 1, 40, 38);   /* a group of 5 */
+        check_attention(v, D, 7, 1, 1, 40, 21);   /* a group of 7 */
         check_attention(v, D, 1, 1, 1, 12, 4);    /* 5 keys: below a key group */
     }
 }

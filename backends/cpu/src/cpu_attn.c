@@ -120,13 +120,17 @@ static void attend_unit(const attn_job *j, float *scratch, int64_t unit)
                 }
             }
             /* The tile's weights exp(s - m) in one vector pass. */
-            for (int i = 0; i < n; i++)
-                for (int g = 0; g < G; g++)
-                    s[i * G + g] -= m[g];
-            j->vec->exp(s, s, (int64_t)n * G);
-            for (int i = 0; i < n; i++)
-                for (int g = 0; g < G; g++)
-                    l[g] += s[i * G + g];
+            if (G == 1) {
+                l[0] += j->vec->exp_sum(s, 1.0f, m[0], s, n);
+            } else {
+                for (int i = 0; i < n; i++)
+                    for (int g = 0; g < G; g++)
+                        s[i * G + g] -= m[g];
+                j->vec->exp(s, s, (int64_t)n * G);
+                for (int i = 0; i < n; i++)
+                    for (int g = 0; g < G; g++)
+                        l[g] += s[i * G + g];
+            }
             j->v->pv_tile(acc, s, G, Vh, j->row_bytes, slots, n, D);
         }
     }

@@ -131,8 +131,44 @@ INLINE __m256 reduce8(const __m256 a[8])
     return _mm256_add_ps(_mm256_permute2f128_ps(u, v, 0x20), _mm256_permute2f128_ps(u, v, 0x31));
 }
 
+/* A group of G <= 6 heads scores two keys per pass (2G accumulators), each
+ * score summed as the row kernel does; returns the keys done (even). */
+INLINE int qk_pairs_f16(const float *q, const int G, const uint8_t *rows, uint64_t row_bytes,
+                        const int64_t *slots, int n, int64_t D, float *s)
+{
+    const int64_t D8 = D / 8 * 8;
+    int i = 0;
+    for (; i + 2 <= n; i += 2) {
+        const uint16_t *k0 = (const uint16_t *)(rows + (uint64_t)slots[i] * row_bytes);
+        const uint16_t *k1 = (const uint16_t *)(rows + (uint64_t)slots[i + 1] * row_bytes);
+        __m256 a0[6], a1[6];
+        for (int g = 0; g < G; g++)
+            a0[g] = a1[g] = _mm256_setzero_ps();
+        for (int64_t d = 0; d < D8; d += 8) {
+            const __m256 x0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k0 + d)));
+            const __m256 x1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k1 + d)));
+            for (int g = 0; g < G; g++) {
+                const __m256 qv = _mm256_loadu_ps(q + g * D + d);
+                a0[g] = _mm256_fmadd_ps(qv, x0, a0[g]);
+                a1[g] = _mm256_fmadd_ps(qv, x1, a1[g]);
+            }
+        }
+        for (int g = 0; g < G; g++) {
+            float v0 = hsum256(a0[g]), v1 = hsum256(a1[g]);
+            for (int64_t d = D8; d < D; d++) {
+                v0 += q[g * D + d] * _cvtsh_ss(k0[d]);
+                v1 += q[g * D + d] * _cvtsh_ss(k1[d]);
+            }
+            s[i * G + g] = v0;
+            s[(i + 1) * G + g] = v1;
+        }
+    }
+    return i;
+}
+
 /* One query head (G == 1) scores eight keys per pass with eight
- * accumulators and one transposing reduction; groups take the row kernel. */
+ * accumulators and one transposing reduction; groups of up to 6 heads two
+ * keys per pass; larger groups take the row kernel. */
 void cpu_attn_qk_tile_f16_avx2(const float *q, int G, const uint8_t *rows, uint64_t row_bytes,
                                const int64_t *slots, int n, int64_t D, float *s)
 {
@@ -158,6 +194,15 @@ void cpu_attn_qk_tile_f16_avx2(const float *q, int G, const uint8_t *rows, uint6
                     s[i + r] += q[d] * _cvtsh_ss(k[r][d]);
         }
     }
+    if (G > 1 && G <= 6) {
+        switch (G) {
+        case 2: i = qk_pairs_f16(q, 2, rows, row_bytes, slots, n, D, s); break;
+        case 3: i = qk_pairs_f16(q, 3, rows, row_bytes, slots, n, D, s); break;
+        case 4: i = qk_pairs_f16(q, 4, rows, row_bytes, slots, n, D, s); break;
+        case 5: i = qk_pairs_f16(q, 5, rows, row_bytes, slots, n, D, s); break;
+        default: i = qk_pairs_f16(q, 6, rows, row_bytes, slots, n, D, s); break;
+        }
+    }
     for (; i < n; i++)
         cpu_attn_qk_f16_avx2(q, G, rows + (uint64_t)slots[i] * row_bytes, D, s + i * G);
 }
@@ -181,12 +226,70 @@ INLINE void pv_chunk_f16(float *acc, const float *p, const uint8_t *rows, uint64
         _mm256_storeu_ps(acc + 8 * k, a[k]);
 }
 
+/* A group of G <= 8 heads: each 16 (G <= 4) or 8 output dims of all G
+ * heads held in registers across the tile, each V chunk converted once
+ * (same fma order per element as the row kernel). */
+INLINE void pv_group_f16(float *acc, const float *p, const int G, const uint8_t *rows,
+                         uint64_t row_bytes, const int64_t *slots, int n, int64_t D)
+{
+    const int64_t D8 = D / 8 * 8;
+    int64_t d0 = 0;
+    if (G <= 4)
+        for (; d0 + 16 <= D8; d0 += 16) {
+            __m256 a0[4], a1[4];
+            for (int g = 0; g < G; g++) {
+                a0[g] = _mm256_loadu_ps(acc + g * D + d0);
+                a1[g] = _mm256_loadu_ps(acc + g * D + d0 + 8);
+            }
+            for (int i = 0; i < n; i++) {
+                const uint16_t *v = (const uint16_t *)(rows + (uint64_t)slots[i] * row_bytes) + d0;
+                const __m256 x0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)v));
+                const __m256 x1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + 8)));
+                for (int g = 0; g < G; g++) {
+                    const __m256 pg = _mm256_set1_ps(p[i * G + g]);
+                    a0[g] = _mm256_fmadd_ps(pg, x0, a0[g]);
+                    a1[g] = _mm256_fmadd_ps(pg, x1, a1[g]);
+                }
+            }
+            for (int g = 0; g < G; g++) {
+                _mm256_storeu_ps(acc + g * D + d0, a0[g]);
+                _mm256_storeu_ps(acc + g * D + d0 + 8, a1[g]);
+            }
+        }
+    for (; d0 < D8; d0 += 8) {
+        __m256 a[8];
+        for (int g = 0; g < G; g++)
+            a[g] = _mm256_loadu_ps(acc + g * D + d0);
+        for (int i = 0; i < n; i++) {
+            const uint16_t *v = (const uint16_t *)(rows + (uint64_t)slots[i] * row_bytes) + d0;
+            const __m256 x = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)v));
+            for (int g = 0; g < G; g++)
+                a[g] = _mm256_fmadd_ps(_mm256_set1_ps(p[i * G + g]), x, a[g]);
+        }
+        for (int g = 0; g < G; g++)
+            _mm256_storeu_ps(acc + g * D + d0, a[g]);
+    }
+    for (int64_t d = D8; d < D; d++)
+        for (int i = 0; i < n; i++) {
+            const float x = _cvtsh_ss(((const uint16_t *)(rows + (uint64_t)slots[i] * row_bytes))[d]);
+            for (int g = 0; g < G; g++)
+                acc[g * D + d] += p[i * G + g] * x;
+        }
+}
+
 void cpu_attn_pv_tile_f16_avx2(float *acc, const float *p, int G, const uint8_t *rows,
                                uint64_t row_bytes, const int64_t *slots, int n, int64_t D)
 {
     if (G != 1) {
-        for (int i = 0; i < n; i++)
-            cpu_attn_pv_f16_avx2(acc, p + i * G, G, rows + (uint64_t)slots[i] * row_bytes, D);
+        switch (G) {
+        case 2: pv_group_f16(acc, p, 2, rows, row_bytes, slots, n, D); break;
+        case 3: pv_group_f16(acc, p, 3, rows, row_bytes, slots, n, D); break;
+        case 4: pv_group_f16(acc, p, 4, rows, row_bytes, slots, n, D); break;
+        case 5: pv_group_f16(acc, p, 5, rows, row_bytes, slots, n, D); break;
+        case 6: pv_group_f16(acc, p, 6, rows, row_bytes, slots, n, D); break;
+        case 7: pv_group_f16(acc, p, 7, rows, row_bytes, slots, n, D); break;
+        default: pv_group_f16(acc, p, 8, rows, row_bytes, slots, n, D); break;
+        }
         return;
     }
     const int64_t D8 = D / 8 * 8;
