@@ -94,8 +94,88 @@ void cpu_attn_pv_q8_0_neon(float *acc, const float *p, int G, const void *vrow, 
     }
 }
 
+/* A group of G <= 6 heads scores two keys per pass (2G accumulators);
+ * returns the keys done (even). */
+static inline __attribute__((always_inline)) int
+qk_pairs_f16(const float *q, const int G, const uint8_t *rows, uint64_t row_bytes,
+             const int64_t *slots, int n, int64_t D, float *s)
+{
+    const int64_t D4 = D / 4 * 4;
+    int i = 0;
+    for (; i + 2 <= n; i += 2) {
+        const uint16_t *k0 = (const uint16_t *)(rows + (uint64_t)slots[i] * row_bytes);
+        const uint16_t *k1 = (const uint16_t *)(rows + (uint64_t)slots[i + 1] * row_bytes);
+        float32x4_t a0[6], a1[6];
+        for (int g = 0; g < G; g++)
+            a0[g] = a1[g] = vdupq_n_f32(0.0f);
+        for (int64_t d = 0; d < D4; d += 4) {
+            const float32x4_t x0 = f16x4(k0 + d), x1 = f16x4(k1 + d);
+            for (int g = 0; g < G; g++) {
+                const float32x4_t qv = vld1q_f32(q + g * D + d);
+                a0[g] = vfmaq_f32(a0[g], qv, x0);
+                a1[g] = vfmaq_f32(a1[g], qv, x1);
+            }
+        }
+        for (int g = 0; g < G; g++) {
+            float v0 = vaddvq_f32(a0[g]), v1 = vaddvq_f32(a1[g]);
+            for (int64_t d = D4; d < D; d++) {
+                v0 += q[g * D + d] * ehal_fp16_to_fp32(k0[d]);
+                v1 += q[g * D + d] * ehal_fp16_to_fp32(k1[d]);
+            }
+            s[i * G + g] = v0;
+            s[(i + 1) * G + g] = v1;
+        }
+    }
+    return i;
+}
+
+/* A group of G <= 8 heads: NV * 4 output dims of all G heads (NV * G <= 16
+ * registers) held across the tile, each V chunk converted once. */
+static inline __attribute__((always_inline)) void
+pv_group_chunk(float *acc, const float *p, const int G, const uint8_t *rows, uint64_t row_bytes,
+               const int64_t *slots, int n, int64_t D, int64_t d0, const int NV)
+{
+    float32x4_t a[8][4];
+    for (int g = 0; g < G; g++)
+        for (int k = 0; k < NV; k++)
+            a[g][k] = vld1q_f32(acc + g * D + d0 + 4 * k);
+    for (int i = 0; i < n; i++) {
+        const uint16_t *v = (const uint16_t *)(rows + (uint64_t)slots[i] * row_bytes) + d0;
+        float32x4_t x[4];
+        for (int k = 0; k < NV; k++)
+            x[k] = f16x4(v + 4 * k);
+        for (int g = 0; g < G; g++)
+            for (int k = 0; k < NV; k++)
+                a[g][k] = vfmaq_n_f32(a[g][k], x[k], p[i * G + g]);
+    }
+    for (int g = 0; g < G; g++)
+        for (int k = 0; k < NV; k++)
+            vst1q_f32(acc + g * D + d0 + 4 * k, a[g][k]);
+}
+
+static inline __attribute__((always_inline)) void
+pv_group_f16(float *acc, const float *p, const int G, const uint8_t *rows, uint64_t row_bytes,
+             const int64_t *slots, int n, int64_t D)
+{
+    const int64_t D4 = D / 4 * 4;
+    const int NV = G <= 4 ? 4 : 2;
+    int64_t d0 = 0;
+    for (; d0 + 4 * NV <= D4; d0 += 4 * NV)
+        pv_group_chunk(acc, p, G, rows, row_bytes, slots, n, D, d0, NV);
+    for (; d0 < D4; d0 += 4)
+        pv_group_chunk(acc, p, G, rows, row_bytes, slots, n, D, d0, 1);
+    for (int64_t d = D4; d < D; d++)
+        for (int i = 0; i < n; i++) {
+            const float x = ehal_fp16_to_fp32(
+                ((const uint16_t *)(rows + (uint64_t)slots[i] * row_bytes))[d]);
+            for (int g = 0; g < G; g++)
+                acc[g * D + d] += p[i * G + g] * x;
+        }
+}
+
 /* One query head (G == 1) scores four keys per pass with four accumulators
- * and one pairwise reduction; groups take the row kernel. */
+ * and one pairwise reduction; groups of up to 6 heads two keys per pass;
+ * larger groups take the row kernel. */
 void cpu_attn_qk_tile_f16_neon(const float *q, int G, const uint8_t *rows, uint64_t row_bytes,
                                const int64_t *slots, int n, int64_t D, float *s)
 {
@@ -118,6 +198,15 @@ void cpu_attn_qk_tile_f16_neon(const float *q, int G, const uint8_t *rows, uint6
             for (int64_t d = D4; d < D; d++)
                 for (int r = 0; r < 4; r++)
                     s[i + r] += q[d] * ehal_fp16_to_fp32(k[r][d]);
+        }
+    }
+    if (G > 1 && G <= 6) {
+        switch (G) {
+        case 2: i = qk_pairs_f16(q, 2, rows, row_bytes, slots, n, D, s); break;
+        case 3: i = qk_pairs_f16(q, 3, rows, row_bytes, slots, n, D, s); break;
+        case 4: i = qk_pairs_f16(q, 4, rows, row_bytes, slots, n, D, s); break;
+        case 5: i = qk_pairs_f16(q, 5, rows, row_bytes, slots, n, D, s); break;
+        default: i = qk_pairs_f16(q, 6, rows, row_bytes, slots, n, D, s); break;
         }
     }
     for (; i < n; i++)
@@ -145,8 +234,15 @@ void cpu_attn_pv_tile_f16_neon(float *acc, const float *p, int G, const uint8_t 
                                uint64_t row_bytes, const int64_t *slots, int n, int64_t D)
 {
     if (G != 1) {
-        for (int i = 0; i < n; i++)
-            cpu_attn_pv_f16_neon(acc, p + i * G, G, rows + (uint64_t)slots[i] * row_bytes, D);
+        switch (G) {
+        case 2: pv_group_f16(acc, p, 2, rows, row_bytes, slots, n, D); break;
+        case 3: pv_group_f16(acc, p, 3, rows, row_bytes, slots, n, D); break;
+        case 4: pv_group_f16(acc, p, 4, rows, row_bytes, slots, n, D); break;
+        case 5: pv_group_f16(acc, p, 5, rows, row_bytes, slots, n, D); break;
+        case 6: pv_group_f16(acc, p, 6, rows, row_bytes, slots, n, D); break;
+        case 7: pv_group_f16(acc, p, 7, rows, row_bytes, slots, n, D); break;
+        default: pv_group_f16(acc, p, 8, rows, row_bytes, slots, n, D); break;
+        }
         return;
     }
     const int64_t D4 = D / 4 * 4;
