@@ -81,9 +81,11 @@ extern const cpu_mm_variant cpu_mm_variants[];
 void cpu_quantize_act(const float *x, int64_t K, int layout, cpu_qgroup *out);
 int64_t cpu_act_groups(int64_t K);
 
-/* Scalar helpers shared by the SIMD tiles for the partial last group:
- * the dot of one weight row's blocks [b0, nb) (block index from the row
- * start) with one activation column, using group layout `act`. */
+/* The scalar tiles' dot product of one weight row's blocks [b0, nb)
+ * (block index from the row start) with one activation column in the
+ * kind's group layout. The SIMD tiles do not use them: they run a row's
+ * partial last group through their group code on a padded copy
+ * (cpu_tile.h, cpu_tile_tail_copy). */
 float cpu_mm_tail_q4_0(const uint8_t *wrow, int64_t b0, int64_t nb, const cpu_qgroup *x);
 float cpu_mm_tail_q8_0(const uint8_t *wrow, int64_t b0, int64_t nb, const cpu_qgroup *x);
 

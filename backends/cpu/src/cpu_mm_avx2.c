@@ -25,6 +25,20 @@ INLINE float hsum256(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
+/* Stores the sums of acc[0..MR) (one column) to y[0..MR): with MR == 4 the
+ * four horizontal sums share their shuffles and one store. */
+INLINE void store_col(float *y, const __m256 *acc, const int MR)
+{
+    if (MR == 4) {
+        const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+        _mm_storeu_ps(y, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+        return;
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < MR; r++)
+        y[r] = hsum256(acc[r]);
+}
+
 INLINE uint16_t ld16(const uint8_t *p)
 {
     uint16_t h;
@@ -32,13 +46,21 @@ INLINE uint16_t ld16(const uint8_t *p)
     return h;
 }
 
-/* fp16 scales of 4 blocks `stride` bytes apart, as floats. */
+/* fp16 scales of 4 blocks `stride` bytes apart, as floats. The four
+ * halves are put together in a general register: the vector ports are
+ * what the tiles run out of, the scalar ones are idle. */
 INLINE __m128 scales4(const uint8_t *p, size_t stride)
 {
-    __m128i h = _mm_set_epi16(0, 0, 0, 0, (short)ld16(p + 3 * stride), (short)ld16(p + 2 * stride),
-                              (short)ld16(p + stride), (short)ld16(p));
-    return _mm_cvtph_ps(h);
+    const uint64_t h = (uint64_t)ld16(p) | (uint64_t)ld16(p + stride) << 16 |
+                       (uint64_t)ld16(p + 2 * stride) << 32 | (uint64_t)ld16(p + 3 * stride) << 48;
+    return _mm_cvtph_ps(_mm_set_epi64x(0, (long long)h));
 }
+
+/* Each tile runs its full groups of 4 blocks in place and the partial last
+ * group (K not a multiple of 128) through the same group code on a zero-
+ * padded copy of the rows' tail blocks (cpu_tile_tail_copy). The group
+ * functions take the group's weight base wg (row r at wg + r * ws) and the
+ * group index g into the activation columns. */
 
 /* ---- Q4_0 ------------------------------------------------------------ */
 
@@ -58,106 +80,154 @@ INLINE __m256i q4_dot_half(__m256i wlo, __m256i whi, const cpu_qgroup *x, int ha
     return _mm256_add_epi32(s, _mm256_loadu_si256((const __m256i *)(x->corr + 8 * half)));
 }
 
+INLINE void q4_group(__m256 acc[4][4], const uint8_t *wg, size_t ws, const cpu_mm_tile *t,
+                     int64_t g, const int MR, const int NR, const int NH)
+{
+    const size_t bs = sizeof(ehal_block_q4_0);
+    const __m256i m4 = _mm256_set1_epi8(15);
+    /* a half's lanes 0-3 / 4-7 hold its first / second block */
+    const __m256i idx0 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    const __m256i idx1 = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
+#pragma GCC unroll 4
+    for (int r = 0; r < MR; r++) {
+        const uint8_t *wb = wg + r * ws;
+        const __m256i w01 = q4_load_pair(wb);
+        const __m256i w23 = NH > 1 ? q4_load_pair(wb + 2 * bs) : _mm256_setzero_si256();
+        const __m256i lo01 = _mm256_and_si256(w01, m4);
+        const __m256i hi01 = _mm256_and_si256(_mm256_srli_epi16(w01, 4), m4);
+        const __m256i lo23 = _mm256_and_si256(w23, m4);
+        const __m256i hi23 = _mm256_and_si256(_mm256_srli_epi16(w23, 4), m4);
+        const __m128 dw = scales4(wb, bs);
+#pragma GCC unroll 4
+        for (int c = 0; c < NR; c++) {
+            const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
+            const __m256 s4 = _mm256_castps128_ps256(_mm_mul_ps(dw, _mm_loadu_ps(x->d)));
+            acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q4_dot_half(lo01, hi01, x, 0)),
+                                        _mm256_permutevar8x32_ps(s4, idx0), acc[r][c]);
+            if (NH > 1)
+                acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q4_dot_half(lo23, hi23, x, 1)),
+                                            _mm256_permutevar8x32_ps(s4, idx1), acc[r][c]);
+        }
+    }
+}
 INLINE void q4_tile(const cpu_mm_tile *t, const int MR, const int NR)
 {
     const int64_t nb = t->K / EHAL_QK, ng = nb / 4;
     const size_t bs = sizeof(ehal_block_q4_0);
-    const __m256i m4 = _mm256_set1_epi8(15);
-    const __m256i idx0 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
-    const __m256i idx1 = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
     __m256 acc[4][4];
 #pragma GCC unroll 4
     for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
         for (int c = 0; c < NR; c++)
             acc[r][c] = _mm256_setzero_ps();
-    for (int64_t g = 0; g < ng; g++) {
-#pragma GCC unroll 4
-        for (int r = 0; r < MR; r++) {
-            const uint8_t *wb = t->w + r * t->w_stride + (size_t)g * 4 * bs;
-            const __m256i w01 = q4_load_pair(wb), w23 = q4_load_pair(wb + 2 * bs);
-            const __m256i lo01 = _mm256_and_si256(w01, m4);
-            const __m256i hi01 = _mm256_and_si256(_mm256_srli_epi16(w01, 4), m4);
-            const __m256i lo23 = _mm256_and_si256(w23, m4);
-            const __m256i hi23 = _mm256_and_si256(_mm256_srli_epi16(w23, 4), m4);
-            const __m128 dw = scales4(wb, bs);
-#pragma GCC unroll 4
-            for (int c = 0; c < NR; c++) {
-                const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
-                const __m256 s4 = _mm256_castps128_ps256(_mm_mul_ps(dw, _mm_loadu_ps(x->d)));
-                acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q4_dot_half(lo01, hi01, x, 0)),
-                                            _mm256_permutevar8x32_ps(s4, idx0), acc[r][c]);
-                acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q4_dot_half(lo23, hi23, x, 1)),
-                                            _mm256_permutevar8x32_ps(s4, idx1), acc[r][c]);
-            }
-        }
+    for (int64_t g = 0; g < ng; g++)
+        q4_group(acc, t->w + (size_t)g * 4 * bs, t->w_stride, t, g, MR, NR, 2);
+    if (ng * 4 < nb) {
+        uint8_t tail[4 * 4 * sizeof(ehal_block_q4_0)];
+        cpu_tile_tail_copy(tail, t, ng * 4, nb, bs, MR);
+        if (nb - ng * 4 <= 2)
+            q4_group(acc, tail, 4 * bs, t, ng, MR, NR, 1);
+        else
+            q4_group(acc, tail, 4 * bs, t, ng, MR, NR, 2);
     }
 #pragma GCC unroll 4
-    for (int r = 0; r < MR; r++)
+    for (int c = 0; c < NR; c++) {
+        __m256 col[4];
 #pragma GCC unroll 4
-        for (int c = 0; c < NR; c++) {
-            const uint8_t *wrow = t->w + r * t->w_stride;
-            const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride);
-            float v = hsum256(acc[r][c]);
-            if (ng * 4 < nb)
-                v += cpu_mm_tail_q4_0(wrow, ng * 4, nb, x);
-            t->y[c * t->ldy + r] = v;
-        }
+        for (int r = 0; r < MR; r++)
+            col[r] = acc[r][c];
+        store_col(t->y + c * t->ldy, col, MR);
+    }
 }
 
 /* ---- Q8_0 ------------------------------------------------------------ */
+
+#ifndef Q8_HADD
+#define Q8_HADD 0
+#endif
+
+/* 8 int32 partial sums of one block: |w| x (x negated where w < 0). */
+INLINE __m256i q8_dot(__m256i aw, __m256i w, __m256i a)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(a, w)),
+                             _mm256_set1_epi16(1));
+}
+
+/* Partial sums s0, s1 of two blocks folded into one vector whose lanes
+ * hold blocks [0, 0, 1, 1 | 0, 0, 1, 1]: one convert and one FMA then
+ * serve both blocks. */
+INLINE __m256i q8_fold2(__m256i s0, __m256i s1)
+{
+    return _mm256_add_epi32(_mm256_unpacklo_epi64(s0, s1), _mm256_unpackhi_epi64(s0, s1));
+}
+
+INLINE void q8_group(__m256 acc[4][4], const uint8_t *wg, size_t ws, const cpu_mm_tile *t,
+                     int64_t g, const int MR, const int NR, const int NH)
+{
+    const size_t bs = sizeof(ehal_block_q8_0);
+#pragma GCC unroll 4
+    for (int r = 0; r < MR; r++) {
+        const uint8_t *wb = wg + r * ws;
+        __m256i w[4], aw[4];
+#pragma GCC unroll 4
+        for (int b = 0; b < 2 * NH; b++) {
+            w[b] = _mm256_loadu_si256((const __m256i *)(wb + b * bs + 2));
+            aw[b] = _mm256_sign_epi8(w[b], w[b]);
+        }
+        const __m128 dw = scales4(wb, bs);
+#pragma GCC unroll 4
+        for (int c = 0; c < NR; c++) {
+            const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
+            const __m128 s4 = _mm_mul_ps(dw, _mm_loadu_ps(x->d));
+            const __m256 s = _mm256_set_m128(s4, s4);
+            __m256i d[4];
+#pragma GCC unroll 4
+            for (int b = 0; b < 2 * NH; b++)
+                d[b] = q8_dot(aw[b], w[b], _mm256_loadu_si256((const __m256i *)(x->qs + 32 * b)));
+#if Q8_HADD
+            if (NH == 1)
+                d[2] = d[3] = _mm256_setzero_si256();
+            const __m256i d4 = _mm256_hadd_epi32(q8_fold2(d[0], d[1]), q8_fold2(d[2], d[3]));
+            acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d4), s, acc[r][c]);
+#else
+            acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q8_fold2(d[0], d[1])),
+                                        _mm256_permute_ps(s, 0x50), acc[r][c]);
+            if (NH > 1)
+                acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q8_fold2(d[2], d[3])),
+                                            _mm256_permute_ps(s, 0xFA), acc[r][c]);
+#endif
+        }
+    }
+}
 
 INLINE void q8_tile(const cpu_mm_tile *t, const int MR, const int NR)
 {
     const int64_t nb = t->K / EHAL_QK, ng = nb / 4;
     const size_t bs = sizeof(ehal_block_q8_0);
-    const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[4][4];
 #pragma GCC unroll 4
     for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
         for (int c = 0; c < NR; c++)
             acc[r][c] = _mm256_setzero_ps();
-    for (int64_t g = 0; g < ng; g++) {
-        float sc[4][4][4]; /* [r][c][block] */
-#pragma GCC unroll 4
-        for (int r = 0; r < MR; r++) {
-            const __m128 dw = scales4(t->w + r * t->w_stride + (size_t)g * 4 * bs, bs);
-#pragma GCC unroll 4
-            for (int c = 0; c < NR; c++) {
-                const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
-                _mm_storeu_ps(sc[r][c], _mm_mul_ps(dw, _mm_loadu_ps(x->d)));
-            }
-        }
-        for (int b = 0; b < 4; b++) {
-#pragma GCC unroll 4
-            for (int r = 0; r < MR; r++) {
-                const uint8_t *wb = t->w + r * t->w_stride + (size_t)(g * 4 + b) * bs + 2;
-                const __m256i w = _mm256_loadu_si256((const __m256i *)wb);
-                const __m256i aw = _mm256_sign_epi8(w, w);
-#pragma GCC unroll 4
-                for (int c = 0; c < NR; c++) {
-                    const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
-                    const __m256i a = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * b));
-                    const __m256i p = _mm256_madd_epi16(
-                        _mm256_maddubs_epi16(aw, _mm256_sign_epi8(a, w)), ones);
-                    acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p),
-                                                _mm256_set1_ps(sc[r][c][b]), acc[r][c]);
-                }
-            }
-        }
+    for (int64_t g = 0; g < ng; g++)
+        q8_group(acc, t->w + (size_t)g * 4 * bs, t->w_stride, t, g, MR, NR, 2);
+    if (ng * 4 < nb) {
+        uint8_t tail[4 * 4 * sizeof(ehal_block_q8_0)];
+        cpu_tile_tail_copy(tail, t, ng * 4, nb, bs, MR);
+        if (nb - ng * 4 <= 2)
+            q8_group(acc, tail, 4 * bs, t, ng, MR, NR, 1);
+        else
+            q8_group(acc, tail, 4 * bs, t, ng, MR, NR, 2);
     }
 #pragma GCC unroll 4
-    for (int r = 0; r < MR; r++)
+    for (int c = 0; c < NR; c++) {
+        __m256 col[4];
 #pragma GCC unroll 4
-        for (int c = 0; c < NR; c++) {
-            const uint8_t *wrow = t->w + r * t->w_stride;
-            const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride);
-            float v = hsum256(acc[r][c]);
-            if (ng * 4 < nb)
-                v += cpu_mm_tail_q8_0(wrow, ng * 4, nb, x);
-            t->y[c * t->ldy + r] = v;
-        }
+        for (int r = 0; r < MR; r++)
+            col[r] = acc[r][c];
+        store_col(t->y + c * t->ldy, col, MR);
+    }
 }
 
 /* ---- F16 x F32 ------------------------------------------------------- */

@@ -30,60 +30,81 @@ INLINE __m128 scales4(const uint8_t *p, size_t stride)
     return _mm_cvtph_ps(h);
 }
 
-INLINE void q4_tile(const cpu_mm_tile *t, const int MR, const int NR)
+/* Each tile runs its full groups of 4 blocks in place and the partial last
+ * group (K not a multiple of 128) through the same group code on a
+ * padded copy of the rows' tail blocks (cpu_tile_tail_copy). A group
+ * function takes the group's weight base wg (row r at wg + r * ws) and
+ * the group index g into the activation columns. */
+
+INLINE void q4_group(__m512 acc[4][4], const uint8_t *wg, size_t ws, const cpu_mm_tile *t,
+                     int64_t g, const int MR, const int NR)
 {
-    const int64_t nb = t->K / EHAL_QK, ng = nb / 4;
     const size_t bs = sizeof(ehal_block_q4_0);
     const __m512i m4 = _mm512_set1_epi8(15);
     const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    __m512 acc[4][4];
 #pragma GCC unroll 4
-    for (int r = 0; r < MR; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < NR; c++)
-            acc[r][c] = _mm512_setzero_ps();
-    for (int64_t g = 0; g < ng; g++) {
-#pragma GCC unroll 4
-        for (int r = 0; r < MR; r++) {
-            const uint8_t *wb = t->w + r * t->w_stride + (size_t)g * 4 * bs;
-            __m512i w = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(wb + 2)));
-            w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(wb + bs + 2)), 1);
-            w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(wb + 2 * bs + 2)), 2);
-            w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(wb + 3 * bs + 2)), 3);
-            const __m512i lo = _mm512_and_si512(w, m4);
-            const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
-            const __m128 dw = scales4(wb, bs);
-#pragma GCC unroll 4
-            for (int c = 0; c < NR; c++) {
-                const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
-                __m512i s = _mm512_loadu_si512(x->corr);
-                s = _mm512_dpbusd_epi32(s, lo, _mm512_loadu_si512(x->qs));
-                s = _mm512_dpbusd_epi32(s, hi, _mm512_loadu_si512(x->qs + 64));
-                const __m512 s4 = _mm512_castps128_ps512(_mm_mul_ps(dw, _mm_loadu_ps(x->d)));
-                acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
-                                            _mm512_permutexvar_ps(idx, s4), acc[r][c]);
-            }
-        }
-    }
-#pragma GCC unroll 4
-    for (int r = 0; r < MR; r++)
+    for (int r = 0; r < MR; r++) {
+        const uint8_t *wb = wg + r * ws;
+        __m512i w = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(wb + 2)));
+        w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(wb + bs + 2)), 1);
+        w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(wb + 2 * bs + 2)), 2);
+        w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(wb + 3 * bs + 2)), 3);
+        const __m512i lo = _mm512_and_si512(w, m4);
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+        const __m128 dw = scales4(wb, bs);
 #pragma GCC unroll 4
         for (int c = 0; c < NR; c++) {
-            const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride);
-            float v = _mm512_reduce_add_ps(acc[r][c]);
-            if (ng * 4 < nb)
-                v += cpu_mm_tail_q4_0(t->w + r * t->w_stride, ng * 4, nb, x);
-            t->y[c * t->ldy + r] = v;
+            const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
+            __m512i s = _mm512_loadu_si512(x->corr);
+            s = _mm512_dpbusd_epi32(s, lo, _mm512_loadu_si512(x->qs));
+            s = _mm512_dpbusd_epi32(s, hi, _mm512_loadu_si512(x->qs + 64));
+            const __m512 s4 = _mm512_castps128_ps512(_mm_mul_ps(dw, _mm_loadu_ps(x->d)));
+            acc[r][c] =
+                _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(idx, s4), acc[r][c]);
         }
+    }
 }
 
-INLINE void q8_tile(const cpu_mm_tile *t, const int MR, const int NR)
+INLINE void q8_group(__m512 acc[4][4], const uint8_t *wg, size_t ws, const cpu_mm_tile *t,
+                     int64_t g, const int MR, const int NR)
 {
-    const int64_t nb = t->K / EHAL_QK, ng = nb / 4;
     const size_t bs = sizeof(ehal_block_q8_0);
     const __m512i idx0 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     const __m512i idx1 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
     const __m512i zero = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int r = 0; r < MR; r++) {
+        const uint8_t *wb = wg + r * ws;
+        __m512i w[2], aw[2];
+        __mmask64 neg[2];
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *p = wb + (size_t)(2 * h) * bs + 2;
+            w[h] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p)),
+                                      _mm256_loadu_si256((const __m256i *)(p + bs)), 1);
+            aw[h] = _mm512_abs_epi8(w[h]);
+            neg[h] = _mm512_movepi8_mask(w[h]);
+        }
+        const __m128 dw = scales4(wb, bs);
+#pragma GCC unroll 4
+        for (int c = 0; c < NR; c++) {
+            const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
+            const __m512 s4 = _mm512_castps128_ps512(_mm_mul_ps(dw, _mm_loadu_ps(x->d)));
+            for (int h = 0; h < 2; h++) {
+                __m512i a = _mm512_loadu_si512(x->qs + 64 * h);
+                a = _mm512_mask_sub_epi8(a, neg[h], zero, a);
+                const __m512i s = _mm512_dpbusd_epi32(zero, aw[h], a);
+                acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
+                                            _mm512_permutexvar_ps(h ? idx1 : idx0, s4), acc[r][c]);
+            }
+        }
+    }
+}
+
+/* The tile over full groups and the padded tail, Q8 selecting the kind. */
+INLINE void mm_tile(const cpu_mm_tile *t, const int MR, const int NR, const int Q8)
+{
+    const size_t bs = Q8 ? sizeof(ehal_block_q8_0) : sizeof(ehal_block_q4_0);
+    const int64_t nb = t->K / EHAL_QK, ng = nb / 4;
     __m512 acc[4][4];
 #pragma GCC unroll 4
     for (int r = 0; r < MR; r++)
@@ -91,45 +112,34 @@ INLINE void q8_tile(const cpu_mm_tile *t, const int MR, const int NR)
         for (int c = 0; c < NR; c++)
             acc[r][c] = _mm512_setzero_ps();
     for (int64_t g = 0; g < ng; g++) {
-#pragma GCC unroll 4
-        for (int r = 0; r < MR; r++) {
-            const uint8_t *wb = t->w + r * t->w_stride + (size_t)g * 4 * bs;
-            __m512i w[2], aw[2];
-            __mmask64 neg[2];
-            for (int h = 0; h < 2; h++) {
-                const uint8_t *p = wb + (size_t)(2 * h) * bs + 2;
-                w[h] = _mm512_inserti64x4(
-                    _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p)),
-                    _mm256_loadu_si256((const __m256i *)(p + bs)), 1);
-                aw[h] = _mm512_abs_epi8(w[h]);
-                neg[h] = _mm512_movepi8_mask(w[h]);
-            }
-            const __m128 dw = scales4(wb, bs);
-#pragma GCC unroll 4
-            for (int c = 0; c < NR; c++) {
-                const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
-                const __m512 s4 = _mm512_castps128_ps512(_mm_mul_ps(dw, _mm_loadu_ps(x->d)));
-                for (int h = 0; h < 2; h++) {
-                    __m512i a = _mm512_loadu_si512(x->qs + 64 * h);
-                    a = _mm512_mask_sub_epi8(a, neg[h], zero, a);
-                    const __m512i s = _mm512_dpbusd_epi32(zero, aw[h], a);
-                    acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
-                                                _mm512_permutexvar_ps(h ? idx1 : idx0, s4),
-                                                acc[r][c]);
-                }
-            }
-        }
+        if (Q8)
+            q8_group(acc, t->w + (size_t)g * 4 * bs, t->w_stride, t, g, MR, NR);
+        else
+            q4_group(acc, t->w + (size_t)g * 4 * bs, t->w_stride, t, g, MR, NR);
+    }
+    if (ng * 4 < nb) {
+        uint8_t tail[4 * 4 * sizeof(ehal_block_q8_0)];
+        cpu_tile_tail_copy(tail, t, ng * 4, nb, bs, MR);
+        if (Q8)
+            q8_group(acc, tail, 4 * bs, t, ng, MR, NR);
+        else
+            q4_group(acc, tail, 4 * bs, t, ng, MR, NR);
     }
 #pragma GCC unroll 4
     for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
-        for (int c = 0; c < NR; c++) {
-            const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride);
-            float v = _mm512_reduce_add_ps(acc[r][c]);
-            if (ng * 4 < nb)
-                v += cpu_mm_tail_q8_0(t->w + r * t->w_stride, ng * 4, nb, x);
-            t->y[c * t->ldy + r] = v;
-        }
+        for (int c = 0; c < NR; c++)
+            t->y[c * t->ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
+}
+
+INLINE void q4_tile(const cpu_mm_tile *t, const int MR, const int NR)
+{
+    mm_tile(t, MR, NR, 0);
+}
+
+INLINE void q8_tile(const cpu_mm_tile *t, const int MR, const int NR)
+{
+    mm_tile(t, MR, NR, 1);
 }
 
 void cpu_mm_q4_0_avx512vnni(const cpu_mm_tile *t)

@@ -7,7 +7,32 @@
 #ifndef EHAL_CPU_TILE_H
 #define EHAL_CPU_TILE_H
 
+#include <string.h>
+
 #include "cpu_matmul.h"
+
+/* Copies blocks [b0, nb) (1 to 3) of rows [0, mr) of the tile's weights,
+ * `bs` bytes a block with the fp16 scale first, into buf (row r at
+ * buf + r * 4 * bs), and fills each row's missing blocks with a copy of its
+ * block b0 whose scale is set to zero: they meet the activation group's
+ * zero blocks, so they add exactly 0, and the partial last group runs
+ * through the full-group code without any read past the end of a weight
+ * row. (Copies rather than memset: every byte is then written by fixed-
+ * size moves.) buf holds mr * 4 * bs bytes. */
+static inline __attribute__((always_inline)) void
+cpu_tile_tail_copy(uint8_t *buf, const cpu_mm_tile *t, int64_t b0, int64_t nb, size_t bs, int mr)
+{
+    const int nt = (int)(nb - b0);
+    for (int r = 0; r < mr; r++) {
+        const uint8_t *src = t->w + r * t->w_stride + (size_t)b0 * bs;
+        uint8_t *dst = buf + (size_t)r * 4 * bs;
+        for (int b = 0; b < 4; b++) {
+            memcpy(dst + (size_t)b * bs, src + (size_t)(b < nt ? b : 0) * bs, bs);
+            if (b >= nt)
+                memset(dst + (size_t)b * bs, 0, 2);
+        }
+    }
+}
 
 /* (mr, nc) in [1,4]^2 -> a specialised instance. */
 #define CPU_TILE_DISPATCH(tmpl, t)                                                             \
