@@ -107,6 +107,10 @@ static void attend_unit(const attn_job *j, float *scratch, int64_t unit)
             for (int i = 0; i < n; i++)
                 slots[i] = j->p.window == 0 ? k0 + i
                                             : ehal_kv_slot(k0 + i, j->C, j->p.window, j->p.n_sink);
+            /* The tile's V rows stream in while its scores are computed. */
+            for (int i = 0; i < n; i++)
+                for (uint64_t b = 0; b < j->row_bytes; b += 64)
+                    __builtin_prefetch(Vh + (uint64_t)slots[i] * j->row_bytes + b, 0, 1);
             j->v->qk_tile(q, G, Kh, j->row_bytes, slots, n, D, s);
             for (int g = 0; g < G; g++) {
                 float mt = m[g];
