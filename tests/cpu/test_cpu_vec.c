@@ -199,6 +199,25 @@ static void test_activation_quantizer_is_the_picked_tables(void **state)
     print_message("activation quantizer on this CPU: %s\n", cpu_vec_pick()->name);
 }
 
+/* EHAL_CPU_ISA=scalar makes the dispatch pick the portable table, whose
+ * quantizer is the ops/ one; without a cap the best runnable table wins. */
+static void test_isa_cap_scalar_picks_the_scalar_table(void **state)
+{
+    (void)state;
+    const char *old = getenv(CPU_ISA_ENV);
+    char saved[32] = "";
+    if (old != NULL)
+        snprintf(saved, sizeof saved, "%s", old);
+    setenv(CPU_ISA_ENV, "scalar", 1);
+    assert_ptr_equal(cpu_vec_pick(), &cpu_vec_scalar);
+    assert_true(cpu_vec_quantizer_q8_0() == ehal_quantize_row_q8_0);
+    unsetenv(CPU_ISA_ENV);
+    const cpu_vec_ops *best = cpu_vec_tables[0];
+    assert_ptr_equal(cpu_vec_pick(), cpu_isa_supported(best->isa) ? best : &cpu_vec_scalar);
+    if (old != NULL)
+        setenv(CPU_ISA_ENV, saved, 1);
+}
+
 /* ---- conversions: exact ----------------------------------------------------------- */
 
 /* Every binary16 value; a NaN must stay a NaN with its sign and payload
@@ -841,5 +860,6 @@ int main(void)
         n++;
     }
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_activation_quantizer_is_the_picked_tables);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_isa_cap_scalar_picks_the_scalar_table);
     return _cmocka_run_group_tests("cpu_vec", tests, n, NULL, NULL);
 }
