@@ -222,6 +222,61 @@ static void test_matmul_variant_matches_reference(void **state)
     }
 }
 
+/* ---- activation quantizer ----------------------------------------------- */
+
+#if defined(__x86_64__) || defined(__i386__)
+/* The AVX2 quantizer must produce the scalar one's bytes exactly (same
+ * scales, roundf's half-away-from-zero ties, NaN -> 0, correction lanes),
+ * for both layouts and partial groups. */
+static void test_quantize_act_avx2_matches_scalar(void **state)
+{
+    (void)state;
+    if (skip_unless_runnable(CPU_ISA_AVX2, "cpu_quantize_act_avx2"))
+        skip();
+    enum { K = 32 * 11 }; /* 3 groups, the last partial (3 blocks) */
+    static float x[K];
+    for (int i = 0; i < K; i++)
+        x[i] = frand() * (i % 5 == 0 ? 40.0f : 1.0f);
+    /* block 1: amax 127 -> d = 1, id = 1: exact ties k + 0.5 */
+    for (int j = 0; j < 32; j++)
+        x[32 + j] = (float)(j % 9) - 4.0f + ((j & 1) ? 0.5f : 0.0f);
+    x[32] = 127.0f;
+    x[33] = -2.5f; /* roundf -> -3, round-to-even would give -2 */
+    x[34] = 0.5f;
+    for (int j = 0; j < 32; j++) /* block 2: all zero (d = 0) */
+        x[64 + j] = 0.0f;
+    x[100] = NAN;        /* block 3: a NaN is ignored by amax and becomes 0 */
+    x[130] = 1e-30f;     /* block 4: tiny values, subnormal fp16 scale */
+    x[131] = -3e-31f;
+    for (int j = 2; j < 32; j++)
+        x[128 + j] = 1e-31f * (float)(j - 16);
+    x[200] = INFINITY; /* block 6: an infinite value: d = inf, codes 0 */
+    for (int layout = CPU_ACT_Q4; layout <= CPU_ACT_Q8; layout++) {
+        cpu_qgroup a[3], b[3];
+        memset(a, 0x5a, sizeof a);
+        memset(b, 0xa5, sizeof b);
+        cpu_quantize_act(x, K, layout, a);
+        cpu_quantize_act_avx2(x, K, layout, b);
+        for (int g = 0; g < 3; g++) {
+            for (int i = 0; i < 128; i++)
+                if (a[g].qs[i] != b[g].qs[i])
+                    fail_msg("layout %d group %d qs[%d]: avx2 %d, scalar %d", layout, g, i,
+                             b[g].qs[i], a[g].qs[i]);
+            for (int i = 0; i < 16; i++)
+                assert_int_equal(a[g].corr[i], b[g].corr[i]);
+            assert_memory_equal(a[g].d, b[g].d, sizeof a[g].d);
+        }
+    }
+    /* the tie block by hand: 127, roundf(-2.5) = -3, roundf(0.5) = 1 */
+    cpu_qgroup q[3];
+    cpu_quantize_act_avx2(x, K, CPU_ACT_Q8, q);
+    assert_int_equal(q[0].qs[32], 127);
+    assert_int_equal(q[0].qs[33], -3);
+    assert_int_equal(q[0].qs[34], 1);
+    assert_true(q[0].d[1] == 1.0f);
+}
+#endif
+
 /* ---- attention ------------------------------------------------------------ */
 
 static void check_attention(const cpu_attn_variant *v, cpu_pool *pool, int64_t D, int64_t Hq,
@@ -399,6 +454,10 @@ int main(void)
                                        (void *)v};
         n++;
     }
+#if defined(__x86_64__) || defined(__i386__)
+    tests[n++] = (struct CMUnitTest){"test_quantize_act_avx2_matches_scalar",
+                                     test_quantize_act_avx2_matches_scalar, NULL, NULL, NULL};
+#endif
     for (const cpu_attn_variant *v = cpu_attn_variants; v->name != NULL && n < MAX_TESTS - 8;
          v++) {
         snprintf(names[n], sizeof names[n], "attention %s", v->name);

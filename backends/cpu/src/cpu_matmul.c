@@ -113,9 +113,13 @@ static void quantize_task(void *ctx, int ith, int nth)
     mm_job *j = ctx;
     int64_t b, e;
     cpu_split(j->T, 1, ith, nth, &b, &e);
+    void (*quantize)(const float *, int64_t, int, cpu_qgroup *) = cpu_quantize_act;
+#if defined(__x86_64__) || defined(__i386__)
+    if (j->v->isa == CPU_ISA_AVX2 || j->v->isa == CPU_ISA_AVX512VNNI)
+        quantize = cpu_quantize_act_avx2;
+#endif
     for (int64_t t = b; t < e; t++)
-        cpu_quantize_act(j->x + t * j->K, j->K, j->v->act,
-                         (cpu_qgroup *)(j->xq + t * j->x_stride));
+        quantize(j->x + t * j->K, j->K, j->v->act, (cpu_qgroup *)(j->xq + t * j->x_stride));
 }
 
 static void matmul_task(void *ctx, int ith, int nth)

@@ -142,10 +142,6 @@ INLINE void q4_tile(const cpu_mm_tile *t, const int MR, const int NR)
 
 /* ---- Q8_0 ------------------------------------------------------------ */
 
-#ifndef Q8_HADD
-#define Q8_HADD 0
-#endif
-
 /* 8 int32 partial sums of one block: |w| x (x negated where w < 0). */
 INLINE __m256i q8_dot(__m256i aw, __m256i w, __m256i a)
 {
@@ -184,18 +180,11 @@ INLINE void q8_group(__m256 acc[4][4], const uint8_t *wg, size_t ws, const cpu_m
 #pragma GCC unroll 4
             for (int b = 0; b < 2 * NH; b++)
                 d[b] = q8_dot(aw[b], w[b], _mm256_loadu_si256((const __m256i *)(x->qs + 32 * b)));
-#if Q8_HADD
-            if (NH == 1)
-                d[2] = d[3] = _mm256_setzero_si256();
-            const __m256i d4 = _mm256_hadd_epi32(q8_fold2(d[0], d[1]), q8_fold2(d[2], d[3]));
-            acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d4), s, acc[r][c]);
-#else
             acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q8_fold2(d[0], d[1])),
                                         _mm256_permute_ps(s, 0x50), acc[r][c]);
             if (NH > 1)
                 acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q8_fold2(d[2], d[3])),
                                             _mm256_permute_ps(s, 0xFA), acc[r][c]);
-#endif
         }
     }
 }
@@ -227,6 +216,72 @@ INLINE void q8_tile(const cpu_mm_tile *t, const int MR, const int NR)
         for (int r = 0; r < MR; r++)
             col[r] = acc[r][c];
         store_col(t->y + c * t->ldy, col, MR);
+    }
+}
+
+/* ---- activation quantizer ------------------------------------------- */
+
+/* roundf (half away from zero) of integral-range floats: trunc, then one
+ * step away from zero where the dropped fraction is >= 0.5 (the fraction
+ * v - trunc(v) is exact, so this equals roundf bit for bit). NaN -> 0, as
+ * the reference's clamp does. */
+INLINE __m256 round_away(__m256 v)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+    const __m256 step = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f));
+    const __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    const __m256 r = _mm256_add_ps(t, _mm256_and_ps(up, step));
+    const __m256 lim = _mm256_set1_ps(127.0f);
+    const __m256 c = _mm256_min_ps(_mm256_max_ps(r, _mm256_sub_ps(_mm256_setzero_ps(), lim)), lim);
+    return _mm256_and_ps(c, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
+}
+
+void cpu_quantize_act_avx2(const float *x, int64_t K, int layout, cpu_qgroup *out)
+{
+    const int64_t nb = K / EHAL_QK;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t g = 0; g * 4 < nb; g++) {
+        cpu_qgroup *q = &out[g];
+        memset(q, 0, sizeof *q);
+        const int nbg = nb - g * 4 < 4 ? (int)(nb - g * 4) : 4;
+        for (int b = 0; b < nbg; b++) {
+            const float *xb = x + (g * 4 + b) * EHAL_QK;
+            __m256 v[4];
+            __m256 amax = _mm256_setzero_ps();
+            for (int i = 0; i < 4; i++) {
+                v[i] = _mm256_loadu_ps(xb + 8 * i);
+                /* max(new, acc) keeps acc where new is NaN, as the reference */
+                amax = _mm256_max_ps(_mm256_andnot_ps(sign, v[i]), amax);
+            }
+            __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+            m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+            m = _mm_max_ss(m, _mm_movehdup_ps(m));
+            const float d = _mm_cvtss_f32(m) / 127.0f;
+            const float id = d != 0.0f ? 1.0f / d : 0.0f;
+            /* the scale as the reference stores it: fp16, round to nearest even */
+            q->d[b] = _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            __m256i iq[4];
+            for (int i = 0; i < 4; i++)
+                iq[i] = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(v[i], _mm256_set1_ps(id))));
+            const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(iq[0], iq[1]),
+                                                 _mm256_packs_epi32(iq[2], iq[3]));
+            const __m256i qs = _mm256_permutevar8x32_epi32(p, order);
+            if (layout == CPU_ACT_Q4) {
+                _mm_storeu_si128((__m128i *)(q->qs + 16 * b), _mm256_castsi256_si128(qs));
+                _mm_storeu_si128((__m128i *)(q->qs + 64 + 16 * b), _mm256_extracti128_si256(qs, 1));
+                const __m256i s8 = _mm256_add_epi32(_mm256_add_epi32(iq[0], iq[1]),
+                                                    _mm256_add_epi32(iq[2], iq[3]));
+                __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+                s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+                s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+                q->corr[4 * b] = -8 * _mm_cvtsi128_si32(s);
+            } else {
+                _mm256_storeu_si256((__m256i *)(q->qs + 32 * b), qs);
+            }
+        }
     }
 }
 
