@@ -597,22 +597,30 @@ static void test_rope_op_matches_reference(void **state)
     const cpu_vec_ops *V = *state;
     if (skip_unless_runnable(V))
         skip();
-    /* D, H, T, n_rot, mode, first position, freq_scale */
+    /* D, H, T, n_rot, mode, first position, freq_scale, a jump of 5
+     * positions halfway (consecutive runs turn the angles step by step,
+     * exactly recomputed after a jump and every 64 positions; the last
+     * case is large enough to be split over the pool) */
     static const struct {
         int64_t D, H, T;
         uint32_t n_rot, mode;
         int32_t pos0;
         float fs;
-    } cases[] = {{64, 4, 3, 64, EHAL_ROPE_NORMAL, 0, 1.0f},  {64, 4, 3, 64, EHAL_ROPE_NEOX, 5, 1.0f},
-                 {18, 3, 2, 10, EHAL_ROPE_NORMAL, 7, 0.5f},   {18, 3, 2, 10, EHAL_ROPE_NEOX, 7, 0.5f},
-                 {128, 2, 40, 96, EHAL_ROPE_NEOX, 4000, 1.0f}, {6, 1, 1, 2, EHAL_ROPE_NORMAL, 3, 1.0f}};
+        int jump;
+    } cases[] = {{64, 4, 3, 64, EHAL_ROPE_NORMAL, 0, 1.0f, 0},
+                 {64, 4, 3, 64, EHAL_ROPE_NEOX, 5, 1.0f, 0},
+                 {18, 3, 2, 10, EHAL_ROPE_NORMAL, 7, 0.5f, 0},
+                 {18, 3, 2, 10, EHAL_ROPE_NEOX, 7, 0.5f, 0},
+                 {128, 2, 40, 96, EHAL_ROPE_NEOX, 4000, 1.0f, 1},
+                 {6, 1, 1, 2, EHAL_ROPE_NORMAL, 3, 1.0f, 0},
+                 {128, 4, 150, 128, EHAL_ROPE_NORMAL, 3900, 0.25f, 1}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const int64_t D = cases[c].D, H = cases[c].H, T = cases[c].T, n = D * H * T;
         float *x = frow(n, -2.0f, 2.0f), *ref = frow(n, 0, 0), *got = frow(n, 0, 0),
               *gotp = frow(n, 0, 0);
-        int32_t pos[64];
+        int32_t pos[160];
         for (int64_t t = 0; t < T; t++)
-            pos[t] = cases[c].pos0 + (int32_t)t;
+            pos[t] = cases[c].pos0 + (int32_t)t + (cases[c].jump && t >= T / 2 ? 5 : 0);
         ehal_params_rope p = {cases[c].mode, cases[c].n_rot, 10000.0f, cases[c].fs};
         one_node o;
         set_desc(&o.t[0], EHAL_DTYPE_F32, D, H, T);

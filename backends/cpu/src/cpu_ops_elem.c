@@ -14,7 +14,7 @@
 
 /* Values per worker below which more workers cost more than they save. */
 #define MIN_WORK 32768
-#define MAX_ROPE_ROT 1024 /* per-position tables live on the stack */
+#define ROPE_EXACT_EVERY 64 /* positions between exactly computed ROPE angles */
 
 typedef struct elem_job elem_job;
 struct elem_job {
@@ -174,9 +174,39 @@ static void rope_range(const elem_job *j, int64_t b, int64_t e)
     const int32_t *pos = j->a->in_data[1];
     float *y = j->a->out_data;
     const int64_t D = j->D, H = j->H, n_rot = j->n_rot;
-    float ta[MAX_ROPE_ROT], tb[MAX_ROPE_ROT];
+    const int64_t half = n_rot / 2;
+    float ta[CPU_ROPE_MAX_ROT], tb[CPU_ROPE_MAX_ROT];
+    /* cos/sin of the current angles, and of one position's step */
+    double c[CPU_ROPE_MAX_ROT / 2], s[CPU_ROPE_MAX_ROT / 2];
+    double cd[CPU_ROPE_MAX_ROT / 2], sd[CPU_ROPE_MAX_ROT / 2];
+    int have_step = 0;
     for (int64_t t = b; t < e; t++) {
-        cpu_rope_tables(j->inv_freq, n_rot, (double)pos[t] * j->pos_scale, j->pairs, ta, tb);
+        /* Consecutive positions turn the angles by one step (in double: over
+         * ROPE_EXACT_EVERY steps the drift is ~1e-14, far below the float
+         * tables' rounding); the angles are computed exactly after a jump and
+         * at every item index that is a multiple of ROPE_EXACT_EVERY, where
+         * worker ranges start too, so the result does not depend on the
+         * thread count. */
+        if (t % ROPE_EXACT_EVERY != 0 && (int64_t)pos[t] == (int64_t)pos[t - 1] + 1) {
+            if (!have_step)
+                for (int64_t i = 0; i < half; i++) {
+                    cd[i] = cos(j->pos_scale * j->inv_freq[i]);
+                    sd[i] = sin(j->pos_scale * j->inv_freq[i]);
+                }
+            have_step = 1;
+            for (int64_t i = 0; i < half; i++) {
+                const double c1 = c[i] * cd[i] - s[i] * sd[i];
+                s[i] = s[i] * cd[i] + c[i] * sd[i];
+                c[i] = c1;
+            }
+        } else {
+            for (int64_t i = 0; i < half; i++) {
+                const double theta = (double)pos[t] * j->pos_scale * j->inv_freq[i];
+                c[i] = cos(theta);
+                s[i] = sin(theta);
+            }
+        }
+        cpu_rope_fill(c, s, n_rot, j->pairs, ta, tb);
         for (int64_t h = 0; h < H; h++) {
             const float *xr = x + (t * H + h) * D;
             float *yr = y + (t * H + h) * D;
@@ -198,12 +228,13 @@ ehal_status_t cpu_vec_op_rope(const cpu_vec_ops *V, ehal_backend_impl *be,
     ehal_params_rope p;
     ehal_op_get_params(a->sg, a->node, &p, sizeof p);
     const int64_t D = a->in[0]->ne[0], n_rot = p.n_rot;
-    if (n_rot < 2 || n_rot > D || n_rot % 2 != 0 || n_rot > MAX_ROPE_ROT ||
+    if (n_rot < 2 || n_rot > D || n_rot % 2 != 0 || n_rot > CPU_ROPE_MAX_ROT ||
         p.mode > EHAL_ROPE_NEOX)
         return EHAL_STATUS_UNSUPPORTED;
-    double inv_freq[MAX_ROPE_ROT / 2];
+    double inv_freq[CPU_ROPE_MAX_ROT / 2];
     cpu_rope_inv_freq(inv_freq, n_rot, p.freq_base);
-    elem_job j = {.V = V, .a = a, .range = rope_range, .align = 1, .D = D, .n_rot = n_rot};
+    elem_job j = {.V = V, .a = a, .range = rope_range, .align = ROPE_EXACT_EVERY, .D = D,
+                  .n_rot = n_rot};
     j.H = a->in[0]->ne[1];
     j.items = a->in[0]->ne[2];
     j.pos_scale = (double)p.freq_scale;

@@ -47,19 +47,30 @@ void cpu_rope_inv_freq(double *inv_freq, int64_t n_rot, float freq_base)
         inv_freq[i] = pow((double)freq_base, -2.0 * (double)i / (double)n_rot);
 }
 
+void cpu_rope_fill(const double *c, const double *s, int64_t n_rot, int pairs, float *a,
+                   float *b)
+{
+    for (int64_t i = 0; i < n_rot / 2; i++) {
+        const float cf = (float)c[i], sf = (float)s[i];
+        if (pairs) {
+            a[2 * i] = a[2 * i + 1] = cf;
+            b[2 * i] = -sf;
+            b[2 * i + 1] = sf;
+        } else {
+            a[i] = cf;
+            b[i] = sf;
+        }
+    }
+}
+
 void cpu_rope_tables(const double *inv_freq, int64_t n_rot, double pos_scaled, int pairs,
                      float *a, float *b)
 {
+    double c[CPU_ROPE_MAX_ROT / 2], s[CPU_ROPE_MAX_ROT / 2];
     for (int64_t i = 0; i < n_rot / 2; i++) {
         const double theta = pos_scaled * inv_freq[i];
-        const float c = (float)cos(theta), s = (float)sin(theta);
-        if (pairs) {
-            a[2 * i] = a[2 * i + 1] = c;
-            b[2 * i] = -s;
-            b[2 * i + 1] = s;
-        } else {
-            a[i] = c;
-            b[i] = s;
-        }
+        c[i] = cos(theta);
+        s[i] = sin(theta);
     }
+    cpu_rope_fill(c, s, n_rot, pairs, a, b);
 }

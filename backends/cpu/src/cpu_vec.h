@@ -93,11 +93,16 @@ cpu_quantize_q8_0_fn cpu_vec_quantizer_q8_0(void);
 
 /* ROPE: inv_freq[i] = freq_base^(-2i/n_rot) for i < n_rot/2 (once per
  * call), then per position theta_i = pos_scaled * inv_freq[i] in double, as
- * the reference. pairs != 0: a and b get n_rot floats in the interleaved
+ * the reference; n_rot <= CPU_ROPE_MAX_ROT. pairs != 0: a and b get n_rot
+ * floats in the interleaved
  * form rope_pairs takes (a[2i] = a[2i+1] = cos, b[2i] = -sin, b[2i+1] = sin);
  * pairs == 0: n_rot/2 floats each, cos and sin, for rope_halves. */
+#define CPU_ROPE_MAX_ROT 1024 /* n_rot the tables are sized for */
 void cpu_rope_inv_freq(double *inv_freq, int64_t n_rot, float freq_base);
 void cpu_rope_tables(const double *inv_freq, int64_t n_rot, double pos_scaled, int pairs,
                      float *a, float *b);
+/* The same tables from cos and sin of each pair's angle (n_rot/2 each). */
+void cpu_rope_fill(const double *c, const double *s, int64_t n_rot, int pairs, float *a,
+                   float *b);
 
 #endif
