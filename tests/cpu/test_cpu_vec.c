@@ -830,6 +830,50 @@ static void test_attention_tiles_match_reference(void **state)
     }
 }
 
+/* COPY between every pair of F32, F16, Q8_0 and Q4_0 (and I32 to I32),
+ * byte for byte against ehal_ref_COPY, over 2 chunks and a partial one. */
+static void test_copy_is_bit_identical_for_every_dtype_pair(void **state)
+{
+    const cpu_vec_ops *V = *state;
+    if (skip_unless_runnable(V))
+        skip();
+    static const uint32_t dts[] = {EHAL_DTYPE_F32, EHAL_DTYPE_F16, EHAL_DTYPE_Q8_0,
+                                   EHAL_DTYPE_Q4_0};
+    enum { N = 2 * 1024 + 96 }; /* a multiple of 32, not of the 1024-value chunk */
+    float *xf = frow(N, -5.0f, 5.0f);
+    xf[7] = NAN;
+    xf[40] = -INFINITY;
+    for (size_t si = 0; si < 5; si++)
+        for (size_t di = 0; di < 5; di++) {
+            if ((si == 4) != (di == 4))
+                continue; /* I32 only to I32 */
+            const uint32_t sd = si == 4 ? EHAL_DTYPE_I32 : dts[si];
+            const uint32_t dd = di == 4 ? EHAL_DTYPE_I32 : dts[di];
+            const uint64_t sb = ehal_row_bytes(sd, N), db = ehal_row_bytes(dd, N);
+            uint8_t *src = malloc(sb), *ref = malloc(db), *got = malloc(db), *gotp = malloc(db);
+            assert_non_null(src && ref && got && gotp);
+            if (sd == EHAL_DTYPE_I32)
+                for (int i = 0; i < N; i++)
+                    ((int32_t *)src)[i] = (int32_t)rand32();
+            else
+                assert_int_equal(ehal_convert_row(EHAL_DTYPE_F32, xf, sd, src, N), EHAL_STATUS_OK);
+            one_node o;
+            set_desc(&o.t[0], sd, N, 1, 1);
+            set_desc(&o.t[1], dd, N, 1, 1);
+            void *data[1] = {src};
+            one_node_init(&o, EHAL_OP_COPY, 1, 1, NULL, 0, data, got);
+            run_both(V, cpu_vec_op_copy, &o, ref, got, gotp, db);
+            if (memcmp(got, ref, db) != 0 || memcmp(gotp, ref, db) != 0)
+                fail_msg("%s: copy %s -> %s differs from the reference", V->name,
+                         ehal_dtype_name(sd), ehal_dtype_name(dd));
+            free(src);
+            free(ref);
+            free(got);
+            free(gotp);
+        }
+    free(xf);
+}
+
 int main(void)
 {
     typedef void (*test_fn)(void **);
@@ -849,6 +893,7 @@ int main(void)
         {"rope op vs reference", test_rope_op_matches_reference},
         {"get_rows exact", test_get_rows_is_exact_for_every_dtype},
         {"kv_write bit-identical", test_kv_write_is_bit_identical_for_every_cache_dtype},
+        {"copy bit-identical", test_copy_is_bit_identical_for_every_dtype_pair},
     };
     enum { MAX_TESTS = 64 };
     struct CMUnitTest tests[MAX_TESTS];

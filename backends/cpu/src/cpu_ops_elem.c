@@ -346,6 +346,52 @@ ehal_status_t cpu_vec_op_kv_write(const cpu_vec_ops *V, ehal_backend_impl *be,
     return run(be, &j, j.items * j.D);
 }
 
+/* ---- COPY: dtype conversion through float, in 1024-value chunks ------------------ */
+
+#define COPY_CHUNK 1024 /* values; a multiple of the quant block */
+
+static void copy_range(const elem_job *j, int64_t b, int64_t e)
+{
+    const uint32_t sd = j->a->in[0]->dtype, dd = j->a->out->dtype;
+    const uint8_t *src = j->a->in_data[0];
+    uint8_t *dst = j->a->out_data;
+    float tmp[COPY_CHUNK];
+    for (int64_t c = b; c < e; c++) {
+        const int64_t i0 = c * COPY_CHUNK;
+        const int64_t n = j->D - i0 < COPY_CHUNK ? j->D - i0 : COPY_CHUNK;
+        const uint8_t *s0 = src + ehal_row_bytes(sd, i0);
+        uint8_t *d0 = dst + ehal_row_bytes(dd, i0);
+        if (sd == dd && (sd == EHAL_DTYPE_F32 || sd == EHAL_DTYPE_I32)) {
+            /* other same-dtype copies requantize through float, as the
+             * reference does */
+            memmove(d0, s0, (size_t)ehal_row_bytes(sd, n));
+        } else if (sd == EHAL_DTYPE_F32) {
+            row_from_f32(j->V, dd, (const float *)s0, d0, n);
+        } else if (dd == EHAL_DTYPE_F32) {
+            row_to_f32(j->V, sd, s0, (float *)d0, n);
+        } else {
+            row_to_f32(j->V, sd, s0, tmp, n);
+            row_from_f32(j->V, dd, tmp, d0, n);
+        }
+    }
+}
+
+ehal_status_t cpu_vec_op_copy(const cpu_vec_ops *V, ehal_backend_impl *be,
+                              const ehal_kernel_args *a)
+{
+    if (!have_data(a, 1))
+        return EHAL_STATUS_UNSUPPORTED;
+    const uint32_t sd = a->in[0]->dtype, dd = a->out->dtype;
+    const int64_t n = ehal_tensor_nelements(a->in[0]);
+    const int same_i32 = sd == EHAL_DTYPE_I32 && dd == EHAL_DTYPE_I32;
+    if (!same_i32 && (!convertible(sd, n) || !convertible(dd, n)))
+        return EHAL_STATUS_UNSUPPORTED;
+    /* .D holds the value count; items are chunks */
+    elem_job j = {.V = V, .a = a, .range = copy_range, .align = 1, .D = n};
+    j.items = (n + COPY_CHUNK - 1) / COPY_CHUNK;
+    return run(be, &j, n);
+}
+
 /* ---- one entry point per (op, table) ------------------------------------------- */
 
 #define CPU_VEC_DEF_(N, stem, isa)                                                           \

@@ -1,5 +1,5 @@
 /*
- * The pool-aware element-wise op kernels over the row primitives of
+ * The pool-aware element-wise op kernels (and COPY) over the row primitives of
  * cpu_vec.h (cpu_ops_elem.c): one entry point per (op, ISA table), listed
  * as variants in cpu_kernels.c. Each covers what the reference covers and
  * returns EHAL_STATUS_UNSUPPORTED, having written nothing, for an instance
@@ -22,7 +22,8 @@
     X(SWIGLU, swiglu)                                                                        \
     X(SOFTMAX, softmax)                                                                      \
     X(GET_ROWS, get_rows)                                                                    \
-    X(KV_WRITE, kv_write)
+    X(KV_WRITE, kv_write)                                                                    \
+    X(COPY, copy)
 
 #define CPU_VEC_DECL_(N, stem, isa)                                                          \
     ehal_status_t cpu_op_##stem##__##isa(ehal_backend_impl *be, const ehal_kernel_args *a);
