@@ -5,6 +5,7 @@
  * mr, and the columns in chunks small enough that a chunk's quantized
  * activations stay in L2 while every row tile of the worker passes over it.
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "cpu_matmul.h"
@@ -106,6 +107,10 @@ typedef struct mm_job {
     const uint8_t *xq; /* quantized columns, or x itself for F32 layouts */
     size_t x_stride;
     float *y;
+    /* GEMV hands out rows in chunks of `chunk` (a multiple of mr) from
+     * `next`; GEMM (chunk 0) splits them statically. */
+    int64_t chunk;
+    atomic_llong next;
 } mm_job;
 
 static void quantize_task(void *ctx, int ith, int nth)
@@ -122,12 +127,10 @@ static void quantize_task(void *ctx, int ith, int nth)
         quantize(j->x + t * j->K, j->K, j->v->act, (cpu_qgroup *)(j->xq + t * j->x_stride));
 }
 
-static void matmul_task(void *ctx, int ith, int nth)
+/* Output rows [r0, r1) over every column, in tiles. */
+static void matmul_rows(const mm_job *j, int64_t r0, int64_t r1)
 {
-    const mm_job *j = ctx;
     const cpu_mm_variant *v = j->v;
-    int64_t r0, r1;
-    cpu_split(j->N, v->mr, ith, nth, &r0, &r1);
     cpu_mm_tile t;
     t.K = j->K;
     t.w_stride = j->w_stride;
@@ -146,6 +149,28 @@ static void matmul_task(void *ctx, int ith, int nth)
             }
         }
     }
+}
+
+/* GEMV (decode) takes its rows in chunks from a shared counter: a worker
+ * the OS deschedules mid-op (a shared or oversubscribed machine) then
+ * delays the op by at most one chunk, where an even static split made the
+ * whole op wait for its slowest worker. GEMM keeps the static split: each
+ * worker's rows then pass over one L2-resident column chunk at a time. */
+static void matmul_task(void *ctx, int ith, int nth)
+{
+    mm_job *j = ctx;
+    if (j->chunk > 0) {
+        for (;;) {
+            const int64_t r0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed);
+            if (r0 >= j->N)
+                break;
+            matmul_rows(j, r0, r0 + j->chunk < j->N ? r0 + j->chunk : j->N);
+        }
+        return;
+    }
+    int64_t r0, r1;
+    cpu_split(j->N, j->v->mr, ith, nth, &r0, &r1);
+    matmul_rows(j, r0, r1);
 }
 
 ehal_status_t cpu_matmul_run(struct cpu_pool *pool, const cpu_mm_variant *gemv,
@@ -182,6 +207,16 @@ ehal_status_t cpu_matmul_run(struct cpu_pool *pool, const cpu_mm_variant *gemv,
     }
     /* Enough rows per worker that a split is worth it. */
     int64_t max_workers = N / (v->mr * 4) > 0 ? N / (v->mr * 4) : 1;
+    /* GEMV chunks: about 16 per worker (finer adds counter traffic, coarser
+     * a longer wait for a descheduled worker), at least 4 row tiles. */
+    j.chunk = 0;
+    atomic_init(&j.next, 0);
+    if (v->kind == CPU_MM_GEMV) {
+        const int64_t nth = cpu_pool_threads(pool);
+        const int64_t tiles = (N + v->mr - 1) / v->mr;
+        const int64_t per = tiles / (nth * 16) > 4 ? tiles / (nth * 16) : 4;
+        j.chunk = per * v->mr;
+    }
     cpu_pool_run(pool, (int)(max_workers < 1024 ? max_workers : 1024), matmul_task, &j);
     ehal_sdk_free(host, scratch);
     return EHAL_STATUS_OK;
