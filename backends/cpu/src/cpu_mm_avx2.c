@@ -30,7 +30,8 @@ INLINE float hsum256(__m256 v)
 INLINE void store_col(float *y, const __m256 *acc, const int MR)
 {
     if (MR == 4) {
-        const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+        const __m256 h =
+            _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
         _mm_storeu_ps(y, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
         return;
     }
@@ -57,10 +58,12 @@ INLINE __m128 scales4(const uint8_t *p, size_t stride)
 }
 
 /* Each tile runs its full groups of 4 blocks in place and the partial last
- * group (K not a multiple of 128) through the same group code on a zero-
- * padded copy of the rows' tail blocks (cpu_tile_tail_copy). The group
- * functions take the group's weight base wg (row r at wg + r * ws) and the
- * group index g into the activation columns. */
+ * group (K not a multiple of 128) through the same group code on a padded
+ * copy of the rows' tail blocks (cpu_tile_tail_copy). The group functions
+ * take the group's weight base wg (row r at wg + r * ws), the group index
+ * g into the activation columns, and NH, the pairs of blocks to run: 2 for
+ * a group, 1 for a partial group of 1 or 2 blocks (its second pair would
+ * only meet zero activations). */
 
 /* ---- Q4_0 ------------------------------------------------------------ */
 
@@ -110,6 +113,7 @@ INLINE void q4_group(__m256 acc[4][4], const uint8_t *wg, size_t ws, const cpu_m
         }
     }
 }
+
 INLINE void q4_tile(const cpu_mm_tile *t, const int MR, const int NR)
 {
     const int64_t nb = t->K / EHAL_QK, ng = nb / 4;
@@ -274,7 +278,8 @@ void cpu_quantize_act_avx2(const float *x, int64_t K, int layout, cpu_qgroup *ou
                 _mm_storeu_si128((__m128i *)(q->qs + 64 + 16 * b), _mm256_extracti128_si256(qs, 1));
                 const __m256i s8 = _mm256_add_epi32(_mm256_add_epi32(iq[0], iq[1]),
                                                     _mm256_add_epi32(iq[2], iq[3]));
-                __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+                __m128i s =
+                    _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
                 s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
                 s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
                 q->corr[4 * b] = -8 * _mm_cvtsi128_si32(s);

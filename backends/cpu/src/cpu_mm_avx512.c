@@ -79,8 +79,9 @@ INLINE void q8_group(__m512 acc[4][4], const uint8_t *wg, size_t ws, const cpu_m
         __mmask64 neg[2];
         for (int h = 0; h < 2; h++) {
             const uint8_t *p = wb + (size_t)(2 * h) * bs + 2;
-            w[h] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p)),
-                                      _mm256_loadu_si256((const __m256i *)(p + bs)), 1);
+            const __m256i b0 = _mm256_loadu_si256((const __m256i *)p);
+            const __m256i b1 = _mm256_loadu_si256((const __m256i *)(p + bs));
+            w[h] = _mm512_inserti64x4(_mm512_castsi256_si512(b0), b1, 1);
             aw[h] = _mm512_abs_epi8(w[h]);
             neg[h] = _mm512_movepi8_mask(w[h]);
         }
