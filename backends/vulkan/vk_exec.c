@@ -15,7 +15,7 @@ struct ehal_executable_impl {
     VkCommandBuffer cb;
     VkFence fence;
     int pending; /* submitted, not yet waited for */
-    ehal_buffer_impl **aux; /* per-node constant buffers, [n_nodes], owned */
+    ehal_buffer_impl **aux; /* constant buffers and pre-pass scratch, [2 * n_nodes], owned */
     uint32_t n_aux;
     ehal_executable_impl *next_inflight;
 };
@@ -122,6 +122,64 @@ static uint32_t bind_info(ehal_backend_impl *be, const ehal_tensor_desc *t, VkDe
     return (uint32_t)inner;
 }
 
+/* Writes set's five bindings from infos, then binds pipe and set, pushes pc
+ * and dispatches a (gx, gy) grid. */
+static void dispatch(ehal_backend_impl *be, VkCommandBuffer cb, VkPipeline pipe, VkDescriptorSet set,
+                     const VkDescriptorBufferInfo *infos, const uint32_t *pc, uint32_t pc_bytes,
+                     uint32_t gx, uint32_t gy) {
+    VkWriteDescriptorSet w[EHAL_VK_BINDINGS];
+    for (uint32_t b = 0; b < EHAL_VK_BINDINGS; b++) {
+        w[b] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                                      .dstSet = set,
+                                      .dstBinding = b,
+                                      .descriptorCount = 1,
+                                      .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                      .pBufferInfo = &infos[b]};
+    }
+    be->fn.vkUpdateDescriptorSets(be->dev, EHAL_VK_BINDINGS, w, 0, NULL);
+    be->fn.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipe);
+    be->fn.vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, be->layout, 0, 1, &set, 0,
+                                   NULL);
+    be->fn.vkCmdPushConstants(cb, be->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, pc_bytes, pc);
+    be->fn.vkCmdDispatch(cb, gx, gy, 1);
+}
+
+/* Records the node's pre-pass (d->pre_shader): input 1 -> a new scratch
+ * buffer the executable owns (returned in *scratch), then a barrier so the
+ * node's dispatch reads it. */
+static ehal_status_t record_pre(ehal_backend_impl *be, ehal_executable_impl *exe, VkCommandBuffer cb,
+                                const ehal_tensor_desc *x, const ehal_vk_dispatch *d,
+                                VkDescriptorSet set, ehal_buffer_impl **scratch) {
+    VkPipeline pipe;
+    ehal_status_t st = ehal_vk_pipeline_get(be, d->pre_shader, &pipe);
+    if (st == EHAL_STATUS_OK) {
+        st = ehal_vk_buffer_alloc(be, d->scratch_bytes, 0, scratch);
+    }
+    if (st != EHAL_STATUS_OK) {
+        return st;
+    }
+    exe->aux[exe->n_aux++] = *scratch;
+    VkDescriptorBufferInfo infos[EHAL_VK_BINDINGS];
+    uint32_t pc[32];
+    memset(pc, 0, sizeof pc);
+    for (uint32_t b = 0; b < EHAL_VK_BINDINGS; b++) {
+        infos[b] = (VkDescriptorBufferInfo){be->dummy->buf, 0, VK_WHOLE_SIZE};
+    }
+    pc[0] = bind_info(be, x, &infos[0]);
+    infos[EHAL_VK_OUT_BINDING] = (VkDescriptorBufferInfo){(*scratch)->buf, 0, VK_WHOLE_SIZE};
+    pc[5] = d->pre_u0;
+    uint32_t max_x = be->props.limits.maxComputeWorkGroupCount[0];
+    uint32_t gx = d->pre_groups, gy = 1;
+    if (gx > max_x) {
+        gy = (gx + max_x - 1) / max_x;
+        gx = max_x;
+    }
+    dispatch(be, cb, pipe, set, infos, pc, sizeof pc, gx, gy);
+    barrier(be, cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT);
+    return EHAL_STATUS_OK;
+}
+
 static ehal_status_t record(ehal_backend_impl *be, ehal_executable_impl *exe,
                             const ehal_subgraph *sg, VkDescriptorSet *sets) {
     VkCommandBuffer cb = exe->cb;
@@ -182,9 +240,14 @@ static ehal_status_t record(ehal_backend_impl *be, ehal_executable_impl *exe,
         }
         wr.r[wr.n++] = out;
 
+        ehal_buffer_impl *scratch = NULL;
+        if (d.scratch_bytes && d.groups &&
+            (st = record_pre(be, exe, cb, sg->tensors[n->inputs[1]], &d, sets[2 * i + 1],
+                             &scratch)) != EHAL_STATUS_OK) {
+            break;
+        }
         memset(pc, 0, sizeof pc);
         VkDescriptorBufferInfo infos[EHAL_VK_BINDINGS];
-        VkWriteDescriptorSet w[EHAL_VK_BINDINGS];
         for (uint32_t b = 0; b < EHAL_VK_BINDINGS; b++) {
             const ehal_tensor_desc *t = NULL;
             if (b == EHAL_VK_OUT_BINDING) {
@@ -197,14 +260,11 @@ static ehal_status_t record(ehal_backend_impl *be, ehal_executable_impl *exe,
                 infos[b] = (VkDescriptorBufferInfo){aux->buf, 0, VK_WHOLE_SIZE};
                 pc[b] = 0;
             }
-            w[b] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-                                          .dstSet = sets[i],
-                                          .dstBinding = b,
-                                          .descriptorCount = 1,
-                                          .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                          .pBufferInfo = &infos[b]};
+            if (scratch && b == 1) {
+                infos[b] = (VkDescriptorBufferInfo){scratch->buf, 0, VK_WHOLE_SIZE};
+                pc[b] = 0;
+            }
         }
-        be->fn.vkUpdateDescriptorSets(be->dev, EHAL_VK_BINDINGS, w, 0, NULL);
         memcpy(pc + 5, d.pc_u, sizeof d.pc_u);
         memcpy(pc + 24, d.pc_f, sizeof d.pc_f);
         if (d.groups == 0) {
@@ -215,11 +275,7 @@ static ehal_status_t record(ehal_backend_impl *be, ehal_executable_impl *exe,
             gy = (gx + max_x - 1) / max_x;
             gx = max_x;
         }
-        be->fn.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipe);
-        be->fn.vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, be->layout, 0, 1, &sets[i],
-                                       0, NULL);
-        be->fn.vkCmdPushConstants(cb, be->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof pc, pc);
-        be->fn.vkCmdDispatch(cb, gx, gy, 1);
+        dispatch(be, cb, pipe, sets[2 * i], infos, pc, sizeof pc, gx, gy);
     }
     ehal_sdk_free(be->host, rd.r);
     ehal_sdk_free(be->host, wr.r);
@@ -267,7 +323,8 @@ ehal_status_t ehal_vk_prepare(ehal_backend_impl *be, const ehal_subgraph *in_sg,
         }
     }
     if (st == EHAL_STATUS_OK) {
-        uint32_t nsets = sg->n_nodes ? sg->n_nodes : 1;
+        /* two sets per node: its dispatch and an optional pre-pass */
+        uint32_t nsets = 2u * (sg->n_nodes ? sg->n_nodes : 1);
         VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, nsets * EHAL_VK_BINDINGS};
         VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                           .maxSets = nsets,
@@ -287,7 +344,7 @@ ehal_status_t ehal_vk_prepare(ehal_backend_impl *be, const ehal_subgraph *in_sg,
                          sg->n_nodes);
             st = EHAL_STATUS_OUT_OF_MEMORY;
         }
-        for (uint32_t i = 0; i < sg->n_nodes && st == EHAL_STATUS_OK; i++) {
+        for (uint32_t i = 0; i < 2u * sg->n_nodes && st == EHAL_STATUS_OK; i++) {
             VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
                                               .descriptorPool = exe->pool,
                                               .descriptorSetCount = 1,

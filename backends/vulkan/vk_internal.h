@@ -74,6 +74,14 @@ typedef struct ehal_vk_dispatch {
     float pc_f[8];
     uint32_t groups;    /* workgroups (linear; split into x/y when large) */
     uint32_t groups_y;  /* 0: linear; else a 2D grid groups x groups_y */
+    /* Pre-pass (the quantized GEMV's activation quantizer): when
+     * scratch_bytes != 0, pre_shader runs first (pre_groups workgroups,
+     * push constant u[0] = pre_u0) reading the node's input 1 and writing a
+     * scratch buffer the executable owns; the node's dispatch then sees
+     * that buffer at binding 1 instead of input 1. */
+    uint64_t scratch_bytes;
+    char pre_shader[24];
+    uint32_t pre_groups, pre_u0;
 } ehal_vk_dispatch;
 
 /* vk_device.c */

@@ -73,6 +73,14 @@ static void setup_matmul(ehal_backend_impl *be, const op_ctx *c, ehal_vk_dispatc
     d->pc_u[1] = N;
     d->pc_u[2] = T;
     d->pc_u[3] = rb(w);
+    if (gemv && ehal_dtype_is_quantized(w->dtype)) {
+        /* X quantized to Q8_0 once per execute: 32 int8 + an f32 per block */
+        uint32_t blocks = K / 32u * T;
+        d->scratch_bytes = (uint64_t)blocks * 36u;
+        snprintf(d->pre_shader, sizeof d->pre_shader, "quantize_act");
+        d->pre_groups = ceil_div(blocks, 64);
+        d->pre_u0 = blocks;
+    }
     if (gemv && be->feat.subgroup) {
         /* one subgroup per row: gl_NumSubgroups rows per 64-wide group */
         uint32_t sg = be->avail.subgroup_size ? be->avail.subgroup_size : 64u;

@@ -9,13 +9,14 @@
  *   through a shared-memory tree.
  * K is split in whole quant blocks for Q8_0/Q4_0; up to 8 columns of X are
  * accumulated in registers.
- * Q8_0/Q4_0 weights: each 32-value block of X is quantized to Q8_0 exactly
- * as the cpu backend does (quant.glsl), the block's integer dot product is
- * exact (idot.glsl; OpSDot with USE_INT_DOT), and d_w * d_x * isum is
- * accumulated in f32: the cpu backend's arithmetic, so layers give the same
- * results on either backend up to f32 summation order. */
+ * Q8_0/Q4_0 weights: binding 1 is not X but X quantized to Q8_0 by
+ * quantize_act.comp (the cpu backend's quantizer; 8 packed words per block,
+ * then one f32 scale per block), dispatched just before; the block's
+ * integer dot product is exact (idot.glsl; OpSDot with USE_INT_DOT), and
+ * d_w * d_x * isum is accumulated in f32: the cpu backend's arithmetic, so
+ * layers give the same results on either backend up to f32 summation
+ * order. */
 #include "common.glsl"
-#include "quant.glsl"
 #include "idot.glsl"
 #extension GL_EXT_control_flow_attributes : require
 #ifdef USE_SUBGROUP
@@ -65,13 +66,13 @@ void main() {
         }
 #endif
         float dw = ldh_0(base);
+        uint nb = K / 32u;
         [[unroll]] for (uint t = 0u; t < MAXT; t++) {
             if (t < T) {
-                float xv[32];
                 uint xq[8];
-                uint xb = xo + t * K + b * 32u;
-                for (uint j = 0u; j < 32u; j++) xv[j] = bf1.d[xb + j];
-                float dx = q8_quantize(xv, xq);
+                uint blk = t * nb + b;
+                for (uint i = 0u; i < 8u; i++) xq[i] = bu1.d[xo + 8u * blk + i];
+                float dx = bf1.d[xo + 8u * nb * T + blk];
                 acc[t] += dw * dx * float(dot_block(wq, xq));
             }
         }
