@@ -41,6 +41,7 @@
 #include "cpu_isa.h"
 #include "cpu_matmul.h"
 #include "cpu_pool.h"
+#include "cpu_vec.h"
 #include "edgehal/ops.h"
 
 static uint32_t rng_state = 12345u;
@@ -224,15 +225,15 @@ static void test_matmul_variant_matches_reference(void **state)
 
 /* ---- activation quantizer ----------------------------------------------- */
 
-#if defined(__x86_64__) || defined(__i386__)
-/* The AVX2 quantizer must produce the scalar one's bytes exactly (same
- * scales, roundf's half-away-from-zero ties, NaN -> 0, correction lanes),
- * for both layouts and partial groups. */
-static void test_quantize_act_avx2_matches_scalar(void **state)
+/* The matmul driver quantizes activations with the vector Q8_0 quantizer
+ * of its variant's ISA (cpu_vec.h): the groups must hold the scalar
+ * quantizer's bytes exactly (same scales, roundf's half-away-from-zero
+ * ties, NaN -> 0, correction lanes), for both layouts and partial groups. */
+static void test_quantize_act_vector_matches_scalar(void **state)
 {
     (void)state;
-    if (skip_unless_runnable(CPU_ISA_AVX2, "cpu_quantize_act_avx2"))
-        skip();
+    const cpu_vec_ops *vec = cpu_vec_pick();
+    print_message("vector quantizer: the %s table\n", cpu_isa_name(vec->isa));
     enum { K = 32 * 11 }; /* 3 groups, the last partial (3 blocks) */
     static float x[K];
     for (int i = 0; i < K; i++)
@@ -256,11 +257,11 @@ static void test_quantize_act_avx2_matches_scalar(void **state)
         memset(a, 0x5a, sizeof a);
         memset(b, 0xa5, sizeof b);
         cpu_quantize_act(x, K, layout, a);
-        cpu_quantize_act_avx2(x, K, layout, b);
+        cpu_quantize_act_with(vec->quantize_q8_0, x, K, layout, b);
         for (int g = 0; g < 3; g++) {
             for (int i = 0; i < 128; i++)
                 if (a[g].qs[i] != b[g].qs[i])
-                    fail_msg("layout %d group %d qs[%d]: avx2 %d, scalar %d", layout, g, i,
+                    fail_msg("layout %d group %d qs[%d]: vector %d, scalar %d", layout, g, i,
                              b[g].qs[i], a[g].qs[i]);
             for (int i = 0; i < 16; i++)
                 assert_int_equal(a[g].corr[i], b[g].corr[i]);
@@ -269,13 +270,12 @@ static void test_quantize_act_avx2_matches_scalar(void **state)
     }
     /* the tie block by hand: 127, roundf(-2.5) = -3, roundf(0.5) = 1 */
     cpu_qgroup q[3];
-    cpu_quantize_act_avx2(x, K, CPU_ACT_Q8, q);
+    cpu_quantize_act_with(vec->quantize_q8_0, x, K, CPU_ACT_Q8, q);
     assert_int_equal(q[0].qs[32], 127);
     assert_int_equal(q[0].qs[33], -3);
     assert_int_equal(q[0].qs[34], 1);
     assert_true(q[0].d[1] == 1.0f);
 }
-#endif
 
 /* ---- attention ------------------------------------------------------------ */
 
@@ -454,10 +454,7 @@ int main(void)
                                        (void *)v};
         n++;
     }
-#if defined(__x86_64__) || defined(__i386__)
-    tests[n++] = (struct CMUnitTest){"test_quantize_act_avx2_matches_scalar",
-                                     test_quantize_act_avx2_matches_scalar, NULL, NULL, NULL};
-#endif
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_quantize_act_vector_matches_scalar);
     for (const cpu_attn_variant *v = cpu_attn_variants; v->name != NULL && n < MAX_TESTS - 8;
          v++) {
         snprintf(names[n], sizeof names[n], "attention %s", v->name);

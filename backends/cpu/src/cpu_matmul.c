@@ -10,6 +10,7 @@
 
 #include "cpu_matmul.h"
 #include "cpu_pool.h"
+#include "cpu_vec.h"
 #include "edgehal/backend_sdk.h"
 
 /* The tables. Within one (weight dtype, kind) the first enabled line wins,
@@ -118,13 +119,11 @@ static void quantize_task(void *ctx, int ith, int nth)
     mm_job *j = ctx;
     int64_t b, e;
     cpu_split(j->T, 1, ith, nth, &b, &e);
-    void (*quantize)(const float *, int64_t, int, cpu_qgroup *) = cpu_quantize_act;
-#if defined(__x86_64__) || defined(__i386__)
-    if (j->v->isa == CPU_ISA_AVX2 || j->v->isa == CPU_ISA_AVX512VNNI)
-        quantize = cpu_quantize_act_avx2;
-#endif
+    /* the vector quantizer of the variant's ISA (same bytes as the scalar one) */
+    const cpu_quantize_q8_0_fn q8 = cpu_vec_for_isa(j->v->isa)->quantize_q8_0;
     for (int64_t t = b; t < e; t++)
-        quantize(j->x + t * j->K, j->K, j->v->act, (cpu_qgroup *)(j->xq + t * j->x_stride));
+        cpu_quantize_act_with(q8, j->x + t * j->K, j->K, j->v->act,
+                              (cpu_qgroup *)(j->xq + t * j->x_stride));
 }
 
 /* Output rows [r0, r1) over every column, in tiles. */

@@ -79,9 +79,10 @@ extern const cpu_mm_variant cpu_mm_variants[];
 /* Quantizes one activation column of K values (K % 32 == 0) into
  * ceil(K/128) groups in the given layout. */
 void cpu_quantize_act(const float *x, int64_t K, int layout, cpu_qgroup *out);
-/* The same, AVX2 + F16C (x86 only; call only when cpu_isa_enabled(
- * CPU_ISA_AVX2)): the same bytes as cpu_quantize_act for every input. */
-void cpu_quantize_act_avx2(const float *x, int64_t K, int layout, cpu_qgroup *out);
+/* The same with another Q8_0 row quantizer producing ehal_quantize_row_q8_0's
+ * bytes (the matmul driver passes the vector one of cpu_vec.h). */
+void cpu_quantize_act_with(void (*quantize_q8_0)(const float *, ehal_block_q8_0 *, int64_t),
+                           const float *x, int64_t K, int layout, cpu_qgroup *out);
 int64_t cpu_act_groups(int64_t K);
 
 /* The scalar tiles' dot product of one weight row's blocks [b0, nb)

@@ -14,11 +14,17 @@ int64_t cpu_act_groups(int64_t K)
 
 void cpu_quantize_act(const float *x, int64_t K, int layout, cpu_qgroup *out)
 {
+    cpu_quantize_act_with(ehal_quantize_row_q8_0, x, K, layout, out);
+}
+
+void cpu_quantize_act_with(void (*quantize_q8_0)(const float *, ehal_block_q8_0 *, int64_t),
+                           const float *x, int64_t K, int layout, cpu_qgroup *out)
+{
     const int64_t nb = K / EHAL_QK;
     for (int64_t g = 0; g * 4 < nb; g++) {
         ehal_block_q8_0 blk[4];
         int nbg = nb - g * 4 < 4 ? (int)(nb - g * 4) : 4;
-        ehal_quantize_row_q8_0(x + g * 128, blk, (int64_t)nbg * EHAL_QK);
+        quantize_q8_0(x + g * 128, blk, (int64_t)nbg * EHAL_QK);
         cpu_qgroup *q = &out[g];
         memset(q, 0, sizeof *q);
         for (int b = 0; b < nbg; b++) {
