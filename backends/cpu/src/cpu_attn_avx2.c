@@ -312,4 +312,86 @@ void cpu_attn_pv_tile_f16_avx2(float *acc, const float *p, int G, const uint8_t 
             acc[d] += p[i] * _cvtsh_ss(((const uint16_t *)(rows + (uint64_t)slots[i] * row_bytes))[d]);
 }
 
-CPU_ATTN_TILE_LOOPS(q8_0_avx2, cpu_attn_qk_q8_0_avx2, cpu_attn_pv_q8_0_avx2)
+/* 8 values of a Q8_0 row starting at dim d (a multiple of 8), times the
+ * block scale, as the row kernels compute them. */
+INLINE __m256 q8_vec(const ehal_block_q8_0 *row, int64_t d)
+{
+    const ehal_block_q8_0 *b = row + d / EHAL_QK;
+    const __m128i b8 = _mm_loadl_epi64((const __m128i *)(b->qs + d % EHAL_QK));
+    return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(b->d)),
+                         _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b8)));
+}
+
+/* One query head: eight keys per pass, as the F16 tile; groups take the
+ * row kernel. */
+void cpu_attn_qk_tile_q8_0_avx2(const float *q, int G, const uint8_t *rows, uint64_t row_bytes,
+                                const int64_t *slots, int n, int64_t D, float *s)
+{
+    int i = 0;
+    if (G == 1)
+        for (; i + 8 <= n; i += 8) {
+            const ehal_block_q8_0 *k[8];
+            __m256 a[8];
+            for (int r = 0; r < 8; r++) {
+                k[r] = (const ehal_block_q8_0 *)(rows + (uint64_t)slots[i + r] * row_bytes);
+                a[r] = _mm256_setzero_ps();
+            }
+            for (int64_t d = 0; d < D; d += 8) {
+                const __m256 qv = _mm256_loadu_ps(q + d);
+                for (int r = 0; r < 8; r++)
+                    a[r] = _mm256_fmadd_ps(qv, q8_vec(k[r], d), a[r]);
+            }
+            _mm256_storeu_ps(s + i, reduce8(a));
+        }
+    for (; i < n; i++)
+        cpu_attn_qk_q8_0_avx2(q, G, rows + (uint64_t)slots[i] * row_bytes, D, s + i * G);
+}
+
+/* acc[g*D + d0 .. + 8*NV) for all G heads held in registers across the
+ * tile (NV * G <= 8); same mul-then-fma per element as the row kernel. */
+INLINE void pv_chunk_q8(float *acc, const float *p, const int G, const uint8_t *rows,
+                        uint64_t row_bytes, const int64_t *slots, int n, int64_t D, int64_t d0,
+                        const int NV)
+{
+    __m256 a[8][4];
+    for (int g = 0; g < G; g++)
+        for (int k = 0; k < NV; k++)
+            a[g][k] = _mm256_loadu_ps(acc + g * D + d0 + 8 * k);
+    for (int i = 0; i < n; i++) {
+        const ehal_block_q8_0 *v = (const ehal_block_q8_0 *)(rows + (uint64_t)slots[i] * row_bytes);
+        __m256 x[4];
+        for (int k = 0; k < NV; k++)
+            x[k] = q8_vec(v, d0 + 8 * k);
+        for (int g = 0; g < G; g++) {
+            const __m256 pg = _mm256_set1_ps(p[i * G + g]);
+            for (int k = 0; k < NV; k++)
+                a[g][k] = _mm256_fmadd_ps(pg, x[k], a[g][k]);
+        }
+    }
+    for (int g = 0; g < G; g++)
+        for (int k = 0; k < NV; k++)
+            _mm256_storeu_ps(acc + g * D + d0 + 8 * k, a[g][k]);
+}
+
+INLINE void pv_tile_q8(float *acc, const float *p, const int G, const uint8_t *rows,
+                       uint64_t row_bytes, const int64_t *slots, int n, int64_t D)
+{
+    const int NV = G == 1 ? 4 : G == 2 ? 4 : G <= 4 ? 2 : 1; /* NV * G <= 8 */
+    for (int64_t d0 = 0; d0 < D; d0 += 8 * NV)
+        pv_chunk_q8(acc, p, G, rows, row_bytes, slots, n, D, d0, NV);
+}
+
+void cpu_attn_pv_tile_q8_0_avx2(float *acc, const float *p, int G, const uint8_t *rows,
+                                uint64_t row_bytes, const int64_t *slots, int n, int64_t D)
+{
+    switch (G) {
+    case 1: pv_tile_q8(acc, p, 1, rows, row_bytes, slots, n, D); break;
+    case 2: pv_tile_q8(acc, p, 2, rows, row_bytes, slots, n, D); break;
+    case 3: pv_tile_q8(acc, p, 3, rows, row_bytes, slots, n, D); break;
+    case 4: pv_tile_q8(acc, p, 4, rows, row_bytes, slots, n, D); break;
+    case 5: pv_tile_q8(acc, p, 5, rows, row_bytes, slots, n, D); break;
+    case 6: pv_tile_q8(acc, p, 6, rows, row_bytes, slots, n, D); break;
+    case 7: pv_tile_q8(acc, p, 7, rows, row_bytes, slots, n, D); break;
+    default: pv_tile_q8(acc, p, 8, rows, row_bytes, slots, n, D); break;
+    }
+}
