@@ -73,7 +73,7 @@ static void setup_matmul(ehal_backend_impl *be, const op_ctx *c, ehal_vk_dispatc
     d->pc_u[1] = N;
     d->pc_u[2] = T;
     d->pc_u[3] = rb(w);
-    if (gemv && ehal_dtype_is_quantized(w->dtype)) {
+    if (ehal_dtype_is_quantized(w->dtype)) {
         /* X quantized to Q8_0 once per execute: 32 int8 + an f32 per block */
         uint32_t blocks = K / 32u * T;
         d->scratch_bytes = (uint64_t)blocks * 36u;

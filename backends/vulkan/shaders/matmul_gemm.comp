@@ -3,16 +3,15 @@
  * shared memory; each of the 16x16 invocations computes 2x2 outputs.
  * WTYPE: compile-time weight dtype. u: 0 K, 1 N, 2 T, 3 W row bytes.
  * Dispatch: x = ceil(N/32), y = ceil(T/32).
- * Q8_0/Q4_0 weights: a K step is one quant block. The 32 X rows of the tile
- * are quantized to Q8_0 in shared memory (the steps of quant.glsl's
- * q8_quantize spread over 8 invocations per row, as the cpu backend
- * quantizes), weights are kept as their integers, each output's block dot
- * product is an exact integer (summed as floats: every product and the
- * 32-term sum stay below 2^24, and float multiply-adds are faster than
- * 32-bit integer multiplies on CPU-hosted drivers such as lavapipe) and
- * d_w * d_x * isum is accumulated in f32. */
+ * Q8_0/Q4_0 weights: binding 1 is X quantized to Q8_0 by quantize_act.comp
+ * (the cpu backend's quantizer; 8 packed words per block, then one f32
+ * scale per block). A K step is one quant block: the tiles hold the weight
+ * and X integers, each output's block dot product is an exact integer
+ * (summed as floats: every product and the 32-term sum stay below 2^24, and
+ * float multiply-adds are faster than 32-bit integer multiplies on
+ * CPU-hosted drivers such as lavapipe) and d_w * d_x * isum is accumulated
+ * in f32. */
 #include "common.glsl"
-#include "quant.glsl"
 layout(local_size_x = 16, local_size_y = 16) in;
 DECL_BUF(0)
 DECL_BUF(1)
@@ -22,10 +21,8 @@ DEF_LOAD(0)
 #if WTYPE == 8 || WTYPE == 2
 shared float wi[32][33];
 shared float xi[32][33];
-shared float xf[32][33];
 shared float wd[32];
 shared float xd[32];
-shared float amax_part[32][8];
 
 /* Value j (0..31) of block blk of a Q8_0/Q4_0 row, as its integer. */
 int wint(uint row, uint blk, uint j) {
@@ -42,50 +39,29 @@ void main() {
     uint n0 = gl_WorkGroupID.x * 32u, t0 = gl_WorkGroupID.y * 32u;
     uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y;
     uint tid = ty * 16u + tx;
-    uint xo = pc.off[1] >> 2;
+    uint xo = pc.off[1] >> 2; /* X quantized by quantize_act: words, then scales */
+    uint nb = K / 32u;
 #if WTYPE == 8
     const uint BLK = 34u;
 #else
     const uint BLK = 18u;
 #endif
     float acc[2][2] = float[2][2](float[2](0.0, 0.0), float[2](0.0, 0.0));
-    for (uint k0 = 0u; k0 < K; k0 += 32u) {
-        uint blk = k0 >> 5u;
+    for (uint blk = 0u; blk < nb; blk++) {
         for (uint i = 0u; i < 4u; i++) {
             uint idx = tid + 256u * i;
             uint r = idx >> 5u, c = idx & 31u;
             uint n = n0 + r, t = t0 + r;
             uint row = pc.off[0] + n * pc.u[3];
             wi[r][c] = n < N ? float(wint(row, blk, c)) : 0.0;
-            xf[r][c] = t < T ? bf1.d[xo + t * K + k0 + c] : 0.0;
+            uint word = t < T ? bu1.d[xo + 8u * (t * nb + blk) + (c >> 2u)] : 0u;
+            xi[r][c] = float(bitfieldExtract(int(word), int(8u * (c & 3u)), 8));
         }
         if (tid < 32u) {
-            uint n = n0 + tid;
+            uint n = n0 + tid, t = t0 + tid;
             wd[tid] = n < N ? ldh_0(pc.off[0] + n * pc.u[3] + blk * BLK) : 0.0;
+            xd[tid] = t < T ? bf1.d[xo + 8u * nb * T + t * nb + blk] : 0.0;
         }
-        barrier();
-        /* Q8_0 of the 32 X rows, 8 invocations per row (4 values each):
-         * partial |x| maxima, then each finishes the row's amax and
-         * quantizes its values exactly as q8_quantize does. */
-        uint qr = tid >> 3u, qp = (tid & 7u) * 4u;
-        float pm = 0.0;
-        for (uint j = 0u; j < 4u; j++) {
-            float a = abs(xf[qr][qp + j]);
-            if (a > pm) pm = a;
-        }
-        amax_part[qr][tid & 7u] = pm;
-        barrier();
-        float amax = 0.0;
-        for (uint j = 0u; j < 8u; j++) {
-            if (amax_part[qr][j] > amax) amax = amax_part[qr][j];
-        }
-        precise float d = amax / 127.0;
-        precise float id = d != 0.0 ? 1.0 / d : 0.0;
-        for (uint j = 0u; j < 4u; j++) {
-            precise float xv = xf[qr][qp + j] * id;
-            xi[qr][qp + j] = clamp_nan(round_away(xv), -127.0, 127.0);
-        }
-        if ((tid & 7u) == 0u) xd[qr] = unpackHalf2x16(f32_to_f16_bits(d)).x;
         barrier();
         float is[2][2] = float[2][2](float[2](0.0, 0.0), float[2](0.0, 0.0));
         for (uint kk = 0u; kk < 32u; kk++) {
