@@ -265,4 +265,90 @@ void cpu_attn_pv_tile_f16_neon(float *acc, const float *p, int G, const uint8_t 
                                  ((const uint16_t *)(rows + (uint64_t)slots[i] * row_bytes))[d]);
 }
 
-CPU_ATTN_TILE_LOOPS(q8_0_neon, cpu_attn_qk_q8_0_neon, cpu_attn_pv_q8_0_neon)
+/* 8 values of a Q8_0 row from dim d (a multiple of 8) times the block
+ * scale, as two vectors (as q8_block computes them). */
+static inline __attribute__((always_inline)) void q8_vec8(const ehal_block_q8_0 *row, int64_t d,
+                                                          float32x4_t out[2])
+{
+    const ehal_block_q8_0 *b = row + d / EHAL_QK;
+    const float sc = ehal_fp16_to_fp32(b->d);
+    const int16x8_t w = vmovl_s8(vld1_s8(b->qs + d % EHAL_QK));
+    out[0] = vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(w))), sc);
+    out[1] = vmulq_n_f32(vcvtq_f32_s32(vmovl_high_s16(w)), sc);
+}
+
+/* One query head: four keys per pass, as the F16 tile; groups take the
+ * row kernel. */
+void cpu_attn_qk_tile_q8_0_neon(const float *q, int G, const uint8_t *rows, uint64_t row_bytes,
+                                const int64_t *slots, int n, int64_t D, float *s)
+{
+    int i = 0;
+    if (G == 1)
+        for (; i + 4 <= n; i += 4) {
+            const ehal_block_q8_0 *k[4];
+            float32x4_t a[4];
+            for (int r = 0; r < 4; r++) {
+                k[r] = (const ehal_block_q8_0 *)(rows + (uint64_t)slots[i + r] * row_bytes);
+                a[r] = vdupq_n_f32(0.0f);
+            }
+            for (int64_t d = 0; d < D; d += 8) {
+                const float32x4_t q0 = vld1q_f32(q + d), q1 = vld1q_f32(q + d + 4);
+                for (int r = 0; r < 4; r++) {
+                    float32x4_t x[2];
+                    q8_vec8(k[r], d, x);
+                    a[r] = vfmaq_f32(vfmaq_f32(a[r], q0, x[0]), q1, x[1]);
+                }
+            }
+            vst1q_f32(s + i, vpaddq_f32(vpaddq_f32(a[0], a[1]), vpaddq_f32(a[2], a[3])));
+        }
+    for (; i < n; i++)
+        cpu_attn_qk_q8_0_neon(q, G, rows + (uint64_t)slots[i] * row_bytes, D, s + i * G);
+}
+
+/* acc[g*D + d0 .. + 8*NV) of all G heads in registers across the tile
+ * (2 * NV * G <= 16 vectors). */
+static inline __attribute__((always_inline)) void
+pv_chunk_q8(float *acc, const float *p, const int G, const uint8_t *rows, uint64_t row_bytes,
+            const int64_t *slots, int n, int64_t D, int64_t d0, const int NV)
+{
+    float32x4_t a[8][8];
+    for (int g = 0; g < G; g++)
+        for (int k = 0; k < 2 * NV; k++)
+            a[g][k] = vld1q_f32(acc + g * D + d0 + 4 * k);
+    for (int i = 0; i < n; i++) {
+        const ehal_block_q8_0 *v = (const ehal_block_q8_0 *)(rows + (uint64_t)slots[i] * row_bytes);
+        float32x4_t x[8];
+        for (int k = 0; k < NV; k++)
+            q8_vec8(v, d0 + 8 * k, x + 2 * k);
+        for (int g = 0; g < G; g++)
+            for (int k = 0; k < 2 * NV; k++)
+                a[g][k] = vfmaq_n_f32(a[g][k], x[k], p[i * G + g]);
+    }
+    for (int g = 0; g < G; g++)
+        for (int k = 0; k < 2 * NV; k++)
+            vst1q_f32(acc + g * D + d0 + 4 * k, a[g][k]);
+}
+
+static inline __attribute__((always_inline)) void
+pv_tile_q8(float *acc, const float *p, const int G, const uint8_t *rows, uint64_t row_bytes,
+           const int64_t *slots, int n, int64_t D)
+{
+    const int NV = G <= 2 ? 4 : G <= 4 ? 2 : 1; /* 8-dim units; 2 * NV * G <= 16 */
+    for (int64_t d0 = 0; d0 < D; d0 += 8 * NV)
+        pv_chunk_q8(acc, p, G, rows, row_bytes, slots, n, D, d0, NV);
+}
+
+void cpu_attn_pv_tile_q8_0_neon(float *acc, const float *p, int G, const uint8_t *rows,
+                                uint64_t row_bytes, const int64_t *slots, int n, int64_t D)
+{
+    switch (G) {
+    case 1: pv_tile_q8(acc, p, 1, rows, row_bytes, slots, n, D); break;
+    case 2: pv_tile_q8(acc, p, 2, rows, row_bytes, slots, n, D); break;
+    case 3: pv_tile_q8(acc, p, 3, rows, row_bytes, slots, n, D); break;
+    case 4: pv_tile_q8(acc, p, 4, rows, row_bytes, slots, n, D); break;
+    case 5: pv_tile_q8(acc, p, 5, rows, row_bytes, slots, n, D); break;
+    case 6: pv_tile_q8(acc, p, 6, rows, row_bytes, slots, n, D); break;
+    case 7: pv_tile_q8(acc, p, 7, rows, row_bytes, slots, n, D); break;
+    default: pv_tile_q8(acc, p, 8, rows, row_bytes, slots, n, D); break;
+    }
+}
