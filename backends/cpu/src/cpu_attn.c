@@ -47,6 +47,9 @@ const cpu_attn_variant *cpu_attn_pick(uint32_t kvtype)
 }
 
 #define TILE 64 /* keys scored before their softmax update */
+/* V bytes of one head's key range from which its tiles are prefetched
+ * (smaller ranges stay in L2 between queries; prefetching them only costs). */
+#define PREFETCH_MIN_BYTES (256u * 1024u)
 
 typedef struct attn_job {
     const cpu_attn_variant *v;
@@ -100,6 +103,10 @@ static void attend_unit(const attn_job *j, float *scratch, int64_t unit)
     key_ranges(qp, j->noncausal ? j->pmax : qp, j->p.window, j->p.n_sink, lo, hi);
     const uint8_t *Kh = j->K + (uint64_t)(kvh * j->C) * j->row_bytes;
     const uint8_t *Vh = j->V + (uint64_t)(kvh * j->C) * j->row_bytes;
+    int64_t keys = 0;
+    for (int r = 0; r < 2; r++)
+        keys += hi[r] >= lo[r] ? hi[r] - lo[r] + 1 : 0;
+    const int prefetch = (uint64_t)keys * j->row_bytes >= PREFETCH_MIN_BYTES;
     for (int r = 0; r < 2; r++) {
         for (int64_t k0 = lo[r]; k0 <= hi[r]; k0 += TILE) {
             const int n = (int)(hi[r] - k0 + 1 < TILE ? hi[r] - k0 + 1 : TILE);
@@ -107,10 +114,12 @@ static void attend_unit(const attn_job *j, float *scratch, int64_t unit)
             for (int i = 0; i < n; i++)
                 slots[i] = j->p.window == 0 ? k0 + i
                                             : ehal_kv_slot(k0 + i, j->C, j->p.window, j->p.n_sink);
-            /* The tile's V rows stream in while its scores are computed. */
-            for (int i = 0; i < n; i++)
-                for (uint64_t b = 0; b < j->row_bytes; b += 64)
-                    __builtin_prefetch(Vh + (uint64_t)slots[i] * j->row_bytes + b, 0, 1);
+            /* The tile's V rows stream in while its scores are computed,
+             * where the head's cache is too large to stay in cache. */
+            if (prefetch)
+                for (int i = 0; i < n; i++)
+                    for (uint64_t b = 0; b < j->row_bytes; b += 64)
+                        __builtin_prefetch(Vh + (uint64_t)slots[i] * j->row_bytes + b, 0, 1);
             j->v->qk_tile(q, G, Kh, j->row_bytes, slots, n, D, s);
             for (int g = 0; g < G; g++) {
                 float mt = m[g];
