@@ -12,7 +12,8 @@
 # `edgehal conformance --quick` on the cpu backend runs FROM THE BUNDLE, in
 # another working directory, writing r.json and r.xml (both checked).
 # Quick mode (EHAL_QUICK=1): -cpu max only.
-# Needs gcc-aarch64-linux-gnu, qemu-user and libcmocka-dev:arm64 (dpkg
+# Needs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross (not pulled in without
+# recommends), qemu-user and libcmocka-dev:arm64 (dpkg
 # multiarch); installs them as root, else skips (exit 77) naming them.
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
@@ -24,7 +25,7 @@ skip() {
 }
 
 # ---- packages: the cross compiler, qemu, arm64 cmocka (multiarch) -----------
-pkgs=(gcc-aarch64-linux-gnu qemu-user libcmocka-dev:arm64 cmake ninja-build pkg-config binutils)
+pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libcmocka-dev:arm64 cmake ninja-build pkg-config binutils)
 missing=()
 for p in "${pkgs[@]}"; do
     st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
