@@ -90,8 +90,12 @@ ehal_status_t cpu_device_info(ehal_backend_impl *be, ehal_device_info *info)
     d.kind = EHAL_DEVICE_CPU;
     d.flags = EHAL_DEVICE_HOST_SHARED;
     device_name(d.name, sizeof d.name);
-    snprintf(d.driver, sizeof d.driver, "edgehal-cpu (ABI %u, scalar reference kernels)",
-             EHAL_ABI_VERSION);
+    cpu_isa top = CPU_ISA_SCALAR;
+    for (int i = 0; i < CPU_ISA_COUNT_; i++)
+        if (cpu_isa_enabled((cpu_isa)i))
+            top = (cpu_isa)i;
+    snprintf(d.driver, sizeof d.driver, "edgehal-cpu (ABI %u, %s kernels)", EHAL_ABI_VERSION,
+             cpu_isa_name(top));
     d.memory_bytes = physical_memory();
     d.max_buffer_bytes = 0; /* no limit beyond memory */
     d.link_bytes_per_s = CPU_LINK_BYTES_PER_S;
