@@ -208,6 +208,17 @@ PY
     run bnone bench --model builtin -p 0 -n 0
     expect_rc bnone 2 "bench --model with -p 0 -n 0"
     ;;
+run-check)
+    # `run --check` on the cpu backend alone passes for every KV cache dtype:
+    # int8 activations upstream of a Q4_0 cache round K/V a 4-bit step
+    # apart from the reference, which the tolerance must allow for.
+    [ "$EHAL_HAVE_CPU" = 1 ] || skip "the cpu plugin is not built"
+    for kv in f16 q8_0 q4_0; do
+        run chk_$kv run --backends cpu -t 1 -n 32 -q --check --kv-type $kv
+        expect_rc chk_$kv 0 "run --check --kv-type $kv"
+        expect_grep "$tmp/chk_$kv.out" ": PASS" "--check --kv-type $kv says PASS"
+    done
+    ;;
 memory-budget)
     # Issue #5's memory bar: peak RSS <= 1.1 x (weights as held + KV caches)
     # + 64 MiB, on a model written here (weights memory-mapped, imported by
