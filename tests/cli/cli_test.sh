@@ -218,6 +218,12 @@ run-check)
         expect_rc chk_$kv 0 "run --check --kv-type $kv"
         expect_grep "$tmp/chk_$kv.out" ": PASS" "--check --kv-type $kv says PASS"
     done
+    # The tiny preset's head dim (48) is not a whole number of 32-value blocks.
+    run mkt mkmodel --preset tiny --quant q8_0 --out "$tmp/tiny.gguf"
+    expect_rc mkt 0 "mkmodel --preset tiny"
+    run kvblk run --model "$tmp/tiny.gguf" --kv-type q8_0 -n 2 -q
+    expect_rc kvblk 1 "run --kv-type q8_0 on a head dim of 48"
+    expect_grep "$tmp/kvblk.err" "head dim 48 is not a multiple of the q8_0 block" "the error names the head dim and the block"
     ;;
 memory-budget)
     # Issue #5's memory bar: peak RSS <= 1.1 x (weights as held + KV caches)

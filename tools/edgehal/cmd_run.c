@@ -438,6 +438,15 @@ int ehal_cmd_run(int argc, char **argv) {
     const ehal_model_hparams *hp = ehal_model_get_hparams(m);
     if (parse_prompt(a.prompt, hp->vocab, &prompt, &n_prompt) != 0)
         goto out;
+    uint32_t head_dim = hp->n_heads ? hp->dim / hp->n_heads : 0;
+    if (head_dim % ehal_dtype_block_values(a.kv_type) != 0) {
+        fprintf(stderr,
+                "edgehal run: --kv-type %s: the model's head dim %u is not a multiple of the "
+                "%s block (%u values); use --kv-type f16\n",
+                ehal_dtype_name(a.kv_type), head_dim, ehal_dtype_name(a.kv_type),
+                ehal_dtype_block_values(a.kv_type));
+        goto out;
+    }
     uint64_t cap = a.ctx ? a.ctx : hp->context;
     if (!a.kv_window && n_prompt + a.n_predict > cap) {
         fprintf(stderr,
