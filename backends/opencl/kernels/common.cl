@@ -1,6 +1,6 @@
 /*
  * Shared helpers for every edgehal OpenCL kernel. The program is the
- * concatenation of kernels/*.cl in the order listed in CMakeLists.txt.
+ * concatenation of kernels/<name>.cl in the order listed in CMakeLists.txt.
  *
  * Tensors arrive as (global uchar *base, ulong offset) pairs: the plugin
  * passes byte offsets instead of sub-buffers, so offsets need no device
