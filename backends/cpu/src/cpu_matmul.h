@@ -40,11 +40,20 @@ typedef struct cpu_qgroup {
 #define CPU_ACT_Q8 1
 #define CPU_ACT_F32 2
 
+/* Software prefetch of the next row tile's weights (cpu_mm_tile.pf). */
+#define CPU_MM_PF_NONE 0
+#define CPU_MM_PF_L1 1 /* into L1: a row tile small enough to sit there with the current one */
+#define CPU_MM_PF_L2 2 /* into L2 only */
+
 /* One tile: rows [0, mr) of W (row r at w + r*w_stride bytes) times
  * columns [0, nc) of the activations (column c at x + c*x_stride bytes:
  * cpu_qgroup[] for quantized weights, float[K] for F16), written to
  * y[c*ldy + r]. K is the row length in values (a multiple of 32 for
- * quantized weights). mr <= the variant's mr, nc <= its nr. */
+ * quantized weights). mr <= the variant's mr, nc <= its nr.
+ * pf (CPU_MM_PF_*) asks a quantized tile that honours it to prefetch the
+ * mr rows that follow its own ([w + mr*w_stride, w + 2*mr*w_stride)),
+ * spread evenly over its groups; the bytes may lie past the weights' end
+ * (prefetches do not fault). A hint only: results do not depend on it. */
 typedef struct cpu_mm_tile {
     int64_t K;
     const uint8_t *w;
@@ -55,6 +64,7 @@ typedef struct cpu_mm_tile {
     int nc;
     float *y;
     size_t ldy;
+    int pf;
 } cpu_mm_tile;
 
 typedef void (*cpu_mm_tile_fn)(const cpu_mm_tile *t);

@@ -112,7 +112,10 @@ INLINE void mm_tile(const cpu_mm_tile *t, const int MR, const int NR, const int 
 #pragma GCC unroll 4
         for (int c = 0; c < NR; c++)
             acc[r][c] = _mm512_setzero_ps();
+    const uint8_t *pf = NULL;
     for (int64_t g = 0; g < ng; g++) {
+        if (t->pf != CPU_MM_PF_NONE)
+            cpu_tile_prefetch(t, &pf, g + 1, 4 * bs, MR);
         if (Q8)
             q8_group(acc, t->w + (size_t)g * 4 * bs, t->w_stride, t, g, MR, NR);
         else

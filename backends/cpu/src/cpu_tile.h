@@ -34,6 +34,28 @@ cpu_tile_tail_copy(uint8_t *buf, const cpu_mm_tile *t, int64_t b0, int64_t nb, s
     }
 }
 
+/* The prefetch of cpu_mm_tile.pf: a tile whose groups take `gb` bytes a
+ * row calls this with *pf = NULL before its first group and then once a
+ * group g, with g + 1 groups done; each call issues the prefetches of the
+ * next row tile's bytes up to the same fraction (its rows are contiguous,
+ * w_stride apart, and walked in address order: the L2 streamer follows
+ * that order, where it loses four interleaved short row streams at every
+ * row end and 4 KiB page). */
+static inline __attribute__((always_inline)) void
+cpu_tile_prefetch(const cpu_mm_tile *t, const uint8_t **pf, int64_t g1, size_t gb, int mr)
+{
+    const uint8_t *next = t->w + (size_t)mr * t->w_stride;
+    const uint8_t *lim = next + (size_t)g1 * (size_t)mr * gb;
+    const uint8_t *p = *pf != NULL ? *pf : next;
+    if (t->pf == CPU_MM_PF_L1)
+        for (; p < lim; p += 64)
+            __builtin_prefetch(p, 0, 3);
+    else if (t->pf == CPU_MM_PF_L2)
+        for (; p < lim; p += 64)
+            __builtin_prefetch(p, 0, 2);
+    *pf = p;
+}
+
 /* (mr, nc) in [1,4]^2 -> a specialised instance. */
 #define CPU_TILE_DISPATCH(tmpl, t)                                                             \
     do {                                                                                       \
