@@ -18,16 +18,16 @@
 
 #include <cmocka.h>
 
-#include "ocl_harness.h"
+#include "plugin_harness.h"
 
-static ot_backend g_b;
+static ph_backend g_b;
 static int g_full; /* EHAL_BENCH_FULL=1: decoder-sized shapes */
 
 static int group_setup(void **state) {
     (void)state;
     const char *full = getenv("EHAL_BENCH_FULL");
     g_full = full != NULL && strcmp(full, "1") == 0;
-    if (ot_open(&g_b) != 0) {
+    if (ph_open(&g_b, "opencl", NULL, 0) != 0) {
         printf("SKIP opencl bench: %s\n", g_b.skip_reason);
     }
     return 0;
@@ -35,7 +35,7 @@ static int group_setup(void **state) {
 
 static int group_teardown(void **state) {
     (void)state;
-    ot_close(&g_b);
+    ph_close(&g_b);
     return 0;
 }
 
@@ -49,10 +49,10 @@ static int group_teardown(void **state) {
 
 #define ITERS (g_full ? 5 : 2)
 
-static void timed(ot_graph *g, uint32_t out, double tol, const char *what) {
+static void timed(ph_graph *g, uint32_t out, double tol, const char *what) {
     double ms = 0.0;
-    assert_int_equal(ot_run_timed(&g_b, g, ITERS, &ms), 0);
-    assert_int_equal(ot_check_close(g, out, tol, what), 0);
+    assert_int_equal(ph_run_timed(&g_b, g, ITERS, &ms, NULL), 0);
+    assert_int_equal(ph_check_close(g, out, tol, what), 0);
     printf("BENCH %-44s %9.3f ms\n", what, ms);
 }
 
@@ -66,14 +66,14 @@ static void test_bench_matmul(void **state) {
     for (int s = 0; s < (g_full ? 2 : 1); s++) {
         for (int d = 0; d < 4; d++) {
             int64_t K = shapes[s][0], N = shapes[s][1], T = shapes[s][2];
-            ot_graph g;
-            ot_graph_init(&g);
-            uint32_t w = ot_tensor(&g, dts[d], K, N, 1);
-            uint32_t x = ot_tensor(&g, EHAL_DTYPE_F32, K, T, 1);
-            uint32_t y = ot_tensor(&g, EHAL_DTYPE_F32, N, T, 1);
-            ot_fill(&g, w, 1u + (uint32_t)d, 0.1f);
-            ot_fill(&g, x, 9u, 1.0f);
-            ot_node(&g, EHAL_OP_MATMUL, (uint32_t[]){w, x}, 2, y, NULL, 0);
+            ph_graph g;
+            ph_graph_init(&g);
+            uint32_t w = ph_tensor(&g, dts[d], K, N, 1);
+            uint32_t x = ph_tensor(&g, EHAL_DTYPE_F32, K, T, 1);
+            uint32_t y = ph_tensor(&g, EHAL_DTYPE_F32, N, T, 1);
+            ph_fill(&g, w, 1u + (uint32_t)d, 0.1f);
+            ph_fill(&g, x, 9u, 1.0f);
+            ph_node(&g, EHAL_OP_MATMUL, (uint32_t[]){w, x}, 2, y, NULL, 0);
             char what[80];
             snprintf(what, sizeof what, "matmul %s K=%lld N=%lld T=%lld (%s)",
                      ehal_dtype_name(dts[d]), (long long)K, (long long)N, (long long)T,
@@ -82,7 +82,7 @@ static void test_bench_matmul(void **state) {
              * cpu backend does; test_opencl_ops checks that exactly), the
              * reference keeps them f32: ~4e-3 normalized max error. */
             timed(&g, y, ehal_dtype_is_quantized(dts[d]) ? 2e-2 : 1e-5, what);
-            ot_graph_free(&g);
+            ph_graph_free(&g);
         }
     }
 }
@@ -94,25 +94,25 @@ static void test_bench_attention_decode(void **state) {
     for (int d = 0; d < 2; d++) {
         const int64_t D = g_full ? 128 : 64, Hq = g_full ? 32 : 4, Hkv = g_full ? 8 : 2,
                       C = g_full ? 2048 : 64;
-        ot_graph g;
-        ot_graph_init(&g);
-        uint32_t q = ot_tensor(&g, EHAL_DTYPE_F32, D, Hq, 1);
-        uint32_t k = ot_tensor(&g, dts[d], D, C, Hkv);
-        uint32_t v = ot_tensor(&g, dts[d], D, C, Hkv);
-        uint32_t pos = ot_tensor(&g, EHAL_DTYPE_I32, 1, 1, 1);
-        uint32_t o = ot_tensor(&g, EHAL_DTYPE_F32, D, Hq, 1);
-        ot_fill(&g, q, 1, 1.0f);
-        ot_fill(&g, k, 2, 1.0f);
-        ot_fill(&g, v, 3, 1.0f);
+        ph_graph g;
+        ph_graph_init(&g);
+        uint32_t q = ph_tensor(&g, EHAL_DTYPE_F32, D, Hq, 1);
+        uint32_t k = ph_tensor(&g, dts[d], D, C, Hkv);
+        uint32_t v = ph_tensor(&g, dts[d], D, C, Hkv);
+        uint32_t pos = ph_tensor(&g, EHAL_DTYPE_I32, 1, 1, 1);
+        uint32_t o = ph_tensor(&g, EHAL_DTYPE_F32, D, Hq, 1);
+        ph_fill(&g, q, 1, 1.0f);
+        ph_fill(&g, k, 2, 1.0f);
+        ph_fill(&g, v, 3, 1.0f);
         const int32_t at = (int32_t)C - 48;
-        ot_fill_i32(&g, pos, &at);
+        ph_fill_i32(&g, pos, &at);
         ehal_params_attention p = {0.0f, 0, 0, 0};
-        ot_node(&g, EHAL_OP_ATTENTION, (uint32_t[]){q, k, v, pos}, 4, o, &p, sizeof p);
+        ph_node(&g, EHAL_OP_ATTENTION, (uint32_t[]){q, k, v, pos}, 4, o, &p, sizeof p);
         char what[80];
         snprintf(what, sizeof what, "attention %s D=%lld Hq=%lld Hkv=%lld pos=%d",
                  ehal_dtype_name(dts[d]), (long long)D, (long long)Hq, (long long)Hkv, (int)at);
         timed(&g, o, 1e-5, what);
-        ot_graph_free(&g);
+        ph_graph_free(&g);
     }
 }
 
@@ -121,43 +121,43 @@ static void test_bench_small_ops(void **state) {
     REQUIRE_DEVICE();
     const int64_t D = g_full ? 4096 : 256, T = g_full ? 64 : 4;
     {
-        ot_graph g;
-        ot_graph_init(&g);
-        uint32_t x = ot_tensor(&g, EHAL_DTYPE_F32, D, T, 1);
-        uint32_t w = ot_tensor(&g, EHAL_DTYPE_F32, D, 1, 1);
-        uint32_t y = ot_tensor(&g, EHAL_DTYPE_F32, D, T, 1);
-        ot_fill(&g, x, 1, 1.0f);
-        ot_fill(&g, w, 2, 1.0f);
+        ph_graph g;
+        ph_graph_init(&g);
+        uint32_t x = ph_tensor(&g, EHAL_DTYPE_F32, D, T, 1);
+        uint32_t w = ph_tensor(&g, EHAL_DTYPE_F32, D, 1, 1);
+        uint32_t y = ph_tensor(&g, EHAL_DTYPE_F32, D, T, 1);
+        ph_fill(&g, x, 1, 1.0f);
+        ph_fill(&g, w, 2, 1.0f);
         ehal_params_rms_norm p = {1e-5f};
-        ot_node(&g, EHAL_OP_RMS_NORM, (uint32_t[]){x, w}, 2, y, &p, sizeof p);
+        ph_node(&g, EHAL_OP_RMS_NORM, (uint32_t[]){x, w}, 2, y, &p, sizeof p);
         char what[64];
         snprintf(what, sizeof what, "rms_norm D=%lld T=%lld", (long long)D, (long long)T);
         timed(&g, y, 1e-5, what);
-        ot_graph_free(&g);
+        ph_graph_free(&g);
     }
     {
-        ot_graph g;
-        ot_graph_init(&g);
+        ph_graph g;
+        ph_graph_init(&g);
         const int64_t hd = g_full ? 128 : 64, hkv = g_full ? 8 : 2, nt = g_full ? 64 : 4;
-        uint32_t s = ot_tensor(&g, EHAL_DTYPE_F32, hd, hkv, nt);
-        uint32_t pos = ot_tensor(&g, EHAL_DTYPE_I32, nt, 1, 1);
-        uint32_t c = ot_tensor(&g, EHAL_DTYPE_Q8_0, hd, 2048, hkv);
-        ot_fill(&g, s, 1, 1.0f);
+        uint32_t s = ph_tensor(&g, EHAL_DTYPE_F32, hd, hkv, nt);
+        uint32_t pos = ph_tensor(&g, EHAL_DTYPE_I32, nt, 1, 1);
+        uint32_t c = ph_tensor(&g, EHAL_DTYPE_Q8_0, hd, 2048, hkv);
+        ph_fill(&g, s, 1, 1.0f);
         int32_t pv[64];
         for (int i = 0; i < nt; i++) {
             pv[i] = 100 + i;
         }
-        ot_fill_i32(&g, pos, pv);
+        ph_fill_i32(&g, pos, pv);
         ehal_params_kv p = {0, 0};
-        ot_node(&g, EHAL_OP_KV_WRITE, (uint32_t[]){s, pos, c}, 3, c, &p, sizeof p);
+        ph_node(&g, EHAL_OP_KV_WRITE, (uint32_t[]){s, pos, c}, 3, c, &p, sizeof p);
         double ms = 0.0;
-        assert_int_equal(ot_run_timed(&g_b, &g, ITERS, &ms), 0);
-        assert_int_equal(ot_check_bytes(&g, c, "kv_write q8_0"), 0);
+        assert_int_equal(ph_run_timed(&g_b, &g, ITERS, &ms, NULL), 0);
+        assert_int_equal(ph_check_bytes(&g, c, "kv_write q8_0"), 0);
         char what[64];
         snprintf(what, sizeof what, "kv_write q8_0 D=%lld Hkv=%lld T=%lld", (long long)hd,
                  (long long)hkv, (long long)nt);
         printf("BENCH %-44s %9.3f ms\n", what, ms);
-        ot_graph_free(&g);
+        ph_graph_free(&g);
     }
 }
 

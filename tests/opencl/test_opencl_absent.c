@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "ocl_harness.h"
+#include "plugin_harness.h"
 
 static void test_no_platform_means_unsupported_with_one_reason(void **state) {
     (void)state;
@@ -22,14 +22,14 @@ static void test_no_platform_means_unsupported_with_one_reason(void **state) {
         printf("SKIP: run through ctest (needs OCL_ICD_VENDORS=<an empty dir>)\n");
         skip();
     }
-    ot_backend b;
-    ot_log_reset();
-    unsigned errs = ot_error_logs;
-    assert_int_equal(ot_open(&b), -1);
+    ph_backend b;
+    ph_log_reset();
+    unsigned errs = ph_error_logs;
+    assert_int_equal(ph_open(&b, "opencl", NULL, 0), -1);
     assert_null(b.be);
     assert_non_null(strstr(b.skip_reason, "init returned 2")); /* EHAL_STATUS_UNSUPPORTED */
-    assert_int_equal(ot_log_count("opencl: no OpenCL platform"), 1);
-    assert_int_equal(ot_error_logs, errs); /* a WARN, not an error */
+    assert_int_equal(ph_log_count("opencl: no OpenCL platform"), 1);
+    assert_int_equal(ph_error_logs, errs); /* a WARN, not an error */
 }
 
 int main(void) {

@@ -18,18 +18,18 @@
 #include <cmocka.h>
 
 #include "edgehal/edgehal.h"
-#include "ocl_harness.h"
+#include "plugin_harness.h"
 
 static char g_skip[1200];
 
 static int group_setup(void **state) {
     (void)state;
-    ot_backend b;
-    if (ot_open(&b) != 0) {
+    ph_backend b;
+    if (ph_open(&b, "opencl", NULL, 0) != 0) {
         snprintf(g_skip, sizeof g_skip, "%s", b.skip_reason);
         printf("SKIP opencl backend tests: %s\n", g_skip);
     } else {
-        ot_close(&b);
+        ph_close(&b);
     }
     return 0;
 }
@@ -43,17 +43,17 @@ static int group_setup(void **state) {
     } while (0)
 
 /* y = a + b over 100 floats on an opened backend; returns 0 if exact. */
-static int add_works(ot_backend *b) {
-    ot_graph g;
-    ot_graph_init(&g);
-    uint32_t a = ot_tensor(&g, EHAL_DTYPE_F32, 100, 1, 1);
-    uint32_t c = ot_tensor(&g, EHAL_DTYPE_F32, 100, 1, 1);
-    uint32_t y = ot_tensor(&g, EHAL_DTYPE_F32, 100, 1, 1);
-    ot_fill(&g, a, 1, 1.0f);
-    ot_fill(&g, c, 2, 1.0f);
-    ot_node(&g, EHAL_OP_ADD, (uint32_t[]){a, c}, 2, y, NULL, 0);
-    int rc = ot_run(b, &g) == 0 ? ot_check_close(&g, y, 0.0, "add") : -1;
-    ot_graph_free(&g);
+static int add_works(ph_backend *b) {
+    ph_graph g;
+    ph_graph_init(&g);
+    uint32_t a = ph_tensor(&g, EHAL_DTYPE_F32, 100, 1, 1);
+    uint32_t c = ph_tensor(&g, EHAL_DTYPE_F32, 100, 1, 1);
+    uint32_t y = ph_tensor(&g, EHAL_DTYPE_F32, 100, 1, 1);
+    ph_fill(&g, a, 1, 1.0f);
+    ph_fill(&g, c, 2, 1.0f);
+    ph_node(&g, EHAL_OP_ADD, (uint32_t[]){a, c}, 2, y, NULL, 0);
+    int rc = ph_run(b, &g) == 0 ? ph_check_close(&g, y, 0.0, "add") : -1;
+    ph_graph_free(&g);
     return rc;
 }
 
@@ -81,25 +81,25 @@ static void test_program_cache_miss_then_hit_then_corrupt_file_rebuilt(void **st
     assert_non_null(mkdtemp(dir));
     char *old = getenv("EHAL_OPENCL_CACHE_DIR") ? strdup(getenv("EHAL_OPENCL_CACHE_DIR")) : NULL;
     setenv("EHAL_OPENCL_CACHE_DIR", dir, 1);
-    ot_backend b;
+    ph_backend b;
 
     /* first start: miss, build, store one file */
-    ot_log_reset();
-    assert_int_equal(ot_open(&b), 0);
-    assert_int_equal(ot_log_count("program cache miss"), 1);
-    assert_int_equal(ot_log_count("program built from source"), 1);
-    assert_int_equal(ot_log_count("program cache stored"), 1);
-    ot_close(&b);
+    ph_log_reset();
+    assert_int_equal(ph_open(&b, "opencl", NULL, 0), 0);
+    assert_int_equal(ph_log_count("program cache miss"), 1);
+    assert_int_equal(ph_log_count("program built from source"), 1);
+    assert_int_equal(ph_log_count("program cache stored"), 1);
+    ph_close(&b);
     char file[1100];
     assert_int_equal(count_bin_files(dir, file, sizeof file), 1);
 
     /* second start: hit, no build */
-    ot_log_reset();
-    assert_int_equal(ot_open(&b), 0);
-    assert_int_equal(ot_log_count("program cache hit"), 1);
-    assert_int_equal(ot_log_count("program built from source"), 0);
+    ph_log_reset();
+    assert_int_equal(ph_open(&b, "opencl", NULL, 0), 0);
+    assert_int_equal(ph_log_count("program cache hit"), 1);
+    assert_int_equal(ph_log_count("program built from source"), 0);
     assert_int_equal(add_works(&b), 0);
-    ot_close(&b);
+    ph_close(&b);
 
     /* corrupt file: ignored, rebuilt, replaced; results still right */
     FILE *f = fopen(file, "r+b");
@@ -107,27 +107,27 @@ static void test_program_cache_miss_then_hit_then_corrupt_file_rebuilt(void **st
     fseek(f, 40, SEEK_SET);
     fputs("garbage garbage garbage", f);
     fclose(f);
-    ot_log_reset();
-    assert_int_equal(ot_open(&b), 0);
-    assert_int_equal(ot_log_count("is corrupt; ignored"), 1);
-    assert_int_equal(ot_log_count("program built from source"), 1);
+    ph_log_reset();
+    assert_int_equal(ph_open(&b, "opencl", NULL, 0), 0);
+    assert_int_equal(ph_log_count("is corrupt; ignored"), 1);
+    assert_int_equal(ph_log_count("program built from source"), 1);
     assert_int_equal(add_works(&b), 0);
-    ot_close(&b);
-    ot_log_reset();
-    assert_int_equal(ot_open(&b), 0);
-    assert_int_equal(ot_log_count("program cache hit"), 1);
-    ot_close(&b);
+    ph_close(&b);
+    ph_log_reset();
+    assert_int_equal(ph_open(&b, "opencl", NULL, 0), 0);
+    assert_int_equal(ph_log_count("program cache hit"), 1);
+    ph_close(&b);
 
     /* truncated file: same */
     f = fopen(file, "wb");
     assert_non_null(f);
     fputs("EHCLBIN1", f);
     fclose(f);
-    ot_log_reset();
-    assert_int_equal(ot_open(&b), 0);
-    assert_int_equal(ot_log_count("is corrupt; ignored"), 1);
-    assert_int_equal(ot_log_count("program built from source"), 1);
-    ot_close(&b);
+    ph_log_reset();
+    assert_int_equal(ph_open(&b, "opencl", NULL, 0), 0);
+    assert_int_equal(ph_log_count("is corrupt; ignored"), 1);
+    assert_int_equal(ph_log_count("program built from source"), 1);
+    ph_close(&b);
 
     remove(file);
     rmdir(dir);
@@ -145,15 +145,15 @@ static void test_unwritable_cache_dir_builds_every_time_without_error(void **sta
     char *old = getenv("EHAL_OPENCL_CACHE_DIR") ? strdup(getenv("EHAL_OPENCL_CACHE_DIR")) : NULL;
     setenv("EHAL_OPENCL_CACHE_DIR", "/dev/null/edgehal", 1); /* mkdir fails, even for root */
     for (int i = 0; i < 2; i++) {
-        ot_backend b;
-        unsigned errs = ot_error_logs;
-        ot_log_reset();
-        assert_int_equal(ot_open(&b), 0);
-        assert_int_equal(ot_log_count("program cache off"), 1);
-        assert_int_equal(ot_log_count("program built from source"), 1);
-        assert_int_equal(ot_error_logs, errs);
+        ph_backend b;
+        unsigned errs = ph_error_logs;
+        ph_log_reset();
+        assert_int_equal(ph_open(&b, "opencl", NULL, 0), 0);
+        assert_int_equal(ph_log_count("program cache off"), 1);
+        assert_int_equal(ph_log_count("program built from source"), 1);
+        assert_int_equal(ph_error_logs, errs);
         assert_int_equal(add_works(&b), 0);
-        ot_close(&b);
+        ph_close(&b);
     }
     if (old) {
         setenv("EHAL_OPENCL_CACHE_DIR", old, 1);
@@ -166,15 +166,15 @@ static void test_unwritable_cache_dir_builds_every_time_without_error(void **sta
 static void test_device_option_and_env_select_or_refuse(void **state) {
     (void)state;
     REQUIRE_DEVICE();
-    ot_backend b;
+    ph_backend b;
     ehal_device_info i0, i1;
     memset(&i0, 0, sizeof i0);
     i0.struct_size = sizeof i0;
     i1 = i0;
     ehal_option by_index = {"device", "0"};
-    assert_int_equal(ot_open_opts(&b, &by_index, 1), 0);
+    assert_int_equal(ph_open(&b, "opencl", &by_index, 1), 0);
     assert_int_equal(b.iface->device_info(b.be, &i0), EHAL_STATUS_OK);
-    ot_close(&b);
+    ph_close(&b);
     /* a case-insensitive substring of the device name picks the same one */
     char sub[8];
     snprintf(sub, sizeof sub, "%.4s", i0.name);
@@ -182,43 +182,43 @@ static void test_device_option_and_env_select_or_refuse(void **state) {
         *p = (char)((*p >= 'a' && *p <= 'z') ? *p - 32 : (*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
     }
     ehal_option by_name = {"device", sub};
-    assert_int_equal(ot_open_opts(&b, &by_name, 1), 0);
+    assert_int_equal(ph_open(&b, "opencl", &by_name, 1), 0);
     assert_int_equal(b.iface->device_info(b.be, &i1), EHAL_STATUS_OK);
     assert_string_equal(i0.name, i1.name);
-    ot_close(&b);
+    ph_close(&b);
 
     ehal_option none = {"device", "no-such-device-xyz"};
-    assert_int_equal(ot_open_opts(&b, &none, 1), -1);
+    assert_int_equal(ph_open(&b, "opencl", &none, 1), -1);
     ehal_option far = {"device", "999"};
-    assert_int_equal(ot_open_opts(&b, &far, 1), -1);
+    assert_int_equal(ph_open(&b, "opencl", &far, 1), -1);
     setenv("EHAL_OPENCL_DEVICE", "no-such-device-xyz", 1);
-    assert_int_equal(ot_open(&b), -1);
+    assert_int_equal(ph_open(&b, "opencl", NULL, 0), -1);
     setenv("EHAL_OPENCL_DEVICE", "0", 1);
-    assert_int_equal(ot_open(&b), 0);
-    ot_close(&b);
+    assert_int_equal(ph_open(&b, "opencl", NULL, 0), 0);
+    ph_close(&b);
     unsetenv("EHAL_OPENCL_DEVICE");
 }
 
 static void test_query_op_supports_what_runs_and_refuses_the_rest(void **state) {
     (void)state;
     REQUIRE_DEVICE();
-    ot_backend b;
-    assert_int_equal(ot_open(&b), 0);
-    ot_graph g;
-    ot_graph_init(&g);
-    uint32_t w = ot_tensor(&g, EHAL_DTYPE_Q4_0, 64, 16, 1);
-    uint32_t x = ot_tensor(&g, EHAL_DTYPE_F32, 64, 3, 1);
-    uint32_t y = ot_tensor(&g, EHAL_DTYPE_F32, 16, 3, 1);
-    uint32_t q = ot_tensor(&g, EHAL_DTYPE_F32, 512, 2, 1);
-    uint32_t kc = ot_tensor(&g, EHAL_DTYPE_F16, 512, 8, 1);
-    uint32_t vc = ot_tensor(&g, EHAL_DTYPE_F16, 512, 8, 1);
-    uint32_t pos = ot_tensor(&g, EHAL_DTYPE_I32, 1, 1, 1);
-    uint32_t o = ot_tensor(&g, EHAL_DTYPE_F32, 512, 2, 1);
-    uint32_t i32 = ot_tensor(&g, EHAL_DTYPE_I32, 16, 3, 1);
-    ot_node(&g, EHAL_OP_MATMUL, (uint32_t[]){w, x}, 2, y, NULL, 0);
-    ot_node(&g, EHAL_OP_ATTENTION, (uint32_t[]){q, kc, vc, pos}, 4, o, NULL, 0); /* D=512 */
-    ot_node(&g, EHAL_OP_COPY, (uint32_t[]){y}, 1, i32, NULL, 0);    /* f32 -> i32: not in catalog */
-    ot_node(&g, EHAL_OP_MATMUL, (uint32_t[]){x, w}, 2, y, NULL, 0); /* shapes wrong */
+    ph_backend b;
+    assert_int_equal(ph_open(&b, "opencl", NULL, 0), 0);
+    ph_graph g;
+    ph_graph_init(&g);
+    uint32_t w = ph_tensor(&g, EHAL_DTYPE_Q4_0, 64, 16, 1);
+    uint32_t x = ph_tensor(&g, EHAL_DTYPE_F32, 64, 3, 1);
+    uint32_t y = ph_tensor(&g, EHAL_DTYPE_F32, 16, 3, 1);
+    uint32_t q = ph_tensor(&g, EHAL_DTYPE_F32, 512, 2, 1);
+    uint32_t kc = ph_tensor(&g, EHAL_DTYPE_F16, 512, 8, 1);
+    uint32_t vc = ph_tensor(&g, EHAL_DTYPE_F16, 512, 8, 1);
+    uint32_t pos = ph_tensor(&g, EHAL_DTYPE_I32, 1, 1, 1);
+    uint32_t o = ph_tensor(&g, EHAL_DTYPE_F32, 512, 2, 1);
+    uint32_t i32 = ph_tensor(&g, EHAL_DTYPE_I32, 16, 3, 1);
+    ph_node(&g, EHAL_OP_MATMUL, (uint32_t[]){w, x}, 2, y, NULL, 0);
+    ph_node(&g, EHAL_OP_ATTENTION, (uint32_t[]){q, kc, vc, pos}, 4, o, NULL, 0); /* D=512 */
+    ph_node(&g, EHAL_OP_COPY, (uint32_t[]){y}, 1, i32, NULL, 0);    /* f32 -> i32: not in catalog */
+    ph_node(&g, EHAL_OP_MATMUL, (uint32_t[]){x, w}, 2, y, NULL, 0); /* shapes wrong */
     const uint32_t want[4] = {EHAL_SUPPORT_SUPPORTED, EHAL_SUPPORT_UNSUPPORTED,
                               EHAL_SUPPORT_UNSUPPORTED, EHAL_SUPPORT_UNSUPPORTED};
     for (uint32_t k = 0; k < 4; k++) {
@@ -229,15 +229,15 @@ static void test_query_op_supports_what_runs_and_refuses_the_rest(void **state) 
             assert_true(s.cost_ns > 0);
         }
     }
-    ot_graph_free(&g);
-    ot_close(&b);
+    ph_graph_free(&g);
+    ph_close(&b);
 }
 
 static void test_wait_with_deadline_times_out_or_completes_correctly(void **state) {
     (void)state;
     REQUIRE_DEVICE();
-    ot_backend b;
-    assert_int_equal(ot_open(&b), 0);
+    ph_backend b;
+    assert_int_equal(ph_open(&b, "opencl", NULL, 0), 0);
     const ehal_backend_iface *f = b.iface;
     const int64_t K = 1024, N = 512, T = 64;
     ehal_tensor_desc td[3];
@@ -287,14 +287,14 @@ static void test_wait_with_deadline_times_out_or_completes_correctly(void **stat
         f->buffer_free(b.be, bufs[i]);
         free(host[i]);
     }
-    ot_close(&b);
+    ph_close(&b);
 }
 
 static void test_map_sees_writes_and_writes_through(void **state) {
     (void)state;
     REQUIRE_DEVICE();
-    ot_backend b;
-    assert_int_equal(ot_open(&b), 0);
+    ph_backend b;
+    assert_int_equal(ph_open(&b, "opencl", NULL, 0), 0);
     ehal_buffer_impl *buf = NULL;
     uint8_t in[256], out[256];
     for (int i = 0; i < 256; i++) {
@@ -313,7 +313,7 @@ static void test_map_sees_writes_and_writes_through(void **state) {
     /* out-of-range access is refused */
     assert_int_equal(b.iface->buffer_read(b.be, buf, 200, out, 57), EHAL_STATUS_INVALID_ARGUMENT);
     b.iface->buffer_free(b.be, buf);
-    ot_close(&b);
+    ph_close(&b);
 }
 
 static void test_core_loads_the_plugin_and_runs_a_node(void **state) {
@@ -385,26 +385,26 @@ static void test_core_loads_the_plugin_and_runs_a_node(void **state) {
 static void test_failed_feature_build_falls_back_to_portable_kernels(void **state) {
     (void)state;
     REQUIRE_DEVICE();
-    ot_backend b;
-    ot_log_reset();
-    assert_int_equal(ot_open(&b), 0);
-    int native = ot_log_count("subgroups yes") == 1;
-    ot_close(&b);
+    ph_backend b;
+    ph_log_reset();
+    assert_int_equal(ph_open(&b, "opencl", NULL, 0), 0);
+    int native = ph_log_count("subgroups yes") == 1;
+    ph_close(&b);
     if (native) {
         printf("SKIP: the device has subgroups; the forced-feature fallback is not reachable\n");
         skip();
     }
     setenv("EHAL_OPENCL_FORCE", "subgroups", 1);
-    ot_log_reset();
-    unsigned errs = ot_error_logs;
-    assert_int_equal(ot_open(&b), 0);
+    ph_log_reset();
+    unsigned errs = ph_error_logs;
+    assert_int_equal(ph_open(&b, "opencl", NULL, 0), 0);
     unsetenv("EHAL_OPENCL_FORCE");
-    assert_int_equal(ot_log_count("subgroups yes"), 1);
-    assert_int_equal(ot_log_count("retrying without optional features"), 1);
-    assert_int_equal(ot_log_count("program cache stored"), 0); /* not under the feature key */
-    assert_int_equal(ot_error_logs, errs);
+    assert_int_equal(ph_log_count("subgroups yes"), 1);
+    assert_int_equal(ph_log_count("retrying without optional features"), 1);
+    assert_int_equal(ph_log_count("program cache stored"), 0); /* not under the feature key */
+    assert_int_equal(ph_error_logs, errs);
     assert_int_equal(add_works(&b), 0);
-    ot_close(&b);
+    ph_close(&b);
 }
 
 int main(void) {

@@ -1,5 +1,5 @@
 /*
- * PoCL fails device enumeration (CL_DEVICE_NOT_FOUND) when it cannot
+ * PoCL fails device enumeration (CL_DEVICE_NPH_FOUND) when it cannot
  * create its kernel cache dir. CMake runs this test with HOME=/dev/null and
  * XDG_CACHE_HOME and POCL_CACHE_DIR unset, so PoCL's default
  * (~/.cache/pocl) cannot be created; the plugin must notice, set
@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "ocl_harness.h"
+#include "plugin_harness.h"
 
 /* 1 if some OpenCL platform is PoCL, judged by the ICD registry. */
 static int pocl_installed(void) {
@@ -39,9 +39,9 @@ static void test_unwritable_pocl_cache_dir_is_redirected(void **state) {
                "POCL_CACHE_DIR unset)\n");
         skip();
     }
-    ot_backend b;
-    ot_log_reset();
-    int rc = ot_open(&b);
+    ph_backend b;
+    ph_log_reset();
+    int rc = ph_open(&b, "opencl", NULL, 0);
     if (rc != 0) {
         printf("open failed: %s\n", b.skip_reason);
     }
@@ -53,28 +53,28 @@ static void test_unwritable_pocl_cache_dir_is_redirected(void **state) {
     snprintf(want, sizeof want, "%s/edgehal-pocl-%lu", tmp && tmp[0] ? tmp : "/tmp",
              (unsigned long)getuid());
     assert_string_equal(dir, want);
-    assert_int_equal(ot_log_count("set POCL_CACHE_DIR="), 1);
+    assert_int_equal(ph_log_count("set POCL_CACHE_DIR="), 1);
     struct stat st;
     assert_int_equal(stat(dir, &st), 0);
     assert_true(S_ISDIR(st.st_mode));
 
     /* and the device computes: 3 + 4 */
-    ot_graph g;
-    ot_graph_init(&g);
-    uint32_t a = ot_tensor(&g, EHAL_DTYPE_F32, 40, 1, 1);
-    uint32_t c = ot_tensor(&g, EHAL_DTYPE_F32, 40, 1, 1);
-    uint32_t y = ot_tensor(&g, EHAL_DTYPE_F32, 40, 1, 1);
+    ph_graph g;
+    ph_graph_init(&g);
+    uint32_t a = ph_tensor(&g, EHAL_DTYPE_F32, 40, 1, 1);
+    uint32_t c = ph_tensor(&g, EHAL_DTYPE_F32, 40, 1, 1);
+    uint32_t y = ph_tensor(&g, EHAL_DTYPE_F32, 40, 1, 1);
     for (int i = 0; i < 40; i++) {
         ((float *)g.host[a])[i] = 3.0f;
         ((float *)g.host[c])[i] = 4.0f * (float)i;
     }
-    ot_node(&g, EHAL_OP_ADD, (uint32_t[]){a, c}, 2, y, NULL, 0);
-    assert_int_equal(ot_run(&b, &g), 0);
+    ph_node(&g, EHAL_OP_ADD, (uint32_t[]){a, c}, 2, y, NULL, 0);
+    assert_int_equal(ph_run(&b, &g), 0);
     for (int i = 0; i < 40; i++) {
         assert_true(((float *)g.dev[y])[i] == 3.0f + 4.0f * (float)i);
     }
-    ot_graph_free(&g);
-    ot_close(&b);
+    ph_graph_free(&g);
+    ph_close(&b);
 }
 
 int main(void) {

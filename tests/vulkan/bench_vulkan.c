@@ -18,16 +18,16 @@
 
 #include <cmocka.h>
 
-#include "vk_harness.h"
+#include "vk_validation.h"
 
-static vt_backend g_b;
+static ph_backend g_b;
 static int g_full; /* EHAL_BENCH_FULL=1: decoder-sized shapes */
 
 static int setup(void **state) {
     (void)state;
     const char *full = getenv("EHAL_BENCH_FULL");
     g_full = full != NULL && strcmp(full, "1") == 0;
-    if (vt_open(&g_b) != 0) {
+    if (vk_open(&g_b) != 0) {
         printf("SKIP vulkan bench: %s\n", g_b.skip_reason);
     }
     return 0;
@@ -35,7 +35,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    vt_close(&g_b);
+    ph_close(&g_b);
     return 0;
 }
 
@@ -59,23 +59,23 @@ static void bench_matmul(uint32_t wdt, int64_t K, int64_t N, int64_t T) {
     if (!wanted(what)) {
         return;
     }
-    vt_graph g;
-    vt_graph_init(&g);
-    uint32_t w = vt_tensor(&g, wdt, K, N, 1);
-    uint32_t x = vt_tensor(&g, EHAL_DTYPE_F32, K, T, 1);
-    uint32_t y = vt_tensor(&g, EHAL_DTYPE_F32, N, T, 1);
-    vt_fill(&g, w, 1, 1.0f);
-    vt_fill(&g, x, 2, 1.0f);
-    vt_node(&g, EHAL_OP_MATMUL, (uint32_t[]){w, x}, 2, y, NULL, 0);
+    ph_graph g;
+    ph_graph_init(&g);
+    uint32_t w = ph_tensor(&g, wdt, K, N, 1);
+    uint32_t x = ph_tensor(&g, EHAL_DTYPE_F32, K, T, 1);
+    uint32_t y = ph_tensor(&g, EHAL_DTYPE_F32, N, T, 1);
+    ph_fill(&g, w, 1, 1.0f);
+    ph_fill(&g, x, 2, 1.0f);
+    ph_node(&g, EHAL_OP_MATMUL, (uint32_t[]){w, x}, 2, y, NULL, 0);
     double ms = 0, ref = 0;
-    assert_int_equal(vt_run_timed(&g_b, &g, g_full ? 5 : 2, &ms, &ref), 0);
+    assert_int_equal(ph_run_timed(&g_b, &g, g_full ? 5 : 2, &ms, &ref), 0);
     /* Q8_0/Q4_0 weights quantize the activations to Q8_0 (as the cpu
      * backend does; test_vulkan_ops checks that exactly), the reference
      * keeps them f32: measured normalized max error ~4e-3 here. */
-    assert_int_equal(vt_check_close(&g, y, ehal_dtype_is_quantized(wdt) ? 2e-2 : 1e-5, "matmul"), 0);
+    assert_int_equal(ph_check_close(&g, y, ehal_dtype_is_quantized(wdt) ? 2e-2 : 1e-5, "matmul"), 0);
     report(what, ms, ref, 2.0 * (double)K * (double)N * (double)T * 1e-9,
            (double)ehal_tensor_nbytes(&g.td[w]) * 1e-9);
-    vt_graph_free(&g);
+    ph_graph_free(&g);
 }
 
 static void bench_attention(uint32_t kdt, int64_t D, int64_t Hq, int64_t Hkv, int64_t C, int64_t T) {
@@ -86,30 +86,30 @@ static void bench_attention(uint32_t kdt, int64_t D, int64_t Hq, int64_t Hkv, in
     if (!wanted(what)) {
         return;
     }
-    vt_graph g;
-    vt_graph_init(&g);
-    uint32_t q = vt_tensor(&g, EHAL_DTYPE_F32, D, Hq, T);
-    uint32_t k = vt_tensor(&g, kdt, D, C, Hkv);
-    uint32_t v = vt_tensor(&g, kdt, D, C, Hkv);
-    uint32_t pos = vt_tensor(&g, EHAL_DTYPE_I32, T, 1, 1);
-    uint32_t o = vt_tensor(&g, EHAL_DTYPE_F32, D, Hq, T);
-    vt_fill(&g, q, 3, 1.0f);
-    vt_fill(&g, k, 4, 1.0f);
-    vt_fill(&g, v, 5, 1.0f);
+    ph_graph g;
+    ph_graph_init(&g);
+    uint32_t q = ph_tensor(&g, EHAL_DTYPE_F32, D, Hq, T);
+    uint32_t k = ph_tensor(&g, kdt, D, C, Hkv);
+    uint32_t v = ph_tensor(&g, kdt, D, C, Hkv);
+    uint32_t pos = ph_tensor(&g, EHAL_DTYPE_I32, T, 1, 1);
+    uint32_t o = ph_tensor(&g, EHAL_DTYPE_F32, D, Hq, T);
+    ph_fill(&g, q, 3, 1.0f);
+    ph_fill(&g, k, 4, 1.0f);
+    ph_fill(&g, v, 5, 1.0f);
     int32_t *pv = malloc((size_t)T * sizeof *pv);
     for (int64_t i = 0; i < T; i++) {
         pv[i] = (int32_t)(C - T + i);
     }
-    vt_fill_i32(&g, pos, pv);
+    ph_fill_i32(&g, pos, pv);
     free(pv);
     ehal_params_attention p = {0.0f, 0, 0, 0};
-    vt_node(&g, EHAL_OP_ATTENTION, (uint32_t[]){q, k, v, pos}, 4, o, &p, sizeof p);
+    ph_node(&g, EHAL_OP_ATTENTION, (uint32_t[]){q, k, v, pos}, 4, o, &p, sizeof p);
     double ms = 0, ref = 0;
-    assert_int_equal(vt_run_timed(&g_b, &g, g_full ? 3 : 2, &ms, &ref), 0);
-    assert_int_equal(vt_check_close(&g, o, 1e-5, "attention"), 0);
+    assert_int_equal(ph_run_timed(&g_b, &g, g_full ? 3 : 2, &ms, &ref), 0);
+    assert_int_equal(ph_check_close(&g, o, 1e-5, "attention"), 0);
     report(what, ms, ref, 4.0 * (double)D * (double)Hq * (double)C * (double)T * 1e-9,
            2.0 * (double)ehal_tensor_nbytes(&g.td[k]) * 1e-9);
-    vt_graph_free(&g);
+    ph_graph_free(&g);
 }
 
 static void bench_rms_norm(int64_t D, int64_t T) {
@@ -118,20 +118,20 @@ static void bench_rms_norm(int64_t D, int64_t T) {
     if (!wanted(what)) {
         return;
     }
-    vt_graph g;
-    vt_graph_init(&g);
-    uint32_t x = vt_tensor(&g, EHAL_DTYPE_F32, D, T, 1);
-    uint32_t w = vt_tensor(&g, EHAL_DTYPE_F32, D, 1, 1);
-    uint32_t y = vt_tensor(&g, EHAL_DTYPE_F32, D, T, 1);
-    vt_fill(&g, x, 6, 1.0f);
-    vt_fill(&g, w, 7, 1.0f);
+    ph_graph g;
+    ph_graph_init(&g);
+    uint32_t x = ph_tensor(&g, EHAL_DTYPE_F32, D, T, 1);
+    uint32_t w = ph_tensor(&g, EHAL_DTYPE_F32, D, 1, 1);
+    uint32_t y = ph_tensor(&g, EHAL_DTYPE_F32, D, T, 1);
+    ph_fill(&g, x, 6, 1.0f);
+    ph_fill(&g, w, 7, 1.0f);
     ehal_params_rms_norm p = {1e-5f};
-    vt_node(&g, EHAL_OP_RMS_NORM, (uint32_t[]){x, w}, 2, y, &p, sizeof p);
+    ph_node(&g, EHAL_OP_RMS_NORM, (uint32_t[]){x, w}, 2, y, &p, sizeof p);
     double ms = 0, ref = 0;
-    assert_int_equal(vt_run_timed(&g_b, &g, g_full ? 10 : 2, &ms, &ref), 0);
-    assert_int_equal(vt_check_close(&g, y, 1e-5, "rms_norm"), 0);
+    assert_int_equal(ph_run_timed(&g_b, &g, g_full ? 10 : 2, &ms, &ref), 0);
+    assert_int_equal(ph_check_close(&g, y, 1e-5, "rms_norm"), 0);
     report(what, ms, ref, 3.0 * (double)D * (double)T * 1e-9, 8.0 * (double)D * (double)T * 1e-9);
-    vt_graph_free(&g);
+    ph_graph_free(&g);
 }
 
 static void test_ops_match_reference_and_are_timed(void **state) {

@@ -1,5 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
-#include "vk_harness.h"
+#include "plugin_harness.h"
 
 #include <dlfcn.h>
 #include <math.h>
@@ -10,22 +10,43 @@
 
 #include "edgehal/quant.h"
 
-#define VALIDATION_PREFIX "vulkan validation: "
+unsigned ph_error_logs;
 
-unsigned vt_validation_messages;
-unsigned vt_error_logs;
-int vt_validation_enabled;
+#define LOG_KEEP 256
+static char *g_logs[LOG_KEEP];
+static unsigned g_nlogs;
+static ph_log_observer g_observer;
+
+void ph_set_log_observer(ph_log_observer fn) {
+    g_observer = fn;
+}
+
+void ph_log_reset(void) {
+    for (unsigned i = 0; i < g_nlogs; i++) {
+        free(g_logs[i]);
+        g_logs[i] = NULL;
+    }
+    g_nlogs = 0;
+}
+
+unsigned ph_log_count(const char *s) {
+    unsigned n = 0;
+    for (unsigned i = 0; i < g_nlogs; i++) {
+        n += g_logs[i] && strstr(g_logs[i], s) != NULL;
+    }
+    return n;
+}
 
 static void host_log(void *user, int32_t level, const char *msg) {
     (void)user;
-    if (strncmp(msg, VALIDATION_PREFIX, strlen(VALIDATION_PREFIX)) == 0) {
-        vt_validation_messages++;
-    }
-    if (strstr(msg, "validation layer enabled")) {
-        vt_validation_enabled = 1;
+    if (g_nlogs < LOG_KEEP) {
+        g_logs[g_nlogs++] = strdup(msg);
     }
     if (level == EHAL_LOG_ERROR) {
-        vt_error_logs++;
+        ph_error_logs++;
+    }
+    if (g_observer) {
+        g_observer(level, msg);
     }
     if (level <= EHAL_LOG_INFO || getenv("EHAL_TEST_VERBOSE")) {
         fprintf(stderr, "[plugin %d] %s\n", level, msg);
@@ -46,14 +67,14 @@ static void host_free(void *user, void *p) {
     free(p);
 }
 
-static ehal_host_services g_host = {sizeof(ehal_host_services), EHAL_ABI_VERSION, NULL, host_log,
-                                    host_alloc, host_free};
+static ehal_host_services g_host = {
+    sizeof(ehal_host_services), EHAL_ABI_VERSION, NULL, host_log, host_alloc, host_free};
 
-int vt_open(vt_backend *b) {
+int ph_open(ph_backend *b, const char *name, const ehal_option *opts, uint32_t n_opts) {
     memset(b, 0, sizeof *b);
     const char *dir = getenv("EHAL_TEST_PLUGIN_DIR");
     char path[1024];
-    snprintf(path, sizeof path, "%s/libedgehal-vulkan.so", dir ? dir : ".");
+    snprintf(path, sizeof path, "%s/libedgehal-%s.so", dir ? dir : ".", name);
     b->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!b->lib) {
         snprintf(b->skip_reason, sizeof b->skip_reason, "cannot load %s: %.150s", path, dlerror());
@@ -64,36 +85,36 @@ int vt_open(vt_backend *b) {
     memcpy(&entry, &sym, sizeof entry);
     ehal_entry_args args = {sizeof args, EHAL_ABI_VERSION_MIN, EHAL_ABI_VERSION, 0, &g_host, NULL};
     if (!sym || entry(&args) != EHAL_STATUS_OK || !args.iface) {
-        snprintf(b->skip_reason, sizeof b->skip_reason, "plugin entry point failed");
+        snprintf(b->skip_reason, sizeof b->skip_reason, "%s: plugin entry point failed", path);
         return -1;
     }
     b->iface = args.iface;
-    ehal_status_t st = b->iface->init(&g_host, NULL, 0, &b->be);
+    ehal_status_t st = b->iface->init(&g_host, opts, n_opts, &b->be);
     if (st != EHAL_STATUS_OK) {
         snprintf(b->skip_reason, sizeof b->skip_reason,
-                 "no usable Vulkan device (init returned %d); see the plugin log above", (int)st);
+                 "no usable %s device (init returned %d); see the plugin log above", name,
+                 (int)st);
         b->be = NULL;
         return -1;
     }
     return 0;
 }
 
-void vt_close(vt_backend *b) {
+void ph_close(ph_backend *b) {
     if (b->be) {
         b->iface->destroy(b->be);
     }
     b->be = NULL;
-    /* not dlclosed: the Vulkan loader may keep threads referencing it */
 }
 
-void vt_graph_init(vt_graph *g) {
+void ph_graph_init(ph_graph *g) {
     memset(g, 0, sizeof *g);
     g->sg.struct_size = sizeof g->sg;
     g->sg.tensors = g->tp;
     g->sg.nodes = g->np;
 }
 
-void vt_graph_free(vt_graph *g) {
+void ph_graph_free(ph_graph *g) {
     for (uint32_t i = 0; i < g->n_tensors; i++) {
         free(g->host[i]);
         free(g->ref[i]);
@@ -101,7 +122,7 @@ void vt_graph_free(vt_graph *g) {
     }
 }
 
-uint32_t vt_tensor(vt_graph *g, uint32_t dtype, int64_t ne0, int64_t ne1, int64_t ne2) {
+uint32_t ph_tensor(ph_graph *g, uint32_t dtype, int64_t ne0, int64_t ne1, int64_t ne2) {
     uint32_t i = g->n_tensors++;
     int64_t ne[3] = {ne0, ne1, ne2};
     ehal_tensor_desc_init(&g->td[i], dtype, 3, ne);
@@ -114,7 +135,7 @@ uint32_t vt_tensor(vt_graph *g, uint32_t dtype, int64_t ne0, int64_t ne1, int64_
     return i;
 }
 
-uint32_t vt_node(vt_graph *g, uint32_t op, const uint32_t *ins, uint32_t n_in, uint32_t out,
+uint32_t ph_node(ph_graph *g, uint32_t op, const uint32_t *ins, uint32_t n_in, uint32_t out,
                  const void *params, uint32_t params_size) {
     uint32_t i = g->n_nodes++;
     ehal_node_desc *n = &g->nd[i];
@@ -140,7 +161,7 @@ static uint32_t lcg(uint32_t *s) {
     return *s >> 8;
 }
 
-void vt_fill(vt_graph *g, uint32_t t, uint32_t seed, float scale) {
+void ph_fill(ph_graph *g, uint32_t t, uint32_t seed, float scale) {
     int64_t n = ehal_tensor_nelements(&g->td[t]);
     float *tmp = malloc((size_t)n * sizeof *tmp);
     uint32_t s = seed * 2654435761u + 12345u;
@@ -151,12 +172,12 @@ void vt_fill(vt_graph *g, uint32_t t, uint32_t seed, float scale) {
     free(tmp);
 }
 
-void vt_fill_i32(vt_graph *g, uint32_t t, const int32_t *v) {
+void ph_fill_i32(ph_graph *g, uint32_t t, const int32_t *v) {
     memcpy(g->host[t], v, (size_t)ehal_tensor_nbytes(&g->td[t]));
 }
 
 static void *resolve_ref(void *user, const ehal_tensor_desc *t) {
-    vt_graph *g = user;
+    ph_graph *g = user;
     for (uint32_t i = 0; i < g->n_tensors; i++) {
         if (g->tp[i] == t) {
             return g->ref[i];
@@ -165,7 +186,7 @@ static void *resolve_ref(void *user, const ehal_tensor_desc *t) {
     return NULL;
 }
 
-int vt_run_ref(vt_graph *g, int reset) {
+int ph_run_ref(ph_graph *g, int reset) {
     for (uint32_t i = 0; reset && i < g->n_tensors; i++) {
         memcpy(g->ref[i], g->host[i], (size_t)ehal_tensor_nbytes(&g->td[i]));
     }
@@ -186,7 +207,7 @@ int vt_run_ref(vt_graph *g, int reset) {
     return 0;
 }
 
-int vt_run(vt_backend *b, vt_graph *g) { return vt_run_timed(b, g, 0, NULL, NULL); }
+int ph_run(ph_backend *b, ph_graph *g) { return ph_run_timed(b, g, 0, NULL, NULL); }
 
 static double now_ms(void) {
     struct timespec ts;
@@ -194,9 +215,9 @@ static double now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-int vt_run_timed(vt_backend *b, vt_graph *g, int iters, double *ms_per_run, double *ref_ms) {
+int ph_run_timed(ph_backend *b, ph_graph *g, int iters, double *ms_per_run, double *ref_ms) {
     double r0 = now_ms();
-    if (vt_run_ref(g, 1) != 0) {
+    if (ph_run_ref(g, 1) != 0) {
         return -1;
     }
     if (ref_ms) {
@@ -211,9 +232,11 @@ int vt_run_timed(vt_backend *b, vt_graph *g, int iters, double *ms_per_run, doub
             return -1;
         }
     }
-    /* One buffer for all tensors; offsets deliberately not aligned to
-     * minStorageBufferOffsetAlignment (4-byte aligned, 2-byte for F16/quant). */
-    uint64_t off[VT_MAX_TENSORS], total = 0;
+    /* One buffer for all tensors at byte offsets deliberately aligned to
+     * 4 bytes only (2 for F16/quantized data): no more than the ABI
+     * promises, less than Vulkan's minStorageBufferOffsetAlignment or
+     * OpenCL's CL_DEVICE_MEM_BASE_ADDR_ALIGN. */
+    uint64_t off[PH_MAX_TENSORS], total = 0;
     for (uint32_t i = 0; i < g->n_tensors; i++) {
         total = (total + 3u) & ~(uint64_t)3u;
         total += 20u + (g->td[i].dtype == EHAL_DTYPE_F32 || g->td[i].dtype == EHAL_DTYPE_I32 ? 0u : 2u);
@@ -225,7 +248,7 @@ int vt_run_timed(vt_backend *b, vt_graph *g, int iters, double *ms_per_run, doub
         printf("buffer_alloc(%llu) failed\n", (unsigned long long)total);
         return -1;
     }
-    vt_graph dg = *g; /* device view: same shapes, with buffers */
+    ph_graph dg = *g; /* device view: same shapes, with buffers */
     for (uint32_t i = 0; i < g->n_tensors; i++) {
         dg.tp[i] = &dg.td[i];
         dg.td[i].buffer = buf;
@@ -273,7 +296,7 @@ int vt_run_timed(vt_backend *b, vt_graph *g, int iters, double *ms_per_run, doub
     return rc;
 }
 
-int vt_check_close(const vt_graph *g, uint32_t t, double tol, const char *what) {
+int ph_check_close(const ph_graph *g, uint32_t t, double tol, const char *what) {
     int64_t n = ehal_tensor_nelements(&g->td[t]);
     const float *a = g->dev[t], *r = g->ref[t];
     double maxref = 1e-30, maxerr = 0.0;
@@ -295,7 +318,7 @@ int vt_check_close(const vt_graph *g, uint32_t t, double tol, const char *what) 
     return 0;
 }
 
-int vt_check_bytes(const vt_graph *g, uint32_t t, const char *what) {
+int ph_check_bytes(const ph_graph *g, uint32_t t, const char *what) {
     uint64_t n = ehal_tensor_nbytes(&g->td[t]);
     const uint8_t *a = g->dev[t], *r = g->ref[t];
     for (uint64_t i = 0; i < n; i++) {
