@@ -441,6 +441,54 @@ static void test_kv_write_then_attention_over_two_positions(void **state)
     g_free(&g);
 }
 
+/* A causal prefill of 100 positions, 4 query heads over 2 KV heads (run
+ * over the backend's worker pool, which hands the (position, head) units
+ * out unevenly). Keys are zero, so a query at t weighs keys 0..t equally;
+ * V of KV head h at position p is p + 1000 h (exact in F16), so the output
+ * of query head qh at t is t / 2 + 1000 (qh / 2) in every dimension. */
+static void test_attention_prefill_weighs_exactly_the_keys_up_to_each_position(void **state)
+{
+    (void)state;
+    enum { D = 32, HQ = 4, HKV = 2, TT = 100 };
+    graph g;
+    g_init(&g);
+    uint32_t ks = g_tensor(&g, EHAL_DTYPE_F32, D, HKV, TT);
+    uint32_t vs = g_tensor(&g, EHAL_DTYPE_F32, D, HKV, TT);
+    uint32_t pos = g_tensor(&g, EHAL_DTYPE_I32, TT, 1, 1);
+    uint32_t kc = g_tensor(&g, EHAL_DTYPE_F16, D, TT, HKV);
+    uint32_t vc = g_tensor(&g, EHAL_DTYPE_F16, D, TT, HKV);
+    uint32_t q = g_tensor(&g, EHAL_DTYPE_F32, D, HQ, TT), o = g_tensor(&g, EHAL_DTYPE_F32, D, HQ, TT);
+    g.t[kc].role = g.t[vc].role = EHAL_ROLE_KV;
+    ehal_params_kv kv = {0, 0};
+    ehal_params_attention at = {0.125f, 0, 0, 0};
+    g_node(&g, EHAL_OP_KV_WRITE, 3, (uint32_t[]){ks, pos, kc}, kc, &kv, sizeof kv);
+    g_node(&g, EHAL_OP_KV_WRITE, 3, (uint32_t[]){vs, pos, vc}, vc, &kv, sizeof kv);
+    g_node(&g, EHAL_OP_ATTENTION, 4, (uint32_t[]){q, kc, vc, pos}, o, &at, sizeof at);
+    g_bind(&g);
+    static float zeros[D * HKV * TT], vals[D * HKV * TT], qv[D * HQ * TT], out[D * HQ * TT];
+    static double want[D * HQ * TT];
+    int32_t p[TT];
+    for (int t = 0; t < TT; t++) {
+        p[t] = t;
+        for (int h = 0; h < HKV; h++)
+            for (int d = 0; d < D; d++)
+                vals[(t * HKV + h) * D + d] = (float)(t + 1000 * h);
+        for (int h = 0; h < HQ; h++)
+            for (int d = 0; d < D; d++) {
+                qv[(t * HQ + h) * D + d] = (float)(d % 7) - 3.0f;
+                want[(t * HQ + h) * D + d] = t / 2.0 + 1000.0 * (h / 2);
+            }
+    }
+    g_set(&g, ks, zeros);
+    g_set(&g, vs, vals);
+    g_set(&g, pos, p);
+    g_set(&g, q, qv);
+    g_run(&g);
+    g_get(&g, o, out);
+    assert_floats(out, want, D * HQ * TT, 1e-3);
+    g_free(&g);
+}
+
 /* MATMUL -> ADD -> RMS_NORM; the intermediates stay readable in the buffer.
  * W[K=2,N=4] rows (1,0), (0,1), (1,1), (1,-1); x = (3,1) -> (3,1,4,2);
  * + (1,1,-2,2) -> (4,2,2,4); rms sqrt(10), w = 1 -> (4,2,2,4)/sqrt(10). */
@@ -572,6 +620,7 @@ int main(void)
         T(test_rope_neox_rotates_every_head_of_a_position),
         T(test_kv_write_stores_f16_and_q8_0_rows_exactly),
         T(test_kv_write_then_attention_over_two_positions),
+        T(test_attention_prefill_weighs_exactly_the_keys_up_to_each_position),
         T(test_chained_subgraph_passes_activations_between_nodes),
         T(test_execute_failure_is_reported_by_wait),
         T(test_query_supports_valid_nodes_with_a_cost_growing_with_size),

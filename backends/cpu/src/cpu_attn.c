@@ -6,6 +6,7 @@
  * without copies). Key ranges follow the slot rule of backend_abi.h.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "cpu_attn.h"
@@ -64,6 +65,8 @@ typedef struct attn_job {
     float *O;
     float *scratch; /* per worker: scratch_floats */
     size_t scratch_floats;
+    int64_t units, chunk; /* work units, and how many a worker takes at once */
+    atomic_llong next;    /* units handed out so far */
 } attn_job;
 
 /* Up to two key ranges [lo, hi] a query at q attends to (sinks, then the
@@ -151,13 +154,26 @@ static void attend_unit(const attn_job *j, float *scratch, int64_t unit)
         j->vec->scale(acc + g * D, 1.0f / l[g], j->O + (t * j->Hq + h0 + g) * D, D);
 }
 
+/* Units are handed out from a shared counter, last query position first:
+ * in a causal prefill a unit's cost grows with its position, so an even
+ * static split gave the worker holding the late positions about three
+ * times the work of the one holding the early ones. Taking the costly
+ * units first and the cheap ones last evens the finish (and a worker the
+ * OS deschedules delays the op by one chunk at most). Each unit writes only
+ * its own outputs, so the result does not depend on who computes it. */
 static void attn_task(void *ctx, int ith, int nth)
 {
-    const attn_job *j = ctx;
-    int64_t b, e;
-    cpu_split(j->T * j->Hkv * j->gchunks, 1, ith, nth, &b, &e);
-    for (int64_t u = b; u < e; u++)
-        attend_unit(j, j->scratch + (size_t)ith * j->scratch_floats, u);
+    attn_job *j = ctx;
+    (void)nth;
+    float *scratch = j->scratch + (size_t)ith * j->scratch_floats;
+    for (;;) {
+        const int64_t i0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed);
+        if (i0 >= j->units)
+            break;
+        const int64_t i1 = i0 + j->chunk < j->units ? i0 + j->chunk : j->units;
+        for (int64_t i = i0; i < i1; i++)
+            attend_unit(j, scratch, j->units - 1 - i);
+    }
 }
 
 ehal_status_t cpu_attention_run(cpu_pool *pool, const cpu_attn_variant *v,
@@ -195,6 +211,11 @@ ehal_status_t cpu_attention_run(cpu_pool *pool, const cpu_attn_variant *v,
     j.scratch_floats = (size_t)(2 * CPU_ATTN_MAX_G * j.D + CPU_ATTN_MAX_G * TILE + 16);
     const int64_t units = j.T * j.Hkv * j.gchunks;
     const int nth = (int)(units < cpu_pool_threads(pool) ? units : cpu_pool_threads(pool));
+    /* about 64 chunks per worker: finer costs counter traffic, coarser a
+     * longer wait at the end */
+    j.units = units;
+    j.chunk = units / ((int64_t)nth * 64) > 1 ? units / ((int64_t)nth * 64) : 1;
+    atomic_init(&j.next, 0);
     j.scratch = ehal_sdk_alloc(host, sizeof(float) * j.scratch_floats * (size_t)nth);
     if (j.scratch == NULL) {
         ehal_sdk_log(host, EHAL_LOG_ERROR, "attention: out of memory for %d workers' scratch",
