@@ -13,7 +13,7 @@
 #include "edgehal/ops.h"
 
 /* Values per worker below which more workers cost more than they save. */
-#define MIN_WORK 32768
+#define MIN_WORK 4096
 #define ROPE_EXACT_EVERY 64 /* positions between exactly computed ROPE angles */
 
 typedef struct elem_job elem_job;
