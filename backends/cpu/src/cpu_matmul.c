@@ -32,8 +32,8 @@ const cpu_mm_variant cpu_mm_variants[] = {
     {"q4_0_q8_0_gemv_1x1__scalar", EHAL_DTYPE_Q4_0, CPU_MM_GEMV, CPU_ISA_SCALAR, CPU_ACT_Q4, 1,
      1, cpu_mm_q4_0_scalar},
 #if defined(__x86_64__) || defined(__i386__)
-    {"q4_0_q8_0_gemm_2x4__avx512vnni", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_AVX512VNNI,
-     CPU_ACT_Q4, 2, 4, cpu_mm_q4_0_avx512vnni},
+    {"q4_0_q8_0_gemm_4x4__avx512vnni", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_AVX512VNNI,
+     CPU_ACT_Q4, 4, 4, cpu_mm_q4_0_gemm_avx512vnni},
     {"q4_0_q8_0_gemm_2x4__avx2", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_AVX2, CPU_ACT_Q4, 2, 4,
      cpu_mm_q4_0_avx2},
 #endif

@@ -116,6 +116,7 @@ void cpu_mm_q4_0_dotprod(const cpu_mm_tile *t);
 void cpu_mm_q8_0_dotprod(const cpu_mm_tile *t);
 void cpu_mm_q4_0_avx512vnni(const cpu_mm_tile *t);
 void cpu_mm_q8_0_avx512vnni(const cpu_mm_tile *t);
+void cpu_mm_q4_0_gemm_avx512vnni(const cpu_mm_tile *t);
 
 /* Runs MATMUL with the chosen variants (either may be NULL: then the other
  * kind is used for every n). Work is split by output rows over the pool. */

@@ -7,6 +7,11 @@
  *        low nibbles against qs[0..63], high against qs[64..127], the
  *        accumulation starting from the layout's corr (-8 * sum x).
  *  Q8_0: |w| against x negated where w < 0 (mask subtract), 2 blocks a zmm.
+ * GEMV tiles (4x1) load a row's group as it comes. The Q4_0 GEMM tile
+ * (4x4) unpacks each of its 4 rows' group once into registers (codes and
+ * scales, by word permutes) and reuses it for 4 activation columns, each
+ * column's group loaded once for the 4 rows: 16 accumulators, 12 row
+ * registers, 4 column ones.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -154,4 +159,103 @@ void cpu_mm_q4_0_avx512vnni(const cpu_mm_tile *t)
 void cpu_mm_q8_0_avx512vnni(const cpu_mm_tile *t)
 {
     CPU_TILE_DISPATCH(q8_tile, t);
+}
+
+/* ---- GEMM tiles ------------------------------------------------------ */
+
+/* One Q4_0 row's group (4 blocks of 18 bytes at wb) unpacked: lo / hi
+ * nibbles of the 4 blocks' 64 bytes, and the 4 scales each spread over
+ * their block's 4 lanes. Two overlapping loads inside the 72 bytes, and
+ * word permutes (the blocks' bytes start at even offsets). */
+INLINE void q4_row(const uint8_t *wb, __m512i *lo, __m512i *hi, __m512 *dw)
+{
+    const __m512i a = _mm512_loadu_si512(wb);     /* bytes 0..63 */
+    const __m512i b = _mm512_loadu_si512(wb + 8); /* bytes 8..71 */
+    /* block k's 8 code words start at word 1 + 9k of a (block 3: 24 of b) */
+    const __m512i qidx = _mm512_set_epi16(63, 62, 61, 60, 59, 58, 57, 56, 26, 25, 24, 23, 22, 21,
+                                          20, 19, 17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4,
+                                          3, 2, 1);
+    const __m512i didx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 27, 27,
+                                          27, 27, 18, 18, 18, 18, 9, 9, 9, 9, 0, 0, 0, 0);
+    const __m512i m4 = _mm512_set1_epi8(15);
+    const __m512i w = _mm512_permutex2var_epi16(a, qidx, b);
+    *lo = _mm512_and_si512(w, m4);
+    *hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+    *dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, a)));
+}
+
+INLINE void q4_gemm_group(__m512 acc[4][4], const uint8_t *wg, size_t ws, const cpu_mm_tile *t,
+                          int64_t g, const int MR, const int NR)
+{
+    const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    __m512i lo[4], hi[4];
+    __m512 dw[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < MR; r++)
+        q4_row(wg + r * ws, &lo[r], &hi[r], &dw[r]);
+#pragma GCC unroll 4
+    for (int c = 0; c < NR; c++) {
+        const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
+        const __m512i xl = _mm512_loadu_si512(x->qs), xh = _mm512_loadu_si512(x->qs + 64);
+        const __m512i corr = _mm512_loadu_si512(x->corr);
+        const __m512 dx = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_loadu_ps(x->d)));
+#pragma GCC unroll 4
+        for (int r = 0; r < MR; r++) {
+            __m512i s = _mm512_dpbusd_epi32(corr, lo[r], xl);
+            s = _mm512_dpbusd_epi32(s, hi[r], xh);
+            acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw[r], dx), acc[r][c]);
+        }
+    }
+}
+
+INLINE void q4_gemm_tile(const cpu_mm_tile *t, const int MR, const int NR)
+{
+    const size_t bs = sizeof(ehal_block_q4_0);
+    const int64_t nb = t->K / EHAL_QK, ng = nb / 4;
+    __m512 acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < NR; c++)
+            acc[r][c] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < ng; g++)
+        q4_gemm_group(acc, t->w + (size_t)g * 4 * bs, t->w_stride, t, g, MR, NR);
+    if (ng * 4 < nb) {
+        uint8_t tail[4 * 4 * sizeof(ehal_block_q4_0)];
+        cpu_tile_tail_copy(tail, t, ng * 4, nb, bs, MR);
+        q4_gemm_group(acc, tail, 4 * bs, t, ng, MR, NR);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < NR; c++)
+            t->y[c * t->ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
+}
+
+/* Every (mr, nc) in [1,4]^2 specialised. */
+#define GEMM_DISPATCH(tmpl, t)                                                                 \
+    do {                                                                                       \
+        switch (((t)->mr - 1) * 4 + ((t)->nc - 1)) {                                           \
+        case 0: tmpl(t, 1, 1); break;                                                          \
+        case 1: tmpl(t, 1, 2); break;                                                          \
+        case 2: tmpl(t, 1, 3); break;                                                          \
+        case 3: tmpl(t, 1, 4); break;                                                          \
+        case 4: tmpl(t, 2, 1); break;                                                          \
+        case 5: tmpl(t, 2, 2); break;                                                          \
+        case 6: tmpl(t, 2, 3); break;                                                          \
+        case 7: tmpl(t, 2, 4); break;                                                          \
+        case 8: tmpl(t, 3, 1); break;                                                          \
+        case 9: tmpl(t, 3, 2); break;                                                          \
+        case 10: tmpl(t, 3, 3); break;                                                         \
+        case 11: tmpl(t, 3, 4); break;                                                         \
+        case 12: tmpl(t, 4, 1); break;                                                         \
+        case 13: tmpl(t, 4, 2); break;                                                         \
+        case 14: tmpl(t, 4, 3); break;                                                         \
+        default: tmpl(t, 4, 4); break;                                                         \
+        }                                                                                      \
+    } while (0)
+
+void cpu_mm_q4_0_gemm_avx512vnni(const cpu_mm_tile *t)
+{
+    GEMM_DISPATCH(q4_gemm_tile, t);
 }
