@@ -229,7 +229,7 @@ static void test_matmul_variant_matches_reference(void **state)
 /* The matmul driver quantizes activations with the vector Q8_0 quantizer
  * of its variant's ISA (cpu_vec.h): the groups must hold the scalar
  * quantizer's bytes exactly (same scales, roundf's half-away-from-zero
- * ties, NaN -> 0, correction lanes), for both layouts and partial groups. */
+ * ties, NaN -> 0, correction lanes), for every layout and partial groups. */
 static void test_quantize_act_vector_matches_scalar(void **state)
 {
     (void)state;
@@ -253,7 +253,9 @@ static void test_quantize_act_vector_matches_scalar(void **state)
     for (int j = 2; j < 32; j++)
         x[128 + j] = 1e-31f * (float)(j - 16);
     x[200] = INFINITY; /* block 6: an infinite value: d = inf, codes 0 */
-    for (int layout = CPU_ACT_Q4; layout <= CPU_ACT_Q8; layout++) {
+    static const int layouts[] = {CPU_ACT_Q4, CPU_ACT_Q8, CPU_ACT_Q8S};
+    for (int li = 0; li < 3; li++) {
+        const int layout = layouts[li];
         cpu_qgroup a[3], b[3];
         memset(a, 0x5a, sizeof a);
         memset(b, 0xa5, sizeof b);

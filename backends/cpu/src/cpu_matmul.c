@@ -60,8 +60,8 @@ const cpu_mm_variant cpu_mm_variants[] = {
     {"q8_0_q8_0_gemv_1x1__scalar", EHAL_DTYPE_Q8_0, CPU_MM_GEMV, CPU_ISA_SCALAR, CPU_ACT_Q8, 1,
      1, cpu_mm_q8_0_scalar},
 #if defined(__x86_64__) || defined(__i386__)
-    {"q8_0_q8_0_gemm_2x4__avx512vnni", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_AVX512VNNI,
-     CPU_ACT_Q8, 2, 4, cpu_mm_q8_0_avx512vnni},
+    {"q8_0_q8_0_gemm_4x4__avx512vnni", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_AVX512VNNI,
+     CPU_ACT_Q8S, 4, 4, cpu_mm_q8_0_gemm_avx512vnni},
     {"q8_0_q8_0_gemm_2x4__avx2", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_AVX2, CPU_ACT_Q8, 2, 4,
      cpu_mm_q8_0_avx2},
 #endif

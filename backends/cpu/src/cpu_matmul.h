@@ -27,6 +27,8 @@
  *     unsigned nibbles q with v plus corr is the dot of (q - 8) with v, and
  *     corr sits in the first int32 lane of each block's four.
  *  Q8 layout (for Q8_0 weights): qs[32*b + j] = v[b][j]; corr unused (0).
+ *  Q8S layout (for Q8_0 weights taken as unsigned w + 128): the Q4
+ *     layout's qs, with corr[4*b] = -128 * sum_j v[b][j].
  *  d[b] is the block's activation scale as float.
  * A row whose block count is not a multiple of 4 ends in a partial group
  * whose missing blocks are zero (qs, corr and d). */
@@ -39,6 +41,7 @@ typedef struct cpu_qgroup {
 #define CPU_ACT_Q4 0
 #define CPU_ACT_Q8 1
 #define CPU_ACT_F32 2
+#define CPU_ACT_Q8S 3
 
 /* Software prefetch of the next row tile's weights (cpu_mm_tile.pf). */
 #define CPU_MM_PF_NONE 0
@@ -117,6 +120,7 @@ void cpu_mm_q8_0_dotprod(const cpu_mm_tile *t);
 void cpu_mm_q4_0_avx512vnni(const cpu_mm_tile *t);
 void cpu_mm_q8_0_avx512vnni(const cpu_mm_tile *t);
 void cpu_mm_q4_0_gemm_avx512vnni(const cpu_mm_tile *t);
+void cpu_mm_q8_0_gemm_avx512vnni(const cpu_mm_tile *t);
 
 /* Runs MATMUL with the chosen variants (either may be NULL: then the other
  * kind is used for every n). Work is split by output rows over the pool. */

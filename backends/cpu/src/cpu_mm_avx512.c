@@ -7,11 +7,13 @@
  *        low nibbles against qs[0..63], high against qs[64..127], the
  *        accumulation starting from the layout's corr (-8 * sum x).
  *  Q8_0: |w| against x negated where w < 0 (mask subtract), 2 blocks a zmm.
- * GEMV tiles (4x1) load a row's group as it comes. The Q4_0 GEMM tile
- * (4x4) unpacks each of its 4 rows' group once into registers (codes and
- * scales, by word permutes) and reuses it for 4 activation columns, each
+ * GEMV tiles (4x1) load a row's group as it comes. The GEMM tiles (4x4)
+ * unpack each of their 4 rows' group once into registers (codes and
+ * scales, by word permutes) and reuse it for 4 activation columns, each
  * column's group loaded once for the 4 rows: 16 accumulators, 12 row
- * registers, 4 column ones.
+ * registers, 4 column ones. Their Q8_0 weights are taken as unsigned
+ * w + 128 in the Q4 order, against the Q8S activation layout, so both
+ * kinds cost 2 vpdpbusd a row, column and group.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -184,15 +186,47 @@ INLINE void q4_row(const uint8_t *wb, __m512i *lo, __m512i *hi, __m512 *dw)
     *dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, a)));
 }
 
-INLINE void q4_gemm_group(__m512 acc[4][4], const uint8_t *wg, size_t ws, const cpu_mm_tile *t,
-                          int64_t g, const int MR, const int NR)
+/* One Q8_0 row's group (4 blocks of 34 bytes at wb) as unsigned bytes
+ * w + 128 (the activations' Q8S corr takes the 128 back out) in the Q4
+ * order: lo = the 4 blocks' first 16 values, hi = their last 16. Four
+ * loads inside the 136 bytes, word permutes over two of them each. */
+INLINE void q8_row(const uint8_t *wb, __m512i *lo, __m512i *hi, __m512 *dw)
+{
+    const __m512i a = _mm512_loadu_si512(wb);      /* words 0..31 */
+    const __m512i b = _mm512_loadu_si512(wb + 64); /* words 32..63 */
+    const __m512i p = _mm512_loadu_si512(wb + 8);  /* words 4..35 */
+    const __m512i c = _mm512_loadu_si512(wb + 72); /* words 36..67 */
+    /* block k's first 8 code words start at word 1 + 17k, its last 8 at
+     * 9 + 17k; from (a, b) a word's index is itself, from (p, c) minus 4 */
+    const __m512i lidx = _mm512_set_epi16(59, 58, 57, 56, 55, 54, 53, 52, 42, 41, 40, 39, 38, 37,
+                                          36, 35, 25, 24, 23, 22, 21, 20, 19, 18, 8, 7, 6, 5, 4,
+                                          3, 2, 1);
+    const __m512i hidx = _mm512_set_epi16(63, 62, 61, 60, 59, 58, 57, 56, 46, 45, 44, 43, 42, 41,
+                                          40, 39, 29, 28, 27, 26, 25, 24, 23, 22, 12, 11, 10, 9, 8,
+                                          7, 6, 5);
+    const __m512i didx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 51, 51,
+                                          51, 51, 34, 34, 34, 34, 17, 17, 17, 17, 0, 0, 0, 0);
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    *lo = _mm512_xor_si512(_mm512_permutex2var_epi16(a, lidx, b), bias);
+    *hi = _mm512_xor_si512(_mm512_permutex2var_epi16(p, hidx, c), bias);
+    *dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(a, didx, b)));
+}
+
+/* Q8 selects the weight kind; both meet activations in the Q4 order (the
+ * Q4 or Q8S layout, whose corr undoes the weights' offset). */
+INLINE void gemm_group(__m512 acc[4][4], const uint8_t *wg, size_t ws, const cpu_mm_tile *t,
+                       int64_t g, const int MR, const int NR, const int Q8)
 {
     const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     __m512i lo[4], hi[4];
     __m512 dw[4];
 #pragma GCC unroll 4
-    for (int r = 0; r < MR; r++)
-        q4_row(wg + r * ws, &lo[r], &hi[r], &dw[r]);
+    for (int r = 0; r < MR; r++) {
+        if (Q8)
+            q8_row(wg + r * ws, &lo[r], &hi[r], &dw[r]);
+        else
+            q4_row(wg + r * ws, &lo[r], &hi[r], &dw[r]);
+    }
 #pragma GCC unroll 4
     for (int c = 0; c < NR; c++) {
         const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
@@ -208,9 +242,9 @@ INLINE void q4_gemm_group(__m512 acc[4][4], const uint8_t *wg, size_t ws, const 
     }
 }
 
-INLINE void q4_gemm_tile(const cpu_mm_tile *t, const int MR, const int NR)
+INLINE void gemm_tile(const cpu_mm_tile *t, const int MR, const int NR, const int Q8)
 {
-    const size_t bs = sizeof(ehal_block_q4_0);
+    const size_t bs = Q8 ? sizeof(ehal_block_q8_0) : sizeof(ehal_block_q4_0);
     const int64_t nb = t->K / EHAL_QK, ng = nb / 4;
     __m512 acc[4][4];
 #pragma GCC unroll 4
@@ -219,11 +253,11 @@ INLINE void q4_gemm_tile(const cpu_mm_tile *t, const int MR, const int NR)
         for (int c = 0; c < NR; c++)
             acc[r][c] = _mm512_setzero_ps();
     for (int64_t g = 0; g < ng; g++)
-        q4_gemm_group(acc, t->w + (size_t)g * 4 * bs, t->w_stride, t, g, MR, NR);
+        gemm_group(acc, t->w + (size_t)g * 4 * bs, t->w_stride, t, g, MR, NR, Q8);
     if (ng * 4 < nb) {
-        uint8_t tail[4 * 4 * sizeof(ehal_block_q4_0)];
+        uint8_t tail[4 * 4 * sizeof(ehal_block_q8_0)];
         cpu_tile_tail_copy(tail, t, ng * 4, nb, bs, MR);
-        q4_gemm_group(acc, tail, 4 * bs, t, ng, MR, NR);
+        gemm_group(acc, tail, 4 * bs, t, ng, MR, NR, Q8);
     }
 #pragma GCC unroll 4
     for (int r = 0; r < MR; r++)
@@ -255,7 +289,22 @@ INLINE void q4_gemm_tile(const cpu_mm_tile *t, const int MR, const int NR)
         }                                                                                      \
     } while (0)
 
+INLINE void q4_gemm_tile(const cpu_mm_tile *t, const int MR, const int NR)
+{
+    gemm_tile(t, MR, NR, 0);
+}
+
+INLINE void q8_gemm_tile(const cpu_mm_tile *t, const int MR, const int NR)
+{
+    gemm_tile(t, MR, NR, 1);
+}
+
 void cpu_mm_q4_0_gemm_avx512vnni(const cpu_mm_tile *t)
 {
     GEMM_DISPATCH(q4_gemm_tile, t);
+}
+
+void cpu_mm_q8_0_gemm_avx512vnni(const cpu_mm_tile *t)
+{
+    GEMM_DISPATCH(q8_gemm_tile, t);
 }

@@ -29,7 +29,7 @@ void cpu_quantize_act_with(void (*quantize_q8_0)(const float *, ehal_block_q8_0 
         memset(q, 0, sizeof *q);
         for (int b = 0; b < nbg; b++) {
             q->d[b] = ehal_fp16_to_fp32(blk[b].d);
-            if (layout == CPU_ACT_Q4) {
+            if (layout == CPU_ACT_Q4 || layout == CPU_ACT_Q8S) {
                 int32_t sum = 0;
                 for (int j = 0; j < 16; j++) {
                     q->qs[16 * b + j] = blk[b].qs[j];
@@ -37,7 +37,7 @@ void cpu_quantize_act_with(void (*quantize_q8_0)(const float *, ehal_block_q8_0 
                 }
                 for (int j = 0; j < 32; j++)
                     sum += blk[b].qs[j];
-                q->corr[4 * b] = -8 * sum;
+                q->corr[4 * b] = (layout == CPU_ACT_Q4 ? -8 : -128) * sum;
             } else {
                 memcpy(q->qs + 32 * b, blk[b].qs, 32);
             }
