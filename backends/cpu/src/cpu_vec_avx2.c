@@ -302,17 +302,38 @@ INLINE __m256i round_q8(__m256 v)
     return _mm256_cvttps_epi32(_mm256_and_ps(r, ord));
 }
 
-/* Lane b: the largest lane of m[b] (m[b] holds no NaN). */
-INLINE __m256 hmax8(const __m256 m[8])
+/* Per 128-bit half, lane b: the largest of that half's lanes of m[b]
+ * (m[] holds no NaN). */
+INLINE __m256 hmax4_halves(const __m256 m[4])
 {
     const __m256 a = _mm256_max_ps(_mm256_unpacklo_ps(m[0], m[1]), _mm256_unpackhi_ps(m[0], m[1]));
     const __m256 b = _mm256_max_ps(_mm256_unpacklo_ps(m[2], m[3]), _mm256_unpackhi_ps(m[2], m[3]));
-    const __m256 c = _mm256_max_ps(_mm256_unpacklo_ps(m[4], m[5]), _mm256_unpackhi_ps(m[4], m[5]));
-    const __m256 d = _mm256_max_ps(_mm256_unpacklo_ps(m[6], m[7]), _mm256_unpackhi_ps(m[6], m[7]));
-    /* per 128-bit half: (m0, m1, m2, m3) and (m4, m5, m6, m7), each over 4 of 8 lanes */
-    const __m256 ab = _mm256_max_ps(_mm256_shuffle_ps(a, b, 0x44), _mm256_shuffle_ps(a, b, 0xee));
-    const __m256 cd = _mm256_max_ps(_mm256_shuffle_ps(c, d, 0x44), _mm256_shuffle_ps(c, d, 0xee));
-    return _mm256_max_ps(_mm256_permute2f128_ps(ab, cd, 0x20), _mm256_permute2f128_ps(ab, cd, 0x31));
+    return _mm256_max_ps(_mm256_shuffle_ps(a, b, 0x44), _mm256_shuffle_ps(a, b, 0xee));
+}
+
+/* Lane b: the largest lane of m[b] (m[] holds no NaN). */
+INLINE __m256 hmax8(const __m256 m[8])
+{
+    const __m256 lo = hmax4_halves(m), hi = hmax4_halves(m + 4);
+    return _mm256_max_ps(_mm256_permute2f128_ps(lo, hi, 0x20), _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+
+/* Lane b: the largest lane of m[b], b < 4. */
+INLINE __m128 hmax4(const __m256 m[4])
+{
+    const __m256 h = hmax4_halves(m);
+    return _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+/* The |x| maxima of n blocks from xb (a NaN lane keeps the running max). */
+INLINE void block_maxima(const float *xb, int n, __m256 *m)
+{
+    const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (int i = 0; i < n; i++) {
+        m[i] = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++)
+            m[i] = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(xb + 32 * i + 8 * k), abs), m[i]);
+    }
 }
 
 /* One block with its inverse scale id. */
@@ -324,40 +345,49 @@ INLINE void quantize_block_q8(const float *xb, __m256 vid, int8_t *qs)
     _mm256_storeu_si256((__m256i *)qs, pack32(q[0], q[1], q[2], q[3]));
 }
 
-/* Eight blocks at a time: their scales d = amax / 127 and 1 / d in one
- * vector division each (IEEE division, so the same floats as the scalar
- * per-block code, which handles the last n / 32 % 8 blocks). */
+/* Eight (then four) blocks at a time: their scales d = amax / 127 and 1 / d
+ * in one vector division each (IEEE division, so the same floats as the
+ * scalar per-block code, which handles the last n / 32 % 4 blocks). The
+ * matmul quantizes its activations 128 values at a time. */
 static void quantize_q8_0_avx2(const float *x, ehal_block_q8_0 *y, int64_t n)
 {
     const int64_t nb = n / EHAL_QK;
-    const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     int64_t b = 0;
+    float id[8];
+    uint16_t dh[8];
     for (; b + 8 <= nb; b += 8) {
         const float *xb = x + b * EHAL_QK;
         __m256 m[8];
-        for (int i = 0; i < 8; i++) {
-            m[i] = _mm256_setzero_ps();
-            for (int k = 0; k < 4; k++) /* a NaN lane keeps the running max */
-                m[i] = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(xb + 32 * i + 8 * k), abs),
-                                     m[i]);
-        }
+        block_maxima(xb, 8, m);
         const __m256 d = _mm256_div_ps(hmax8(m), _mm256_set1_ps(127.0f));
         const __m256 nz = _mm256_cmp_ps(d, _mm256_setzero_ps(), _CMP_NEQ_UQ);
-        const __m256 id = _mm256_and_ps(_mm256_div_ps(_mm256_set1_ps(1.0f), d), nz);
-        uint16_t dh[8];
+        _mm256_storeu_ps(id, _mm256_and_ps(_mm256_div_ps(_mm256_set1_ps(1.0f), d), nz));
         _mm_storeu_si128((__m128i *)dh, _mm256_cvtps_ph(d, _MM_FROUND_TO_NEAREST_INT));
         for (int i = 0; i < 8; i++) {
             y[b + i].d = dh[i];
-            quantize_block_q8(xb + 32 * i,
-                              _mm256_permutevar8x32_ps(id, _mm256_set1_epi32(i)), y[b + i].qs);
+            quantize_block_q8(xb + 32 * i, _mm256_set1_ps(id[i]), y[b + i].qs);
         }
+    }
+    if (b + 4 <= nb) {
+        const float *xb = x + b * EHAL_QK;
+        __m256 m[4];
+        block_maxima(xb, 4, m);
+        const __m128 d = _mm_div_ps(hmax4(m), _mm_set1_ps(127.0f));
+        const __m128 nz = _mm_cmp_ps(d, _mm_setzero_ps(), _CMP_NEQ_UQ);
+        _mm_storeu_ps(id, _mm_and_ps(_mm_div_ps(_mm_set1_ps(1.0f), d), nz));
+        _mm_storel_epi64((__m128i *)dh, _mm_cvtps_ph(d, _MM_FROUND_TO_NEAREST_INT));
+        for (int i = 0; i < 4; i++) {
+            y[b + i].d = dh[i];
+            quantize_block_q8(xb + 32 * i, _mm256_set1_ps(id[i]), y[b + i].qs);
+        }
+        b += 4;
     }
     for (; b < nb; b++) {
         const float *xb = x + b * EHAL_QK;
         const float d = block_amax(xb) / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float idb = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
-        quantize_block_q8(xb, _mm256_set1_ps(id), y[b].qs);
+        quantize_block_q8(xb, _mm256_set1_ps(idb), y[b].qs);
     }
 }
 
