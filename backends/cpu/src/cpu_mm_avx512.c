@@ -252,8 +252,12 @@ INLINE void gemm_tile(const cpu_mm_tile *t, const int MR, const int NR, const in
 #pragma GCC unroll 4
         for (int c = 0; c < NR; c++)
             acc[r][c] = _mm512_setzero_ps();
-    for (int64_t g = 0; g < ng; g++)
+    const uint8_t *pf = NULL;
+    for (int64_t g = 0; g < ng; g++) {
+        if (t->pf != CPU_MM_PF_NONE)
+            cpu_tile_prefetch(t, &pf, g + 1, 4 * bs, MR);
         gemm_group(acc, t->w + (size_t)g * 4 * bs, t->w_stride, t, g, MR, NR, Q8);
+    }
     if (ng * 4 < nb) {
         uint8_t tail[4 * 4 * sizeof(ehal_block_q8_0)];
         cpu_tile_tail_copy(tail, t, ng * 4, nb, bs, MR);
