@@ -65,6 +65,7 @@ typedef struct attn_job {
     float *O;
     float *scratch; /* per worker: scratch_floats */
     size_t scratch_floats;
+    int64_t iota[TILE];   /* 0, 1, ...: the slots of a tile of consecutive rows */
     int64_t units, chunk; /* work units, and how many a worker takes at once */
     atomic_llong next;    /* units handed out so far */
 } attn_job;
@@ -113,21 +114,32 @@ static void attend_unit(const attn_job *j, float *scratch, int64_t unit)
     for (int r = 0; r < 2; r++) {
         for (int64_t k0 = lo[r]; k0 <= hi[r]; k0 += TILE) {
             const int n = (int)(hi[r] - k0 + 1 < TILE ? hi[r] - k0 + 1 : TILE);
-            int64_t slots[TILE];
-            for (int i = 0; i < n; i++)
-                slots[i] = j->p.window == 0 ? k0 + i
-                                            : ehal_kv_slot(k0 + i, j->C, j->p.window, j->p.n_sink);
+            /* Without a window a tile is n consecutive rows from k0. */
+            int64_t slot_buf[TILE];
+            const int64_t *slots = j->iota;
+            const uint8_t *Kt = Kh + (uint64_t)k0 * j->row_bytes;
+            const uint8_t *Vt = Vh + (uint64_t)k0 * j->row_bytes;
+            if (j->p.window != 0) {
+                for (int i = 0; i < n; i++)
+                    slot_buf[i] = ehal_kv_slot(k0 + i, j->C, j->p.window, j->p.n_sink);
+                slots = slot_buf, Kt = Kh, Vt = Vh;
+            }
             /* The tile's V rows stream in while its scores are computed,
              * where the head's cache is too large to stay in cache. */
             if (prefetch)
                 for (int i = 0; i < n; i++)
                     for (uint64_t b = 0; b < j->row_bytes; b += 64)
-                        __builtin_prefetch(Vh + (uint64_t)slots[i] * j->row_bytes + b, 0, 1);
-            j->v->qk_tile(q, G, Kh, j->row_bytes, slots, n, D, s);
+                        __builtin_prefetch(Vt + (uint64_t)slots[i] * j->row_bytes + b, 0, 1);
+            j->v->qk_tile(q, G, Kt, j->row_bytes, slots, n, D, s);
             for (int g = 0; g < G; g++) {
                 float mt = m[g];
-                for (int i = 0; i < n; i++)
-                    mt = s[i * G + g] > mt ? s[i * G + g] : mt;
+                if (G == 1) { /* the same maximum (NaN scores ignored), vectorized */
+                    const float mx = j->vec->max(s, n);
+                    mt = mx > mt ? mx : mt;
+                } else {
+                    for (int i = 0; i < n; i++)
+                        mt = s[i * G + g] > mt ? s[i * G + g] : mt;
+                }
                 if (mt > m[g]) {
                     const float c = m[g] == -INFINITY ? 0.0f : expf(m[g] - mt);
                     l[g] *= c;
@@ -147,7 +159,7 @@ static void attend_unit(const attn_job *j, float *scratch, int64_t unit)
                     for (int g = 0; g < G; g++)
                         l[g] += s[i * G + g];
             }
-            j->v->pv_tile(acc, s, G, Vh, j->row_bytes, slots, n, D);
+            j->v->pv_tile(acc, s, G, Vt, j->row_bytes, slots, n, D);
         }
     }
     for (int g = 0; g < G; g++)
@@ -213,6 +225,8 @@ ehal_status_t cpu_attention_run(cpu_pool *pool, const cpu_attn_variant *v,
     const int nth = (int)(units < cpu_pool_threads(pool) ? units : cpu_pool_threads(pool));
     /* about 64 chunks per worker: finer costs counter traffic, coarser a
      * longer wait at the end */
+    for (int i = 0; i < TILE; i++)
+        j.iota[i] = i;
     j.units = units;
     j.chunk = units / ((int64_t)nth * 64) > 1 ? units / ((int64_t)nth * 64) : 1;
     atomic_init(&j.next, 0);
