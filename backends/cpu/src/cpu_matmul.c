@@ -4,6 +4,8 @@
  * the pool's workers; each worker walks its rows in tiles of the variant's
  * mr, and the columns in chunks small enough that a chunk's quantized
  * activations stay in L2 while every row tile of the worker passes over it.
+ * A GEMM variant with an unpack step gets each row tile unpacked once per
+ * column chunk into a per-worker buffer, that its tiles then read.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -19,73 +21,73 @@
 const cpu_mm_variant cpu_mm_variants[] = {
 #if defined(__x86_64__) || defined(__i386__)
     {"q4_0_q8_0_gemv_4x1__avx512vnni", EHAL_DTYPE_Q4_0, CPU_MM_GEMV, CPU_ISA_AVX512VNNI,
-     CPU_ACT_Q4, 4, 1, cpu_mm_q4_0_avx512vnni},
+     CPU_ACT_Q4, 4, 1, cpu_mm_q4_0_avx512vnni, NULL, 0},
     {"q4_0_q8_0_gemv_4x1__avx2", EHAL_DTYPE_Q4_0, CPU_MM_GEMV, CPU_ISA_AVX2, CPU_ACT_Q4, 4, 1,
-     cpu_mm_q4_0_avx2},
+     cpu_mm_q4_0_avx2, NULL, 0},
 #endif
 #if defined(__aarch64__)
     {"q4_0_q8_0_gemv_4x1__dotprod", EHAL_DTYPE_Q4_0, CPU_MM_GEMV, CPU_ISA_DOTPROD, CPU_ACT_Q4, 4, 1,
-     cpu_mm_q4_0_dotprod},
+     cpu_mm_q4_0_dotprod, NULL, 0},
     {"q4_0_q8_0_gemv_4x1__neon", EHAL_DTYPE_Q4_0, CPU_MM_GEMV, CPU_ISA_NEON, CPU_ACT_Q4, 4, 1,
-     cpu_mm_q4_0_neon},
+     cpu_mm_q4_0_neon, NULL, 0},
 #endif
     {"q4_0_q8_0_gemv_1x1__scalar", EHAL_DTYPE_Q4_0, CPU_MM_GEMV, CPU_ISA_SCALAR, CPU_ACT_Q4, 1,
-     1, cpu_mm_q4_0_scalar},
+     1, cpu_mm_q4_0_scalar, NULL, 0},
 #if defined(__x86_64__) || defined(__i386__)
     {"q4_0_q8_0_gemm_4x4__avx512vnni", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_AVX512VNNI,
-     CPU_ACT_Q4, 4, 4, cpu_mm_q4_0_gemm_avx512vnni},
+     CPU_ACT_Q4, 4, 4, cpu_mm_gemm_unpacked_avx512vnni, cpu_mm_q4_0_unpack_avx512vnni, 768},
     {"q4_0_q8_0_gemm_2x4__avx2", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_AVX2, CPU_ACT_Q4, 2, 4,
-     cpu_mm_q4_0_avx2},
+     cpu_mm_q4_0_avx2, NULL, 0},
 #endif
 #if defined(__aarch64__)
     {"q4_0_q8_0_gemm_2x4__dotprod", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_DOTPROD, CPU_ACT_Q4, 2, 4,
-     cpu_mm_q4_0_dotprod},
+     cpu_mm_q4_0_dotprod, NULL, 0},
     {"q4_0_q8_0_gemm_2x4__neon", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_NEON, CPU_ACT_Q4, 2, 4,
-     cpu_mm_q4_0_neon},
+     cpu_mm_q4_0_neon, NULL, 0},
 #endif
     {"q4_0_q8_0_gemm_1x1__scalar", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_SCALAR, CPU_ACT_Q4, 1,
-     1, cpu_mm_q4_0_scalar},
+     1, cpu_mm_q4_0_scalar, NULL, 0},
 #if defined(__x86_64__) || defined(__i386__)
     {"q8_0_q8_0_gemv_4x1__avx512vnni", EHAL_DTYPE_Q8_0, CPU_MM_GEMV, CPU_ISA_AVX512VNNI,
-     CPU_ACT_Q8, 4, 1, cpu_mm_q8_0_avx512vnni},
+     CPU_ACT_Q8, 4, 1, cpu_mm_q8_0_avx512vnni, NULL, 0},
     {"q8_0_q8_0_gemv_4x1__avx2", EHAL_DTYPE_Q8_0, CPU_MM_GEMV, CPU_ISA_AVX2, CPU_ACT_Q8, 4, 1,
-     cpu_mm_q8_0_avx2},
+     cpu_mm_q8_0_avx2, NULL, 0},
 #endif
 #if defined(__aarch64__)
     {"q8_0_q8_0_gemv_4x1__dotprod", EHAL_DTYPE_Q8_0, CPU_MM_GEMV, CPU_ISA_DOTPROD, CPU_ACT_Q8, 4, 1,
-     cpu_mm_q8_0_dotprod},
+     cpu_mm_q8_0_dotprod, NULL, 0},
     {"q8_0_q8_0_gemv_4x1__neon", EHAL_DTYPE_Q8_0, CPU_MM_GEMV, CPU_ISA_NEON, CPU_ACT_Q8, 4, 1,
-     cpu_mm_q8_0_neon},
+     cpu_mm_q8_0_neon, NULL, 0},
 #endif
     {"q8_0_q8_0_gemv_1x1__scalar", EHAL_DTYPE_Q8_0, CPU_MM_GEMV, CPU_ISA_SCALAR, CPU_ACT_Q8, 1,
-     1, cpu_mm_q8_0_scalar},
+     1, cpu_mm_q8_0_scalar, NULL, 0},
 #if defined(__x86_64__) || defined(__i386__)
     {"q8_0_q8_0_gemm_4x4__avx512vnni", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_AVX512VNNI,
-     CPU_ACT_Q8S, 4, 4, cpu_mm_q8_0_gemm_avx512vnni},
+     CPU_ACT_Q8S, 4, 4, cpu_mm_gemm_unpacked_avx512vnni, cpu_mm_q8_0_unpack_avx512vnni, 768},
     {"q8_0_q8_0_gemm_2x4__avx2", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_AVX2, CPU_ACT_Q8, 2, 4,
-     cpu_mm_q8_0_avx2},
+     cpu_mm_q8_0_avx2, NULL, 0},
 #endif
 #if defined(__aarch64__)
     {"q8_0_q8_0_gemm_2x4__dotprod", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_DOTPROD, CPU_ACT_Q8, 2, 4,
-     cpu_mm_q8_0_dotprod},
+     cpu_mm_q8_0_dotprod, NULL, 0},
     {"q8_0_q8_0_gemm_2x4__neon", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_NEON, CPU_ACT_Q8, 2, 4,
-     cpu_mm_q8_0_neon},
+     cpu_mm_q8_0_neon, NULL, 0},
 #endif
     {"q8_0_q8_0_gemm_1x1__scalar", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_SCALAR, CPU_ACT_Q8, 1,
-     1, cpu_mm_q8_0_scalar},
+     1, cpu_mm_q8_0_scalar, NULL, 0},
 #if defined(__x86_64__) || defined(__i386__)
     {"f16_f32_gemv_4x1__avx2", EHAL_DTYPE_F16, CPU_MM_GEMV, CPU_ISA_AVX2, CPU_ACT_F32, 4, 1,
-     cpu_mm_f16_avx2},
+     cpu_mm_f16_avx2, NULL, 0},
 #endif
     {"f16_f32_gemv_1x1__scalar", EHAL_DTYPE_F16, CPU_MM_GEMV, CPU_ISA_SCALAR, CPU_ACT_F32, 1, 1,
-     cpu_mm_f16_scalar},
+     cpu_mm_f16_scalar, NULL, 0},
 #if defined(__x86_64__) || defined(__i386__)
     {"f16_f32_gemm_2x4__avx2", EHAL_DTYPE_F16, CPU_MM_GEMM, CPU_ISA_AVX2, CPU_ACT_F32, 2, 4,
-     cpu_mm_f16_avx2},
+     cpu_mm_f16_avx2, NULL, 0},
 #endif
     {"f16_f32_gemm_1x1__scalar", EHAL_DTYPE_F16, CPU_MM_GEMM, CPU_ISA_SCALAR, CPU_ACT_F32, 1, 1,
-     cpu_mm_f16_scalar},
-    {NULL, 0, 0, CPU_ISA_SCALAR, 0, 0, 0, NULL},
+     cpu_mm_f16_scalar, NULL, 0},
+    {NULL, 0, 0, CPU_ISA_SCALAR, 0, 0, 0, NULL, NULL, 0},
 };
 
 const cpu_mm_variant *cpu_mm_pick(uint32_t wtype, int kind)
@@ -113,6 +115,8 @@ typedef struct mm_job {
      * `next`; GEMM (chunk 0) splits them statically. */
     int64_t chunk;
     atomic_llong next;
+    uint8_t *unpacked; /* v->unpack: unpacked_bytes a worker */
+    size_t unpacked_bytes;
 } mm_job;
 
 static void quantize_task(void *ctx, int ith, int nth)
@@ -148,7 +152,7 @@ static int prefetch_enabled(void)
 }
 
 /* Output rows [r0, r1) over every column, in tiles. */
-static void matmul_rows(const mm_job *j, int64_t r0, int64_t r1)
+static void matmul_rows(const mm_job *j, int64_t r0, int64_t r1, uint8_t *unpacked)
 {
     const cpu_mm_variant *v = j->v;
     cpu_mm_tile t;
@@ -164,6 +168,11 @@ static void matmul_rows(const mm_job *j, int64_t r0, int64_t r1)
         for (int64_t r = r0; r < r1; r += v->mr) {
             t.mr = (int)(r1 - r < v->mr ? r1 - r : v->mr);
             t.w = j->w + (size_t)r * j->w_stride;
+            if (v->unpack != NULL) {
+                t.pf = pf;
+                v->unpack(&t, unpacked);
+                t.w = unpacked;
+            }
             for (int64_t c = c0; c < c1; c += v->nr) {
                 t.nc = (int)(c1 - c < v->nr ? c1 - c : v->nr);
                 t.x = j->xq + (size_t)c * j->x_stride;
@@ -189,13 +198,13 @@ static void matmul_task(void *ctx, int ith, int nth)
             const int64_t r0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed);
             if (r0 >= j->N)
                 break;
-            matmul_rows(j, r0, r0 + j->chunk < j->N ? r0 + j->chunk : j->N);
+            matmul_rows(j, r0, r0 + j->chunk < j->N ? r0 + j->chunk : j->N, NULL);
         }
         return;
     }
     int64_t r0, r1;
     cpu_split(j->N, j->v->mr, ith, nth, &r0, &r1);
-    matmul_rows(j, r0, r1);
+    matmul_rows(j, r0, r1, j->unpacked + (size_t)ith * j->unpacked_bytes);
 }
 
 ehal_status_t cpu_matmul_run(struct cpu_pool *pool, const cpu_mm_variant *gemv,
@@ -242,7 +251,24 @@ ehal_status_t cpu_matmul_run(struct cpu_pool *pool, const cpu_mm_variant *gemv,
         const int64_t per = tiles / (nth * 16) > 4 ? tiles / (nth * 16) : 4;
         j.chunk = per * v->mr;
     }
-    cpu_pool_run(pool, (int)(max_workers < 1024 ? max_workers : 1024), matmul_task, &j);
+    const int workers = (int)(max_workers < 1024 ? max_workers : 1024);
+    void *unpacked = NULL;
+    j.unpacked = NULL;
+    j.unpacked_bytes = 0;
+    if (v->unpack != NULL) {
+        const int nw = workers < cpu_pool_threads(pool) ? workers : cpu_pool_threads(pool);
+        j.unpacked_bytes = ((size_t)cpu_act_groups(K) * v->unpack_group_bytes + 63) & ~(size_t)63;
+        unpacked = ehal_sdk_alloc(host, j.unpacked_bytes * (size_t)nw + 63);
+        if (unpacked == NULL) {
+            ehal_sdk_log(host, EHAL_LOG_ERROR, "matmul: out of memory for %d unpacked row tiles",
+                         nw);
+            ehal_sdk_free(host, scratch);
+            return EHAL_STATUS_OUT_OF_MEMORY;
+        }
+        j.unpacked = (uint8_t *)(((uintptr_t)unpacked + 63) & ~(uintptr_t)63);
+    }
+    cpu_pool_run(pool, workers, matmul_task, &j);
+    ehal_sdk_free(host, unpacked);
     ehal_sdk_free(host, scratch);
     return EHAL_STATUS_OK;
 }

@@ -71,6 +71,10 @@ typedef struct cpu_mm_tile {
 } cpu_mm_tile;
 
 typedef void (*cpu_mm_tile_fn)(const cpu_mm_tile *t);
+/* Unpacks rows [0, t->mr) of a tile's weights, every group of K (the
+ * partial last one included), into `out`: cpu_act_groups(K) *
+ * unpack_group_bytes bytes in the variant's own layout. Honours t->pf. */
+typedef void (*cpu_mm_unpack_fn)(const cpu_mm_tile *t, uint8_t *out);
 
 #define CPU_MM_GEMV 0 /* used for n <= CPU_MM_GEMV_MAX_N columns */
 #define CPU_MM_GEMM 1
@@ -84,6 +88,10 @@ typedef struct cpu_mm_variant {
     int act;           /* CPU_ACT_* layout the tile reads */
     int mr, nr;        /* largest tile: weight rows x activation columns */
     cpu_mm_tile_fn fn;
+    /* Optional (GEMM): the driver unpacks each row tile once per column
+     * chunk with `unpack`, and fn then takes t->w = the unpacked rows. */
+    cpu_mm_unpack_fn unpack;
+    size_t unpack_group_bytes;
 } cpu_mm_variant;
 
 /* All variants, best first within each (wtype, kind); ends with a NULL name. */
@@ -119,8 +127,9 @@ void cpu_mm_q4_0_dotprod(const cpu_mm_tile *t);
 void cpu_mm_q8_0_dotprod(const cpu_mm_tile *t);
 void cpu_mm_q4_0_avx512vnni(const cpu_mm_tile *t);
 void cpu_mm_q8_0_avx512vnni(const cpu_mm_tile *t);
-void cpu_mm_q4_0_gemm_avx512vnni(const cpu_mm_tile *t);
-void cpu_mm_q8_0_gemm_avx512vnni(const cpu_mm_tile *t);
+void cpu_mm_gemm_unpacked_avx512vnni(const cpu_mm_tile *t);
+void cpu_mm_q4_0_unpack_avx512vnni(const cpu_mm_tile *t, uint8_t *out);
+void cpu_mm_q8_0_unpack_avx512vnni(const cpu_mm_tile *t, uint8_t *out);
 
 /* Runs MATMUL with the chosen variants (either may be NULL: then the other
  * kind is used for every n). Work is split by output rows over the pool. */

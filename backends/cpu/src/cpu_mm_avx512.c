@@ -7,11 +7,12 @@
  *        low nibbles against qs[0..63], high against qs[64..127], the
  *        accumulation starting from the layout's corr (-8 * sum x).
  *  Q8_0: |w| against x negated where w < 0 (mask subtract), 2 blocks a zmm.
- * GEMV tiles (4x1) load a row's group as it comes. The GEMM tiles (4x4)
- * unpack each of their 4 rows' group once into registers (codes and
- * scales, by word permutes) and reuse it for 4 activation columns, each
- * column's group loaded once for the 4 rows: 16 accumulators, 12 row
- * registers, 4 column ones. Their Q8_0 weights are taken as unsigned
+ * GEMV tiles (4x1) load a row's group as it comes. For GEMM the driver
+ * has a row tile's groups unpacked once per column chunk (codes split into
+ * lo / hi and scales spread to their lanes, by word permutes: the work a
+ * GEMM tile did for each column tile before), and one tile (4x4) serves
+ * both weight kinds: 16 accumulators, 12 row registers, each column's
+ * group loaded once for the 4 rows. Q8_0 weights unpack as unsigned
  * w + 128 in the Q4 order, against the Q8S activation layout, so both
  * kinds cost 2 vpdpbusd a row, column and group.
  */
@@ -212,56 +213,93 @@ INLINE void q8_row(const uint8_t *wb, __m512i *lo, __m512i *hi, __m512 *dw)
     *dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(a, didx, b)));
 }
 
-/* Q8 selects the weight kind; both meet activations in the Q4 order (the
- * Q4 or Q8S layout, whose corr undoes the weights' offset). */
-INLINE void gemm_group(__m512 acc[4][4], const uint8_t *wg, size_t ws, const cpu_mm_tile *t,
-                       int64_t g, const int MR, const int NR, const int Q8)
+/* The unpacked row tile (cpu_mm_variant.unpack): per group (the partial
+ * last one included) 4 row slots of UNPACKED_ROW bytes, lo / hi / dw of
+ * q4_row, slot r for row r < mr. */
+#define UNPACKED_ROW 192
+#define UNPACKED_GROUP (4 * UNPACKED_ROW)
+
+INLINE void unpack_group(uint8_t *out, const uint8_t *wg, size_t ws, int mr, const int Q8)
 {
-    const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    __m512i lo[4], hi[4];
-    __m512 dw[4];
-#pragma GCC unroll 4
-    for (int r = 0; r < MR; r++) {
+    for (int r = 0; r < mr; r++) {
+        __m512i lo, hi;
+        __m512 dw;
         if (Q8)
-            q8_row(wg + r * ws, &lo[r], &hi[r], &dw[r]);
+            q8_row(wg + r * ws, &lo, &hi, &dw);
         else
-            q4_row(wg + r * ws, &lo[r], &hi[r], &dw[r]);
-    }
-#pragma GCC unroll 4
-    for (int c = 0; c < NR; c++) {
-        const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
-        const __m512i xl = _mm512_loadu_si512(x->qs), xh = _mm512_loadu_si512(x->qs + 64);
-        const __m512i corr = _mm512_loadu_si512(x->corr);
-        const __m512 dx = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_loadu_ps(x->d)));
-#pragma GCC unroll 4
-        for (int r = 0; r < MR; r++) {
-            __m512i s = _mm512_dpbusd_epi32(corr, lo[r], xl);
-            s = _mm512_dpbusd_epi32(s, hi[r], xh);
-            acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw[r], dx), acc[r][c]);
-        }
+            q4_row(wg + r * ws, &lo, &hi, &dw);
+        uint8_t *o = out + r * UNPACKED_ROW;
+        _mm512_storeu_si512(o, lo);
+        _mm512_storeu_si512(o + 64, hi);
+        _mm512_storeu_ps(o + 128, dw);
     }
 }
 
-INLINE void gemm_tile(const cpu_mm_tile *t, const int MR, const int NR, const int Q8)
+/* Q8 selects the weight kind; both meet activations in the Q4 order (the
+ * Q4 or Q8S layout, whose corr undoes the Q8_0 weights' offset). */
+INLINE void unpack(const cpu_mm_tile *t, uint8_t *out, const int Q8)
 {
     const size_t bs = Q8 ? sizeof(ehal_block_q8_0) : sizeof(ehal_block_q4_0);
     const int64_t nb = t->K / EHAL_QK, ng = nb / 4;
+    const uint8_t *pf = NULL;
+    for (int64_t g = 0; g < ng; g++) {
+        if (t->pf != CPU_MM_PF_NONE)
+            cpu_tile_prefetch(t, &pf, g + 1, 4 * bs, t->mr);
+        unpack_group(out + g * UNPACKED_GROUP, t->w + (size_t)g * 4 * bs, t->w_stride, t->mr, Q8);
+    }
+    if (ng * 4 < nb) {
+        uint8_t tail[4 * 4 * sizeof(ehal_block_q8_0)];
+        cpu_tile_tail_copy(tail, t, ng * 4, nb, bs, t->mr);
+        unpack_group(out + ng * UNPACKED_GROUP, tail, 4 * bs, t->mr, Q8);
+    }
+}
+
+void cpu_mm_q4_0_unpack_avx512vnni(const cpu_mm_tile *t, uint8_t *out)
+{
+    unpack(t, out, 0);
+}
+
+void cpu_mm_q8_0_unpack_avx512vnni(const cpu_mm_tile *t, uint8_t *out)
+{
+    unpack(t, out, 1);
+}
+
+/* The GEMM tile over an unpacked row tile (t->w). */
+INLINE void gemm_tile(const cpu_mm_tile *t, const int MR, const int NR)
+{
+    const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const int64_t ng = cpu_act_groups(t->K);
     __m512 acc[4][4];
 #pragma GCC unroll 4
     for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
         for (int c = 0; c < NR; c++)
             acc[r][c] = _mm512_setzero_ps();
-    const uint8_t *pf = NULL;
     for (int64_t g = 0; g < ng; g++) {
-        if (t->pf != CPU_MM_PF_NONE)
-            cpu_tile_prefetch(t, &pf, g + 1, 4 * bs, MR);
-        gemm_group(acc, t->w + (size_t)g * 4 * bs, t->w_stride, t, g, MR, NR, Q8);
-    }
-    if (ng * 4 < nb) {
-        uint8_t tail[4 * 4 * sizeof(ehal_block_q8_0)];
-        cpu_tile_tail_copy(tail, t, ng * 4, nb, bs, MR);
-        gemm_group(acc, tail, 4 * bs, t, ng, MR, NR, Q8);
+        const uint8_t *u = t->w + g * UNPACKED_GROUP;
+        __m512i lo[4], hi[4];
+        __m512 dw[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < MR; r++) {
+            lo[r] = _mm512_loadu_si512(u + r * UNPACKED_ROW);
+            hi[r] = _mm512_loadu_si512(u + r * UNPACKED_ROW + 64);
+            dw[r] = _mm512_loadu_ps(u + r * UNPACKED_ROW + 128);
+        }
+#pragma GCC unroll 4
+        for (int c = 0; c < NR; c++) {
+            const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
+            const __m512i xl = _mm512_loadu_si512(x->qs), xh = _mm512_loadu_si512(x->qs + 64);
+            const __m512i corr = _mm512_loadu_si512(x->corr);
+            const __m512 dx =
+                _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_loadu_ps(x->d)));
+#pragma GCC unroll 4
+            for (int r = 0; r < MR; r++) {
+                __m512i s = _mm512_dpbusd_epi32(corr, lo[r], xl);
+                s = _mm512_dpbusd_epi32(s, hi[r], xh);
+                acc[r][c] =
+                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw[r], dx), acc[r][c]);
+            }
+        }
     }
 #pragma GCC unroll 4
     for (int r = 0; r < MR; r++)
@@ -293,22 +331,8 @@ INLINE void gemm_tile(const cpu_mm_tile *t, const int MR, const int NR, const in
         }                                                                                      \
     } while (0)
 
-INLINE void q4_gemm_tile(const cpu_mm_tile *t, const int MR, const int NR)
+/* Both weight kinds: the unpacked tile is the same. */
+void cpu_mm_gemm_unpacked_avx512vnni(const cpu_mm_tile *t)
 {
-    gemm_tile(t, MR, NR, 0);
-}
-
-INLINE void q8_gemm_tile(const cpu_mm_tile *t, const int MR, const int NR)
-{
-    gemm_tile(t, MR, NR, 1);
-}
-
-void cpu_mm_q4_0_gemm_avx512vnni(const cpu_mm_tile *t)
-{
-    GEMM_DISPATCH(q4_gemm_tile, t);
-}
-
-void cpu_mm_q8_0_gemm_avx512vnni(const cpu_mm_tile *t)
-{
-    GEMM_DISPATCH(q8_gemm_tile, t);
+    GEMM_DISPATCH(gemm_tile, t);
 }
