@@ -225,6 +225,35 @@ run-check)
     expect_rc kvblk 1 "run --kv-type q8_0 on a head dim of 48"
     expect_grep "$tmp/kvblk.err" "head dim 48 is not a multiple of the q8_0 block" "the error names the head dim and the block"
     ;;
+replan-while-planning)
+    # A backend whose allocation fails while the decode program is built is
+    # dropped and every T re-planned; the prefill plan handed out before
+    # must not be used after that (it was freed: a use-after-free that
+    # printed garbage). Fail the k-th npu_sim allocation for every k up to
+    # past the last one: each run finishes with the healthy tokens and
+    # prints both plans whole.
+    [ "$EHAL_HAVE_CPU" = 1 ] || skip "the cpu plugin is not built"
+    have_npu=$("$EDGEHAL" info --backends npu_sim 2>/dev/null | grep -c '^npu_sim')
+    [ "$have_npu" -ge 1 ] || skip "the npu_sim plugin is not built"
+    args=(run --backends cpu,npu_sim --pin 'layer 0 op:matmul=npu_sim' -t 1 -n 4)
+    run healthy "${args[@]}"
+    expect_rc healthy 0 "run with npu_sim, no fault"
+    want=$(grep '^tokens:' "$tmp/healthy.out")
+    bad=0
+    for k in $(seq 0 40); do
+        EHAL_FAULT="npu_sim:alloc:after=$k" run "f$k" "${args[@]}"
+        got=$(grep '^tokens:' "$tmp/f$k.out")
+        if [ "$rc" -ne 0 ] || [ "$got" != "$want" ] ||
+            ! grep -Eq '^prefill \(T=8\) plan: 71 nodes in [0-9]+ partitions?,' "$tmp/f$k.out" ||
+            ! grep -Eq '^decode \(T=1\) plan: 71 nodes in [0-9]+ partitions?,' "$tmp/f$k.out" ||
+            grep -q 'Sanitizer' "$tmp/f$k.err"; then
+            fail "npu_sim:alloc:after=$k: exit $rc, $got"
+            sed 's/^/  | /' "$tmp/f$k.err" | head -5
+            bad=$((bad + 1))
+        fi
+    done
+    [ "$bad" -eq 0 ] && pass "41 runs, each npu_sim allocation failing in turn: healthy tokens, whole plans"
+    ;;
 memory-budget)
     # Issue #5's memory bar: peak RSS <= 1.1 x (weights as held + KV caches)
     # + 64 MiB, on a model written here (weights memory-mapped, imported by

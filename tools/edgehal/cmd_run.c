@@ -490,11 +490,23 @@ int ehal_cmd_run(int argc, char **argv) {
         goto out;
     }
     /* plans (planned and prepared up front so timings measure steps) */
-    const ehal_plan *pp = ehal_session_plan(s, n_prompt);
+    /* Planning one T can drop a backend (e.g. out of device memory) and
+     * re-plan, which frees the plans handed out before: ask again until a
+     * round passes without a re-plan (each one drops a backend). */
+    const ehal_plan *pp = NULL, *dp = NULL;
     double scale_p[16] = {0};
-    for (uint32_t b = 0; b < ehal_backend_count(ctx) && b < 16; b++)
-        scale_p[b] = ehal_session_cost_scale(s, b);
-    const ehal_plan *dp = a.n_predict ? ehal_session_plan(s, 1) : NULL;
+    for (;;) {
+        ehal_session_stats before;
+        ehal_session_get_stats(s, &before);
+        pp = ehal_session_plan(s, n_prompt);
+        for (uint32_t b = 0; b < ehal_backend_count(ctx) && b < 16; b++)
+            scale_p[b] = ehal_session_cost_scale(s, b);
+        dp = pp && a.n_predict ? ehal_session_plan(s, 1) : NULL;
+        ehal_session_stats after;
+        ehal_session_get_stats(s, &after);
+        if (!pp || (a.n_predict && !dp) || after.replans == before.replans)
+            break;
+    }
     if (!pp || (a.n_predict && !dp)) {
         fprintf(stderr, "edgehal run: planning: %s\n", ehal_session_last_error(s));
         goto out;

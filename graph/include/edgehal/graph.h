@@ -184,7 +184,10 @@ const char *ehal_session_last_error(const ehal_session *s);
  * remaining backends, rebuilds the KV caches by replaying every token
  * processed so far, and retries the step (stats.replans counts this). */
 ehal_status_t ehal_session_eval(ehal_session *s, const int32_t *tokens, uint32_t n, float *logits);
-/* The plan used for steps of n tokens (planned on first use); NULL if none. */
+/* The plan used for steps of n tokens (planned on first use); NULL if none.
+ * The plan stays valid until a call on s re-plans (stats.replans grows):
+ * planning another n_tokens can drop a backend that fails while weights are
+ * placed and re-plan every T, which frees the plans returned before. */
 const ehal_plan *ehal_session_plan(ehal_session *s, uint32_t n_tokens);
 uint32_t ehal_session_position(const ehal_session *s);
 
