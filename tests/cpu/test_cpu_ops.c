@@ -578,9 +578,12 @@ static void test_query_supports_valid_nodes_with_a_cost_growing_with_size(void *
     assert_int_equal(s1.level, EHAL_SUPPORT_SUPPORTED);
     assert_int_equal(s2.level, EHAL_SUPPORT_SUPPORTED);
     assert_true(s1.cost_ns > 0);
-    /* 2*1024*1024 flops at 2 GFLOP/s ~ 1 ms, plus 4 MiB at 10 GB/s ~ 0.4 ms */
-    assert_true(s2.cost_ns > 1000000ull && s2.cost_ns < 3000000ull);
-    assert_true(s2.cost_ns > 100 * s1.cost_ns);
+    /* F32 weights have no SIMD tile: 2*1024*1024 flops at the scalar
+     * 2 GFLOP/s a thread (1 to 4 threads) is 0.26-1.05 ms, above the 4 MiB
+     * of weights at 16 GB/s a thread; the small one is mostly the 0.5 us
+     * dispatch cost. */
+    assert_true(s2.cost_ns > 200000ull && s2.cost_ns < 1200000ull);
+    assert_true(s2.cost_ns > 20 * s1.cost_ns);
 }
 
 static void test_query_answers_unsupported_for_invalid_nodes(void **state)

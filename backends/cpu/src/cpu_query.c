@@ -3,17 +3,24 @@
  * and the kernel table covers is SUPPORTED (the reference kernels run every
  * valid instance); anything else is UNSUPPORTED, never an error.
  *
- * Cost model, in ns, for the scalar kernels: flops at an assumed 2 GFLOP/s
- * plus bytes moved at an assumed 10 GB/s. Rough on purpose: it only has to
- * rank the CPU against other backends. Issue #4 should measure and replace
- * the two rates per kernel variant.
+ * Cost model, in ns: a roofline per node, the larger of flops / compute
+ * rate and bytes / memory rate, plus a fixed dispatch cost. The compute
+ * rate is per kernel family for the ISA level of the kernel the dispatch
+ * picked (cpu_isa.h), times the worker threads; memory is 16 GB/s a thread
+ * up to 4 threads. The rates are rounded-down medians of `edgehal bench`
+ * on the machines in docs/cpu-backend.md; they only have to rank the CPU
+ * against other backends (`run --calibrate` measures the whole step and
+ * prints the factor; near 1 means the model holds).
  */
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "cpu_attn.h"
+#include "cpu_pool.h"
 
-#define CPU_NS_PER_FLOP 0.5 /* 2 GFLOP/s */
-#define CPU_NS_PER_BYTE 0.1 /* 10 GB/s */
+#define CPU_DISPATCH_NS 500.0        /* per node: argument set-up, pool fan-out */
+#define CPU_BYTES_PER_NS_THREAD 16.0 /* 16 GB/s */
+#define CPU_MEMORY_THREADS_MAX 4
 
 typedef struct cpu_cost {
     double flops;
@@ -128,7 +135,58 @@ static const cpu_cost_fn cost_table[EHAL_OP_ID_LIMIT_] = {
 #undef CPU_COST_ENTRY
 };
 
-static uint64_t estimate_ns(const ehal_subgraph *sg, const ehal_node_desc *n)
+static int isa_is_arm(cpu_isa isa)
+{
+    return isa == CPU_ISA_NEON || isa == CPU_ISA_DOTPROD || isa == CPU_ISA_I8MM;
+}
+
+/* Flops per ns on one thread for a MATMUL whose chosen variant is built
+ * for isa: int8 dot products for Q8_0/Q4_0 weights, FMA for F32/F16. */
+static double matmul_rate(cpu_isa isa, int quantized)
+{
+    switch (isa) {
+    case CPU_ISA_AVX512VNNI:
+        return quantized ? 100.0 : 50.0;
+    case CPU_ISA_AVX2:
+        return quantized ? 60.0 : 40.0;
+    case CPU_ISA_I8MM:
+        return quantized ? 40.0 : 12.0;
+    case CPU_ISA_DOTPROD:
+        return quantized ? 25.0 : 12.0;
+    case CPU_ISA_NEON:
+        return quantized ? 10.0 : 12.0;
+    default:
+        return 2.0;
+    }
+}
+
+/* Flops per ns on one thread of the kernel that runs node n. */
+static double compute_rate(const ehal_backend_impl *be, const ehal_subgraph *sg,
+                           const ehal_node_desc *n)
+{
+    const ehal_tensor_desc *in0 = sg->tensors[n->inputs[0]];
+    if (n->op == EHAL_OP_MATMUL) {
+        double k = (double)in0->ne[0];
+        double t = (double)ehal_tensor_nelements(sg->tensors[n->inputs[1]]) / k;
+        int kind = t <= CPU_MM_GEMV_MAX_N ? CPU_MM_GEMV : CPU_MM_GEMM;
+        const cpu_mm_variant *v =
+            in0->dtype < EHAL_DTYPE_ID_LIMIT_ ? be->mm[in0->dtype][kind] : NULL;
+        int quantized = in0->dtype == EHAL_DTYPE_Q8_0 || in0->dtype == EHAL_DTYPE_Q4_0;
+        return matmul_rate(v ? v->isa : CPU_ISA_SCALAR, quantized);
+    }
+    if (n->op == EHAL_OP_ATTENTION) {
+        uint32_t kv = sg->tensors[n->inputs[1]]->dtype;
+        const cpu_attn_variant *v = kv < EHAL_DTYPE_ID_LIMIT_ ? be->attn[kv] : NULL;
+        cpu_isa isa = v ? v->isa : CPU_ISA_SCALAR;
+        return isa == CPU_ISA_SCALAR ? 1.0 : isa_is_arm(isa) ? 10.0 : 40.0;
+    }
+    if (n->op < EHAL_OP_ID_LIMIT_ && be->fast[n->op] != NULL)
+        return cpu_isa_enabled(CPU_ISA_AVX2) ? 8.0 : cpu_isa_enabled(CPU_ISA_NEON) ? 4.0 : 2.0;
+    return 2.0;
+}
+
+static uint64_t estimate_ns(const ehal_backend_impl *be, const ehal_subgraph *sg,
+                            const ehal_node_desc *n)
 {
     const ehal_tensor_desc *in[EHAL_MAX_INPUTS] = {NULL};
     cpu_cost c = {0.0, 0.0};
@@ -141,9 +199,11 @@ static uint64_t estimate_ns(const ehal_subgraph *sg, const ehal_node_desc *n)
         c.bytes += (double)ehal_tensor_nbytes(out);
     if (n->op < EHAL_OP_ID_LIMIT_ && cost_table[n->op] != NULL)
         cost_table[n->op](in, out, &c);
-    double ns = c.flops * CPU_NS_PER_FLOP + c.bytes * CPU_NS_PER_BYTE;
-    if (!(ns >= 1.0))
-        return 1; /* 0 would mean "no estimate" */
+    double threads = (double)cpu_pool_threads(be->pool);
+    double mem_threads = threads < CPU_MEMORY_THREADS_MAX ? threads : CPU_MEMORY_THREADS_MAX;
+    double compute_ns = c.flops / (compute_rate(be, sg, n) * threads);
+    double memory_ns = c.bytes / (CPU_BYTES_PER_NS_THREAD * mem_threads);
+    double ns = CPU_DISPATCH_NS + (compute_ns > memory_ns ? compute_ns : memory_ns);
     if (ns >= 1.8e19)
         return UINT64_MAX / 2;
     return (uint64_t)(ns + 0.5);
@@ -186,7 +246,7 @@ ehal_status_t cpu_query_op(ehal_backend_impl *be, const ehal_subgraph *sg, uint3
                      ehal_op_name(n->op));
     } else {
         s.level = EHAL_SUPPORT_SUPPORTED;
-        s.cost_ns = estimate_ns(sg, n);
+        s.cost_ns = estimate_ns(be, sg, n);
         s.prepare_ns = 0; /* prepare only copies the subgraph */
     }
     size_t fill = out->struct_size < sizeof s ? out->struct_size : sizeof s;
