@@ -59,7 +59,7 @@ static void usage(const ehal_part_problem *p, const uint32_t *a, uint64_t *use) 
 int ehal_part_fits(const ehal_part_problem *p, const uint32_t *a) {
     if (!p->mem || !p->mem_limit)
         return 1;
-    uint64_t use[EHAL_PART_MAX_BACKENDS];
+    uint64_t use[EHAL_PART_MAX_BACKENDS] = {0};
     usage(p, a, use);
     for (uint32_t b = 0; b < p->n_backends; b++)
         if (p->mem_limit[b] && use[b] > p->mem_limit[b])
@@ -310,6 +310,20 @@ static void improve(const ehal_part_problem *p, uint32_t *a) {
     free(t);
 }
 
+/* Names the first backend whose use is over its limit. */
+static void over_limit_error(const ehal_part_problem *p, const uint64_t *use, char *err,
+                             size_t err_size) {
+    for (uint32_t b = 0; b < p->n_backends; b++)
+        if (p->mem_limit[b] && use[b] > p->mem_limit[b]) {
+            snprintf(err, err_size,
+                     "partition: backend '%s' would hold %llu bytes of weights and KV "
+                     "caches, its limit is %llu, and no other backend can take them",
+                     p->backend_names ? p->backend_names[b] : "?", (unsigned long long)use[b],
+                     (unsigned long long)p->mem_limit[b]);
+            return;
+        }
+}
+
 ehal_status_t ehal_part_solve(const ehal_part_problem *p, uint32_t *assign, uint64_t *cost,
                               char *err, size_t err_size) {
     char dummy[8];
@@ -330,7 +344,7 @@ ehal_status_t ehal_part_solve(const ehal_part_problem *p, uint32_t *assign, uint
     }
     double lambda[EHAL_PART_MAX_BACKENDS] = {0};
     ehal_status_t st = EHAL_STATUS_OK;
-    uint64_t use[EHAL_PART_MAX_BACKENDS];
+    uint64_t use[EHAL_PART_MAX_BACKENDS] = {0};
     for (int iter = 0; iter < 80; iter++) {
         for (uint32_t i = 0; i < n; i++)
             for (uint32_t b = 0; b < B; b++) {
@@ -343,6 +357,13 @@ ehal_status_t ehal_part_solve(const ehal_part_problem *p, uint32_t *assign, uint
                 pc[k] = c;
             }
         st = dp_solve(p, pc, assign, err, err_size);
+        if (st == EHAL_STATUS_UNSUPPORTED && iter > 0) {
+            /* Solvable unpriced, so the memory prices saturated every
+             * assignment: no way to fit (use is the last one tried). */
+            over_limit_error(p, use, err, err_size);
+            st = EHAL_STATUS_OUT_OF_MEMORY;
+            break;
+        }
         if (st == EHAL_STATUS_OK && iter > 0 && ehal_part_fits(p, assign))
             improve(p, assign);
         if (st != EHAL_STATUS_OK || ehal_part_fits(p, assign))
@@ -358,15 +379,7 @@ ehal_status_t ehal_part_solve(const ehal_part_problem *p, uint32_t *assign, uint
                     stuck = 0;
             }
         if (stuck || iter == 79) {
-            for (uint32_t b = 0; b < B; b++)
-                if (p->mem_limit[b] && use[b] > p->mem_limit[b]) {
-                    snprintf(err, err_size,
-                             "partition: backend '%s' would hold %llu bytes of weights and KV "
-                             "caches, its limit is %llu, and no other backend can take them",
-                             p->backend_names ? p->backend_names[b] : "?",
-                             (unsigned long long)use[b], (unsigned long long)p->mem_limit[b]);
-                    break;
-                }
+            over_limit_error(p, use, err, err_size);
             st = EHAL_STATUS_OUT_OF_MEMORY;
             break;
         }

@@ -146,6 +146,31 @@ static void memory_limit_moves_weights_to_slower_backend(void **state) {
     assert_int_equal(ehal_part_solve(&p, a, &c, err, sizeof err), EHAL_STATUS_OUT_OF_MEMORY);
 }
 
+/* Nodes pinned (cost INF elsewhere) to a backend too small for them: the
+ * error is the memory limit, naming the backend, not a KV-cache or support
+ * failure that the memory prices make the DP report. */
+static void pins_over_a_memory_limit_say_so(void **state) {
+    (void)state;
+    const uint64_t I = EHAL_PART_INF;
+    uint64_t cost[8] = {I, 100, I, 100, I, 100, 200, 100};
+    /* weights of 100 MB a node (the memory prices then saturate the costs
+     * before they stop growing) */
+    const uint64_t M = 100000000;
+    uint64_t mem[8] = {M, M, M, M, M, M, M, M};
+    uint64_t over[2] = {0, 0}, fixed[4] = {0, 0, 0, 0}, limit[2] = {0, 250000000};
+    double pb[4] = {0, 0, 0, 0};
+    ehal_part_edge e[3] = {{0, 1, 0, 0}, {1, 2, 0, 0}, {2, 3, 0, 0}};
+    const char *const names[2] = {"cpu", "npu"};
+    ehal_part_problem p = {4, 2, cost, over, pb, fixed, e, 3, mem, limit, names, NULL};
+    uint32_t a[4];
+    uint64_t c;
+    char err[200];
+    assert_int_equal(ehal_part_solve(&p, a, &c, err, sizeof err), EHAL_STATUS_OUT_OF_MEMORY);
+    print_message("%s\n", err);
+    assert_non_null(strstr(err, "backend 'npu' would hold 300000000 bytes"));
+    assert_non_null(strstr(err, "its limit is 250000000"));
+}
+
 static void overhead_prevents_fragmenting(void **state) {
     (void)state;
     /* Alternating small advantages: without overhead the DP would split
@@ -262,6 +287,7 @@ int main(void) {
         cmocka_unit_test(dp_matches_brute_force_on_random_chains),
         cmocka_unit_test(memory_limits_are_honoured),
         cmocka_unit_test(memory_limit_moves_weights_to_slower_backend),
+        cmocka_unit_test(pins_over_a_memory_limit_say_so),
         cmocka_unit_test(overhead_prevents_fragmenting),
         cmocka_unit_test(tied_edges_keep_cache_with_its_reader),
         cmocka_unit_test(pins_select_layers_sections_and_ops),
