@@ -61,8 +61,8 @@ static int parse_rule(const char *s, size_t len, ehal_i_fault_rule *r, char *err
     }
     memcpy(r->text, s, len);
     r->text[len] = '\0';
-    const char *f[5];
-    size_t fl[5];
+    const char *f[5] = {NULL};
+    size_t fl[5] = {0};
     uint32_t nf = 0;
     const char *p = r->text;
     for (;;) {
