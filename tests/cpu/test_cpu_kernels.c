@@ -203,12 +203,13 @@ static void test_matmul_variant_matches_reference(void **state)
      * them, see cpu_tile_tail_copy), a row of one full group, and full
      * groups followed by a partial one (K = 288, the tiny model's width). */
     static const int64_t Ks[] = {32, 64, 96, 128, 288};
-    /* every edge of tiles up to 4x4: N % 4 and T % 4 take each value */
+    /* edges of tiles up to 16x8: N % 4 and T % 8 take each value, N % 16
+     * several */
     static const int64_t Ns[] = {5, 6, 67};
     static const int64_t gemv_T[] = {1, 3, 8};
-    static const int64_t gemm_T[] = {33, 34, 35, 36};
+    static const int64_t gemm_T[] = {33, 34, 35, 36, 37, 38, 39, 40};
     const int64_t *Ts = v->kind == CPU_MM_GEMV ? gemv_T : gemm_T;
-    const size_t nT = emulated() ? 1 : v->kind == CPU_MM_GEMV ? 3 : 4;
+    const size_t nT = emulated() ? 1 : v->kind == CPU_MM_GEMV ? 3 : 8;
     for (size_t ki = 0; ki < sizeof Ks / sizeof Ks[0]; ki++)
         for (size_t ni = emulated() ? 2 : 0; ni < sizeof Ns / sizeof Ns[0]; ni++)
             for (size_t ti = 0; ti < nT; ti++)

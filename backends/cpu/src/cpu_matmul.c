@@ -34,8 +34,8 @@ const cpu_mm_variant cpu_mm_variants[] = {
     {"q4_0_q8_0_gemv_1x1__scalar", EHAL_DTYPE_Q4_0, CPU_MM_GEMV, CPU_ISA_SCALAR, CPU_ACT_Q4, 1,
      1, cpu_mm_q4_0_scalar, NULL, 0},
 #if defined(__x86_64__) || defined(__i386__)
-    {"q4_0_q8_0_gemm_4x4__avx512vnni", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_AVX512VNNI,
-     CPU_ACT_Q4, 4, 4, cpu_mm_gemm_unpacked_avx512vnni, cpu_mm_q4_0_unpack_avx512vnni, 768},
+    {"q4_0_q8_0_gemm_16x8__avx512vnni", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_AVX512VNNI,
+     CPU_ACT_Q4, 16, 8, cpu_mm_gemm_unpacked_avx512vnni, cpu_mm_q4_0_unpack_avx512vnni, 2304},
     {"q4_0_q8_0_gemm_2x4__avx2", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_AVX2, CPU_ACT_Q4, 2, 4,
      cpu_mm_q4_0_avx2, NULL, 0},
 #endif
@@ -62,8 +62,8 @@ const cpu_mm_variant cpu_mm_variants[] = {
     {"q8_0_q8_0_gemv_1x1__scalar", EHAL_DTYPE_Q8_0, CPU_MM_GEMV, CPU_ISA_SCALAR, CPU_ACT_Q8, 1,
      1, cpu_mm_q8_0_scalar, NULL, 0},
 #if defined(__x86_64__) || defined(__i386__)
-    {"q8_0_q8_0_gemm_4x4__avx512vnni", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_AVX512VNNI,
-     CPU_ACT_Q8S, 4, 4, cpu_mm_gemm_unpacked_avx512vnni, cpu_mm_q8_0_unpack_avx512vnni, 768},
+    {"q8_0_q8_0_gemm_16x8__avx512vnni", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_AVX512VNNI,
+     CPU_ACT_Q8S, 16, 8, cpu_mm_gemm_unpacked_avx512vnni, cpu_mm_q8_0_unpack_avx512vnni, 2304},
     {"q8_0_q8_0_gemm_2x4__avx2", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_AVX2, CPU_ACT_Q8, 2, 4,
      cpu_mm_q8_0_avx2, NULL, 0},
 #endif
@@ -160,6 +160,7 @@ static void matmul_rows(const mm_job *j, int64_t r0, int64_t r1, uint8_t *unpack
     t.w_stride = j->w_stride;
     t.x_stride = j->x_stride;
     t.ldy = (size_t)j->N;
+    t.acc_y = 0;
     int pf = CPU_MM_PF_NONE;
     if (v->act != CPU_ACT_F32 && prefetch_enabled())
         pf = (size_t)v->mr * j->w_stride <= PF_L1_MAX_BYTES ? CPU_MM_PF_L1 : CPU_MM_PF_L2;

@@ -68,6 +68,7 @@ typedef struct cpu_mm_tile {
     float *y;
     size_t ldy;
     int pf;
+    int acc_y; /* tiles of variants with unpack: add to y instead of storing */
 } cpu_mm_tile;
 
 typedef void (*cpu_mm_tile_fn)(const cpu_mm_tile *t);

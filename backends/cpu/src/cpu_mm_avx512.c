@@ -8,13 +8,12 @@
  *        accumulation starting from the layout's corr (-8 * sum x).
  *  Q8_0: |w| against x negated where w < 0 (mask subtract), 2 blocks a zmm.
  * GEMV tiles (4x1) load a row's group as it comes. For GEMM the driver
- * has a row tile's groups unpacked once per column chunk (codes split into
- * lo / hi and scales spread to their lanes, by word permutes: the work a
- * GEMM tile did for each column tile before), and one tile (4x4) serves
- * both weight kinds: 16 accumulators, 12 row registers, each column's
- * group loaded once for the 4 rows. Q8_0 weights unpack as unsigned
- * w + 128 in the Q4 order, against the Q8S activation layout, so both
- * kinds cost 2 vpdpbusd a row, column and group.
+ * has each 16-row tile unpacked once per column chunk into a layout whose
+ * lanes are rows (see XU_BLOCK), and one tile (16x8) serves both weight
+ * kinds: per block and column, 8 vpdpbusd against broadcast activation
+ * dwords, then one convert, multiply and FMA for 16 rows (where lanes
+ * holding 4 partial sums of one row needed them for every 4 rows). Q8_0
+ * weights unpack as unsigned w + 128, against the Q8S activation layout.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -166,11 +165,10 @@ void cpu_mm_q8_0_avx512vnni(const cpu_mm_tile *t)
 
 /* ---- GEMM tiles ------------------------------------------------------ */
 
-/* One Q4_0 row's group (4 blocks of 18 bytes at wb) unpacked: lo / hi
- * nibbles of the 4 blocks' 64 bytes, and the 4 scales each spread over
- * their block's 4 lanes. Two overlapping loads inside the 72 bytes, and
- * word permutes (the blocks' bytes start at even offsets). */
-INLINE void q4_row(const uint8_t *wb, __m512i *lo, __m512i *hi, __m512 *dw)
+/* One Q4_0 row's group (4 blocks of 18 bytes at wb): the 4 blocks' 16
+ * code bytes in order, by two overlapping loads inside the 72 bytes and a
+ * word permute (the blocks' bytes start at even offsets). */
+INLINE __m512i q4_codes(const uint8_t *wb)
 {
     const __m512i a = _mm512_loadu_si512(wb);     /* bytes 0..63 */
     const __m512i b = _mm512_loadu_si512(wb + 8); /* bytes 8..71 */
@@ -178,20 +176,14 @@ INLINE void q4_row(const uint8_t *wb, __m512i *lo, __m512i *hi, __m512 *dw)
     const __m512i qidx = _mm512_set_epi16(63, 62, 61, 60, 59, 58, 57, 56, 26, 25, 24, 23, 22, 21,
                                           20, 19, 17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4,
                                           3, 2, 1);
-    const __m512i didx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 27, 27,
-                                          27, 27, 18, 18, 18, 18, 9, 9, 9, 9, 0, 0, 0, 0);
-    const __m512i m4 = _mm512_set1_epi8(15);
-    const __m512i w = _mm512_permutex2var_epi16(a, qidx, b);
-    *lo = _mm512_and_si512(w, m4);
-    *hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
-    *dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, a)));
+    return _mm512_permutex2var_epi16(a, qidx, b);
 }
 
 /* One Q8_0 row's group (4 blocks of 34 bytes at wb) as unsigned bytes
  * w + 128 (the activations' Q8S corr takes the 128 back out) in the Q4
  * order: lo = the 4 blocks' first 16 values, hi = their last 16. Four
  * loads inside the 136 bytes, word permutes over two of them each. */
-INLINE void q8_row(const uint8_t *wb, __m512i *lo, __m512i *hi, __m512 *dw)
+INLINE void q8_codes(const uint8_t *wb, __m512i *lo, __m512i *hi)
 {
     const __m512i a = _mm512_loadu_si512(wb);      /* words 0..31 */
     const __m512i b = _mm512_loadu_si512(wb + 64); /* words 32..63 */
@@ -205,39 +197,96 @@ INLINE void q8_row(const uint8_t *wb, __m512i *lo, __m512i *hi, __m512 *dw)
     const __m512i hidx = _mm512_set_epi16(63, 62, 61, 60, 59, 58, 57, 56, 46, 45, 44, 43, 42, 41,
                                           40, 39, 29, 28, 27, 26, 25, 24, 23, 22, 12, 11, 10, 9, 8,
                                           7, 6, 5);
-    const __m512i didx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 51, 51,
-                                          51, 51, 34, 34, 34, 34, 17, 17, 17, 17, 0, 0, 0, 0);
     const __m512i bias = _mm512_set1_epi8((char)0x80);
     *lo = _mm512_xor_si512(_mm512_permutex2var_epi16(a, lidx, b), bias);
     *hi = _mm512_xor_si512(_mm512_permutex2var_epi16(p, hidx, c), bias);
-    *dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(a, didx, b)));
 }
 
-/* The unpacked row tile (cpu_mm_variant.unpack): per group (the partial
- * last one included) 4 row slots of UNPACKED_ROW bytes, lo / hi / dw of
- * q4_row, slot r for row r < mr. */
-#define UNPACKED_ROW 192
-#define UNPACKED_GROUP (4 * UNPACKED_ROW)
+/* The unpacked row tile (cpu_mm_variant.unpack), up to 16 rows whose
+ * lanes are rows (lane r = row r): per block of K (the partial last group
+ * padded to 4 blocks), 8 code slices and the scales, 64 bytes each. Slice
+ * p holds in lane r the 4 unsigned codes of row r's values 4p..4p+3
+ * (p < 4) or 16 + 4(p-4).. (p >= 4): those the activation dwords
+ * qs[16b + 4p] / qs[64 + 16b + 4(p-4)] of the Q4 / Q8S layout meet, so a
+ * tile broadcasts each activation dword to all 16 rows. Rows >= mr are
+ * zero. */
+#define XU_BLOCK (9 * 64)
 
-INLINE void unpack_group(uint8_t *out, const uint8_t *wg, size_t ws, int mr, const int Q8)
+/* out[j] lane i = v[i] lane j (dwords). */
+INLINE void transpose16(__m512i v[16])
 {
-    for (int r = 0; r < mr; r++) {
-        __m512i lo, hi;
-        __m512 dw;
+    __m512i a[16], b[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        a[2 * i] = _mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
+        a[2 * i + 1] = _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
+    }
+    /* b[4i + j], chunk q: lane j of chunk q of rows 4i..4i+3 */
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        b[4 * i] = _mm512_unpacklo_epi64(a[4 * i], a[4 * i + 2]);
+        b[4 * i + 1] = _mm512_unpackhi_epi64(a[4 * i], a[4 * i + 2]);
+        b[4 * i + 2] = _mm512_unpacklo_epi64(a[4 * i + 1], a[4 * i + 3]);
+        b[4 * i + 3] = _mm512_unpackhi_epi64(a[4 * i + 1], a[4 * i + 3]);
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        const __m512i p0 = _mm512_shuffle_i32x4(b[j], b[4 + j], _MM_SHUFFLE(2, 0, 2, 0));
+        const __m512i p1 = _mm512_shuffle_i32x4(b[j], b[4 + j], _MM_SHUFFLE(3, 1, 3, 1));
+        const __m512i r0 = _mm512_shuffle_i32x4(b[8 + j], b[12 + j], _MM_SHUFFLE(2, 0, 2, 0));
+        const __m512i r1 = _mm512_shuffle_i32x4(b[8 + j], b[12 + j], _MM_SHUFFLE(3, 1, 3, 1));
+        v[j] = _mm512_shuffle_i32x4(p0, r0, _MM_SHUFFLE(2, 0, 2, 0));
+        v[8 + j] = _mm512_shuffle_i32x4(p0, r0, _MM_SHUFFLE(3, 1, 3, 1));
+        v[4 + j] = _mm512_shuffle_i32x4(p1, r1, _MM_SHUFFLE(2, 0, 2, 0));
+        v[12 + j] = _mm512_shuffle_i32x4(p1, r1, _MM_SHUFFLE(3, 1, 3, 1));
+    }
+}
+
+/* One group (4 blocks at wg, rows ws apart) of rows [0, mr). */
+INLINE void xunpack_group(uint8_t *out, const uint8_t *wg, size_t ws, int mr, const int Q8)
+{
+    const size_t bs = Q8 ? sizeof(ehal_block_q8_0) : sizeof(ehal_block_q4_0);
+    __m512i lo[16], hi[16];
+    uint16_t sc[4][16];
+    for (int r = 0; r < 16; r++) {
+        if (r >= mr) {
+            lo[r] = hi[r] = _mm512_setzero_si512();
+            for (int b = 0; b < 4; b++)
+                sc[b][r] = 0;
+            continue;
+        }
+        const uint8_t *wb = wg + r * ws;
         if (Q8)
-            q8_row(wg + r * ws, &lo, &hi, &dw);
-        else
-            q4_row(wg + r * ws, &lo, &hi, &dw);
-        uint8_t *o = out + r * UNPACKED_ROW;
-        _mm512_storeu_si512(o, lo);
-        _mm512_storeu_si512(o + 64, hi);
-        _mm512_storeu_ps(o + 128, dw);
+            q8_codes(wb, &lo[r], &hi[r]);
+        else /* the nibbles are split after the transpose */
+            lo[r] = q4_codes(wb);
+        for (int b = 0; b < 4; b++)
+            sc[b][r] = ld16(wb + b * bs);
+    }
+    transpose16(lo);
+    if (Q8)
+        transpose16(hi);
+    const __m512i m4 = _mm512_set1_epi8(15);
+    for (int b = 0; b < 4; b++) {
+        uint8_t *o = out + b * XU_BLOCK;
+        for (int k = 0; k < 4; k++) {
+            const __m512i v = lo[4 * b + k];
+            if (Q8) {
+                _mm512_storeu_si512(o + 64 * k, v);
+                _mm512_storeu_si512(o + 64 * (4 + k), hi[4 * b + k]);
+            } else {
+                _mm512_storeu_si512(o + 64 * k, _mm512_and_si512(v, m4));
+                _mm512_storeu_si512(o + 64 * (4 + k),
+                                    _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+            }
+        }
+        _mm512_storeu_ps(o + 512, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)sc[b])));
     }
 }
 
 /* Q8 selects the weight kind; both meet activations in the Q4 order (the
  * Q4 or Q8S layout, whose corr undoes the Q8_0 weights' offset). */
-INLINE void unpack(const cpu_mm_tile *t, uint8_t *out, const int Q8)
+INLINE void xunpack(const cpu_mm_tile *t, uint8_t *out, const int Q8)
 {
     const size_t bs = Q8 ? sizeof(ehal_block_q8_0) : sizeof(ehal_block_q4_0);
     const int64_t nb = t->K / EHAL_QK, ng = nb / 4;
@@ -245,94 +294,87 @@ INLINE void unpack(const cpu_mm_tile *t, uint8_t *out, const int Q8)
     for (int64_t g = 0; g < ng; g++) {
         if (t->pf != CPU_MM_PF_NONE)
             cpu_tile_prefetch(t, &pf, g + 1, 4 * bs, t->mr);
-        unpack_group(out + g * UNPACKED_GROUP, t->w + (size_t)g * 4 * bs, t->w_stride, t->mr, Q8);
+        xunpack_group(out + g * 4 * XU_BLOCK, t->w + (size_t)g * 4 * bs, t->w_stride, t->mr, Q8);
     }
     if (ng * 4 < nb) {
-        uint8_t tail[4 * 4 * sizeof(ehal_block_q8_0)];
-        cpu_tile_tail_copy(tail, t, ng * 4, nb, bs, t->mr);
-        unpack_group(out + ng * UNPACKED_GROUP, tail, 4 * bs, t->mr, Q8);
+        /* the partial group through a padded copy, 4 rows at a time */
+        uint8_t tail[16 * 4 * sizeof(ehal_block_q8_0)];
+        for (int r0 = 0; r0 < t->mr; r0 += 4) {
+            cpu_mm_tile q = *t;
+            q.w = t->w + (size_t)r0 * t->w_stride;
+            q.mr = t->mr - r0 < 4 ? t->mr - r0 : 4;
+            cpu_tile_tail_copy(tail + (size_t)r0 * 4 * bs, &q, ng * 4, nb, bs, q.mr);
+        }
+        xunpack_group(out + ng * 4 * XU_BLOCK, tail, 4 * bs, t->mr, Q8);
     }
 }
 
 void cpu_mm_q4_0_unpack_avx512vnni(const cpu_mm_tile *t, uint8_t *out)
 {
-    unpack(t, out, 0);
+    xunpack(t, out, 0);
 }
 
 void cpu_mm_q8_0_unpack_avx512vnni(const cpu_mm_tile *t, uint8_t *out)
 {
-    unpack(t, out, 1);
+    xunpack(t, out, 1);
 }
 
-/* The GEMM tile over an unpacked row tile (t->w). */
-INLINE void gemm_tile(const cpu_mm_tile *t, const int MR, const int NR)
+/* The GEMM tile: an unpacked row tile (t->w, up to 16 rows) times NR <= 8
+ * activation columns. Per block, the 8 row slices stay in registers and
+ * each column's 8 activation dwords are broadcast to them: 8 vpdpbusd
+ * give the 16 rows' block dot products, one convert, multiply and FMA
+ * scale them, and a column's 16 results store as one vector. */
+INLINE void xgemm_tile(const cpu_mm_tile *t, const int NR)
 {
-    const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    const int64_t ng = cpu_act_groups(t->K);
-    __m512 acc[4][4];
-#pragma GCC unroll 4
-    for (int r = 0; r < MR; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < NR; c++)
-            acc[r][c] = _mm512_setzero_ps();
-    for (int64_t g = 0; g < ng; g++) {
-        const uint8_t *u = t->w + g * UNPACKED_GROUP;
-        __m512i lo[4], hi[4];
-        __m512 dw[4];
-#pragma GCC unroll 4
-        for (int r = 0; r < MR; r++) {
-            lo[r] = _mm512_loadu_si512(u + r * UNPACKED_ROW);
-            hi[r] = _mm512_loadu_si512(u + r * UNPACKED_ROW + 64);
-            dw[r] = _mm512_loadu_ps(u + r * UNPACKED_ROW + 128);
-        }
-#pragma GCC unroll 4
+    const int64_t nb = cpu_act_groups(t->K) * 4;
+    __m512 acc[8];
+#pragma GCC unroll 8
+    for (int c = 0; c < NR; c++)
+        acc[c] = _mm512_setzero_ps();
+    for (int64_t bi = 0; bi < nb; bi++) {
+        const uint8_t *u = t->w + bi * XU_BLOCK;
+        const int64_t g = bi / 4;
+        const int b = (int)(bi % 4);
+        __m512i w[8];
+#pragma GCC unroll 8
+        for (int p = 0; p < 8; p++)
+            w[p] = _mm512_loadu_si512(u + 64 * p);
+        const __m512 dw = _mm512_loadu_ps(u + 512);
+#pragma GCC unroll 8
         for (int c = 0; c < NR; c++) {
             const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
-            const __m512i xl = _mm512_loadu_si512(x->qs), xh = _mm512_loadu_si512(x->qs + 64);
-            const __m512i corr = _mm512_loadu_si512(x->corr);
-            const __m512 dx =
-                _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_loadu_ps(x->d)));
-#pragma GCC unroll 4
-            for (int r = 0; r < MR; r++) {
-                __m512i s = _mm512_dpbusd_epi32(corr, lo[r], xl);
-                s = _mm512_dpbusd_epi32(s, hi[r], xh);
-                acc[r][c] =
-                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw[r], dx), acc[r][c]);
-            }
+            int32_t xd[8];
+            memcpy(xd, x->qs + 16 * b, 16);
+            memcpy(xd + 4, x->qs + 64 + 16 * b, 16);
+            __m512i s = _mm512_set1_epi32(x->corr[4 * b]);
+#pragma GCC unroll 8
+            for (int p = 0; p < 8; p++)
+                s = _mm512_dpbusd_epi32(s, w[p], _mm512_set1_epi32(xd[p]));
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
+                                     _mm512_mul_ps(dw, _mm512_set1_ps(x->d[b])), acc[c]);
         }
     }
-#pragma GCC unroll 4
-    for (int r = 0; r < MR; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < NR; c++)
-            t->y[c * t->ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
+    const __mmask16 m = (__mmask16)((1u << t->mr) - 1);
+#pragma GCC unroll 8
+    for (int c = 0; c < NR; c++) {
+        float *y = t->y + c * t->ldy;
+        __m512 v = acc[c];
+        if (t->acc_y)
+            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, y));
+        _mm512_mask_storeu_ps(y, m, v);
+    }
 }
 
-/* Every (mr, nc) in [1,4]^2 specialised. */
-#define GEMM_DISPATCH(tmpl, t)                                                                 \
-    do {                                                                                       \
-        switch (((t)->mr - 1) * 4 + ((t)->nc - 1)) {                                           \
-        case 0: tmpl(t, 1, 1); break;                                                          \
-        case 1: tmpl(t, 1, 2); break;                                                          \
-        case 2: tmpl(t, 1, 3); break;                                                          \
-        case 3: tmpl(t, 1, 4); break;                                                          \
-        case 4: tmpl(t, 2, 1); break;                                                          \
-        case 5: tmpl(t, 2, 2); break;                                                          \
-        case 6: tmpl(t, 2, 3); break;                                                          \
-        case 7: tmpl(t, 2, 4); break;                                                          \
-        case 8: tmpl(t, 3, 1); break;                                                          \
-        case 9: tmpl(t, 3, 2); break;                                                          \
-        case 10: tmpl(t, 3, 3); break;                                                         \
-        case 11: tmpl(t, 3, 4); break;                                                         \
-        case 12: tmpl(t, 4, 1); break;                                                         \
-        case 13: tmpl(t, 4, 2); break;                                                         \
-        case 14: tmpl(t, 4, 3); break;                                                         \
-        default: tmpl(t, 4, 4); break;                                                         \
-        }                                                                                      \
-    } while (0)
-
-/* Both weight kinds: the unpacked tile is the same. */
 void cpu_mm_gemm_unpacked_avx512vnni(const cpu_mm_tile *t)
 {
-    GEMM_DISPATCH(gemm_tile, t);
+    switch (t->nc) {
+    case 1: xgemm_tile(t, 1); break;
+    case 2: xgemm_tile(t, 2); break;
+    case 3: xgemm_tile(t, 3); break;
+    case 4: xgemm_tile(t, 4); break;
+    case 5: xgemm_tile(t, 5); break;
+    case 6: xgemm_tile(t, 6); break;
+    case 7: xgemm_tile(t, 7); break;
+    default: xgemm_tile(t, 8); break;
+    }
 }
