@@ -163,6 +163,65 @@ static void test_matmul_dequantizes_q8_0_and_q4_0_weights(void **state)
     g_free(&g);
 }
 
+/* A prefill-sized MATMUL on a 3-thread backend (200 token columns: the
+ * backend may split them over its workers, 64 at a time). Weight scales are
+ * 1 and every activation block holds a 127, so the int8 activations are the
+ * integers given and every product sum is exact: Y[t][n] = sum_k W[n][k] x[t][k]
+ * with W8[n][k] = (5n + k) % 21 - 10, W4[n][k] = (n + k) % 16 - 8,
+ * x[t][k] = 127 at a block's start, else (7k + 3t) % 255 - 127. */
+static void test_matmul_prefill_on_three_threads_is_exact_for_integer_data(void **state)
+{
+    (void)state;
+    enum { K = 64, N = 8, TT = 200 };
+    fx.iface->destroy(fx.be);
+    fx.be = NULL;
+    const ehal_option opt = {"threads", "3"};
+    assert_int_equal(fx.iface->init(&host, &opt, 1, &fx.be), EHAL_STATUS_OK);
+    graph g;
+    g_init(&g);
+    uint32_t w8 = g_tensor(&g, EHAL_DTYPE_Q8_0, K, N, 1), w4 = g_tensor(&g, EHAL_DTYPE_Q4_0, K, N, 1);
+    uint32_t x = g_tensor(&g, EHAL_DTYPE_F32, K, TT, 1);
+    uint32_t y8 = g_tensor(&g, EHAL_DTYPE_F32, N, TT, 1), y4 = g_tensor(&g, EHAL_DTYPE_F32, N, TT, 1);
+    g_node(&g, EHAL_OP_MATMUL, 2, (uint32_t[]){w8, x}, y8, NULL, 0);
+    g_node(&g, EHAL_OP_MATMUL, 2, (uint32_t[]){w4, x}, y4, NULL, 0);
+    g_bind(&g);
+    static uint8_t q8[N * K / 32 * 34], q4[N * K / 32 * 18];
+    static float xv[TT * K], out[TT * N];
+    static double want8[TT * N], want4[TT * N];
+    for (int n = 0; n < N; n++)
+        for (int b = 0; b < K / 32; b++) {
+            uint8_t *b8 = q8 + (n * K / 32 + b) * 34, *b4 = q4 + (n * K / 32 + b) * 18;
+            b8[0] = b4[0] = 0x00; /* d = 1.0, little-endian fp16 */
+            b8[1] = b4[1] = 0x3c;
+            for (int j = 0; j < 32; j++)
+                b8[2 + j] = (uint8_t)(int8_t)((5 * n + 32 * b + j) % 21 - 10);
+            for (int j = 0; j < 16; j++) /* value j in the low nibble, j + 16 in the high */
+                b4[2 + j] = (uint8_t)((n + 32 * b + j) % 16 | ((n + 32 * b + j + 16) % 16) << 4);
+        }
+    for (int t = 0; t < TT; t++)
+        for (int k = 0; k < K; k++)
+            xv[t * K + k] = k % 32 == 0 ? 127.0f : (float)((7 * k + 3 * t) % 255 - 127);
+    for (int t = 0; t < TT; t++)
+        for (int n = 0; n < N; n++) {
+            long s8 = 0, s4 = 0;
+            for (int k = 0; k < K; k++) {
+                s8 += (long)((5 * n + k) % 21 - 10) * (long)xv[t * K + k];
+                s4 += (long)((n + k) % 16 - 8) * (long)xv[t * K + k];
+            }
+            want8[t * N + n] = (double)s8;
+            want4[t * N + n] = (double)s4;
+        }
+    g_set(&g, w8, q8);
+    g_set(&g, w4, q4);
+    g_set(&g, x, xv);
+    g_run(&g);
+    g_get(&g, y8, out);
+    assert_floats(out, want8, TT * N, 0);
+    g_get(&g, y4, out);
+    assert_floats(out, want4, TT * N, 0);
+    g_free(&g);
+}
+
 /* Scale 2: row (3,3) -> (1/2, 1/2); row (0,1) -> (1, e^2) / (1 + e^2). */
 static void test_softmax_normalizes_scaled_rows(void **state)
 {
@@ -613,6 +672,7 @@ int main(void)
         T(test_mul_multiplies_elementwise),
         T(test_matmul_f32_2x3),
         T(test_matmul_dequantizes_q8_0_and_q4_0_weights),
+        T(test_matmul_prefill_on_three_threads_is_exact_for_integer_data),
         T(test_rms_norm_scales_rows_by_their_rms),
         T(test_swiglu_gates_with_silu),
         T(test_softmax_normalizes_scaled_rows),
