@@ -215,6 +215,10 @@ static void test_matmul_variant_matches_reference(void **state)
             for (size_t ti = 0; ti < nT; ti++)
                 check_matmul(v, NULL, Ks[ki] + (v->wtype == EHAL_DTYPE_F16 && ki == 2 ? 3 : 0),
                              Ns[ni], Ts[ti]);
+    /* A GEMM K long enough that the driver splits it (2048-value blocks),
+     * with a partial last group, and more columns than a column chunk. */
+    if (v->kind == CPU_MM_GEMM && !emulated())
+        check_matmul(v, NULL, 2208, 21, 133);
     /* Row splits over a pool, including more workers than row tiles. */
     for (int threads = 2; threads <= (emulated() ? 2 : 3); threads++) {
         cpu_pool *pool = cpu_pool_create(NULL, threads);

@@ -152,7 +152,7 @@ static int prefetch_enabled(void)
 }
 
 /* Output rows [r0, r1) over every column, in tiles. */
-static void matmul_rows(const mm_job *j, int64_t r0, int64_t r1, uint8_t *unpacked)
+static void matmul_rows(const mm_job *j, int64_t r0, int64_t r1)
 {
     const cpu_mm_variant *v = j->v;
     cpu_mm_tile t;
@@ -169,11 +169,6 @@ static void matmul_rows(const mm_job *j, int64_t r0, int64_t r1, uint8_t *unpack
         for (int64_t r = r0; r < r1; r += v->mr) {
             t.mr = (int)(r1 - r < v->mr ? r1 - r : v->mr);
             t.w = j->w + (size_t)r * j->w_stride;
-            if (v->unpack != NULL) {
-                t.pf = pf;
-                v->unpack(&t, unpacked);
-                t.w = unpacked;
-            }
             for (int64_t c = c0; c < c1; c += v->nr) {
                 t.nc = (int)(c1 - c < v->nr ? c1 - c : v->nr);
                 t.x = j->xq + (size_t)c * j->x_stride;
@@ -181,6 +176,48 @@ static void matmul_rows(const mm_job *j, int64_t r0, int64_t r1, uint8_t *unpack
                 /* GEMM: the first column tile of a row tile prefetches */
                 t.pf = v->kind == CPU_MM_GEMV || c == c0 ? pf : CPU_MM_PF_NONE;
                 v->fn(&t);
+            }
+        }
+    }
+}
+
+/* Rows [r0, r1) with an unpacking variant: K in blocks of UNPACK_K_GROUPS
+ * groups, so that a block's row tile (16 rows: 37 KiB unpacked) and the
+ * column chunk's activations for it (UNPACK_COL_CHUNK columns: 426 KiB)
+ * stay in L2; each row tile is unpacked once per (column chunk, K block),
+ * and the K blocks after the first add to y. */
+#define UNPACK_K_GROUPS 16
+#define UNPACK_COL_CHUNK 128
+
+static void matmul_rows_unpacked(const mm_job *j, int64_t r0, int64_t r1, uint8_t *unpacked)
+{
+    const cpu_mm_variant *v = j->v;
+    const int64_t ng = cpu_act_groups(j->K);
+    cpu_mm_tile t;
+    t.w_stride = j->w_stride;
+    t.x_stride = j->x_stride;
+    t.ldy = (size_t)j->N;
+    const int pf = prefetch_enabled() ? CPU_MM_PF_L2 : CPU_MM_PF_NONE;
+    for (int64_t c0 = 0; c0 < j->T; c0 += UNPACK_COL_CHUNK) {
+        const int64_t c1 = c0 + UNPACK_COL_CHUNK < j->T ? c0 + UNPACK_COL_CHUNK : j->T;
+        for (int64_t g0 = 0; g0 < ng; g0 += UNPACK_K_GROUPS) {
+            const int64_t k0 = g0 * 4 * EHAL_QK;
+            t.K = j->K - k0 < UNPACK_K_GROUPS * 4 * EHAL_QK ? j->K - k0
+                                                             : UNPACK_K_GROUPS * 4 * EHAL_QK;
+            t.acc_y = g0 > 0;
+            const size_t woff = (size_t)ehal_row_bytes(v->wtype, k0);
+            for (int64_t r = r0; r < r1; r += v->mr) {
+                t.mr = (int)(r1 - r < v->mr ? r1 - r : v->mr);
+                t.w = j->w + (size_t)r * j->w_stride + woff;
+                t.pf = pf;
+                v->unpack(&t, unpacked);
+                t.w = unpacked;
+                for (int64_t c = c0; c < c1; c += v->nr) {
+                    t.nc = (int)(c1 - c < v->nr ? c1 - c : v->nr);
+                    t.x = j->xq + (size_t)c * j->x_stride + (size_t)g0 * sizeof(cpu_qgroup);
+                    t.y = j->y + c * j->N + r;
+                    v->fn(&t);
+                }
             }
         }
     }
@@ -199,13 +236,16 @@ static void matmul_task(void *ctx, int ith, int nth)
             const int64_t r0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed);
             if (r0 >= j->N)
                 break;
-            matmul_rows(j, r0, r0 + j->chunk < j->N ? r0 + j->chunk : j->N, NULL);
+            matmul_rows(j, r0, r0 + j->chunk < j->N ? r0 + j->chunk : j->N);
         }
         return;
     }
     int64_t r0, r1;
     cpu_split(j->N, j->v->mr, ith, nth, &r0, &r1);
-    matmul_rows(j, r0, r1, j->unpacked + (size_t)ith * j->unpacked_bytes);
+    if (j->v->unpack != NULL)
+        matmul_rows_unpacked(j, r0, r1, j->unpacked + (size_t)ith * j->unpacked_bytes);
+    else
+        matmul_rows(j, r0, r1);
 }
 
 ehal_status_t cpu_matmul_run(struct cpu_pool *pool, const cpu_mm_variant *gemv,
@@ -258,7 +298,8 @@ ehal_status_t cpu_matmul_run(struct cpu_pool *pool, const cpu_mm_variant *gemv,
     j.unpacked_bytes = 0;
     if (v->unpack != NULL) {
         const int nw = workers < cpu_pool_threads(pool) ? workers : cpu_pool_threads(pool);
-        j.unpacked_bytes = ((size_t)cpu_act_groups(K) * v->unpack_group_bytes + 63) & ~(size_t)63;
+        const int64_t ng = cpu_act_groups(K) < UNPACK_K_GROUPS ? cpu_act_groups(K) : UNPACK_K_GROUPS;
+        j.unpacked_bytes = ((size_t)ng * v->unpack_group_bytes + 63) & ~(size_t)63;
         unpacked = ehal_sdk_alloc(host, j.unpacked_bytes * (size_t)nw + 63);
         if (unpacked == NULL) {
             ehal_sdk_log(host, EHAL_LOG_ERROR, "matmul: out of memory for %d unpacked row tiles",

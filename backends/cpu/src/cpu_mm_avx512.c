@@ -290,10 +290,15 @@ INLINE void xunpack(const cpu_mm_tile *t, uint8_t *out, const int Q8)
 {
     const size_t bs = Q8 ? sizeof(ehal_block_q8_0) : sizeof(ehal_block_q4_0);
     const int64_t nb = t->K / EHAL_QK, ng = nb / 4;
-    const uint8_t *pf = NULL;
     for (int64_t g = 0; g < ng; g++) {
+        /* the next row tile's same groups (its rows are not contiguous
+         * when the driver splits K), into L2 */
         if (t->pf != CPU_MM_PF_NONE)
-            cpu_tile_prefetch(t, &pf, g + 1, 4 * bs, t->mr);
+            for (int r = 0; r < 16; r++) {
+                const uint8_t *p = t->w + (size_t)(t->mr + r) * t->w_stride + (size_t)g * 4 * bs;
+                for (size_t o = 0; o < 4 * bs; o += 64)
+                    __builtin_prefetch(p + o, 0, 2);
+            }
         xunpack_group(out + g * 4 * XU_BLOCK, t->w + (size_t)g * 4 * bs, t->w_stride, t->mr, Q8);
     }
     if (ng * 4 < nb) {
