@@ -212,6 +212,9 @@ INLINE void q8_codes(const uint8_t *wb, __m512i *lo, __m512i *hi)
  * zero. */
 #define XU_BLOCK (9 * 64)
 
+/* An activation dword read in place. */
+typedef int32_t i32u __attribute__((may_alias, aligned(4)));
+
 /* out[j] lane i = v[i] lane j (dwords). */
 INLINE void transpose16(__m512i v[16])
 {
@@ -348,13 +351,15 @@ INLINE void xgemm_tile(const cpu_mm_tile *t, const int NR)
 #pragma GCC unroll 8
         for (int c = 0; c < NR; c++) {
             const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
-            int32_t xd[8];
-            memcpy(xd, x->qs + 16 * b, 16);
-            memcpy(xd + 4, x->qs + 64 + 16 * b, 16);
+            const i32u *xl = (const i32u *)(x->qs + 16 * b), *xh = (const i32u *)(x->qs + 64 + 16 * b);
             __m512i s = _mm512_set1_epi32(x->corr[4 * b]);
-#pragma GCC unroll 8
-            for (int p = 0; p < 8; p++)
-                s = _mm512_dpbusd_epi32(s, w[p], _mm512_set1_epi32(xd[p]));
+            /* broadcast from memory ({1to16} operands) */
+#pragma GCC unroll 4
+            for (int p = 0; p < 4; p++)
+                s = _mm512_dpbusd_epi32(s, w[p], _mm512_set1_epi32(xl[p]));
+#pragma GCC unroll 4
+            for (int p = 0; p < 4; p++)
+                s = _mm512_dpbusd_epi32(s, w[4 + p], _mm512_set1_epi32(xh[p]));
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
                                      _mm512_mul_ps(dw, _mm512_set1_ps(x->d[b])), acc[c]);
         }
