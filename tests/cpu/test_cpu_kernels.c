@@ -203,13 +203,14 @@ static void test_matmul_variant_matches_reference(void **state)
      * them, see cpu_tile_tail_copy), a row of one full group, and full
      * groups followed by a partial one (K = 288, the tiny model's width). */
     static const int64_t Ks[] = {32, 64, 96, 128, 288};
-    /* edges of tiles up to 16x8: N % 4 and T % 8 take each value, N % 16
+    /* edges of tiles up to 16x16: N % 4 and T % 16 take each value, N % 16
      * several */
     static const int64_t Ns[] = {5, 6, 67};
     static const int64_t gemv_T[] = {1, 3, 8};
-    static const int64_t gemm_T[] = {33, 34, 35, 36, 37, 38, 39, 40};
+    static const int64_t gemm_T[] = {33, 34, 35, 36, 37, 38, 39, 40,
+                                     41, 42, 43, 44, 45, 46, 47, 48};
     const int64_t *Ts = v->kind == CPU_MM_GEMV ? gemv_T : gemm_T;
-    const size_t nT = emulated() ? 1 : v->kind == CPU_MM_GEMV ? 3 : 8;
+    const size_t nT = emulated() ? 1 : v->kind == CPU_MM_GEMV ? 3 : 16;
     for (size_t ki = 0; ki < sizeof Ks / sizeof Ks[0]; ki++)
         for (size_t ni = emulated() ? 2 : 0; ni < sizeof Ns / sizeof Ns[0]; ni++)
             for (size_t ti = 0; ti < nT; ti++)

@@ -34,8 +34,8 @@ const cpu_mm_variant cpu_mm_variants[] = {
     {"q4_0_q8_0_gemv_1x1__scalar", EHAL_DTYPE_Q4_0, CPU_MM_GEMV, CPU_ISA_SCALAR, CPU_ACT_Q4, 1,
      1, cpu_mm_q4_0_scalar, NULL, 0},
 #if defined(__x86_64__) || defined(__i386__)
-    {"q4_0_q8_0_gemm_16x8__avx512vnni", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_AVX512VNNI,
-     CPU_ACT_Q4, 16, 8, cpu_mm_gemm_unpacked_avx512vnni, cpu_mm_q4_0_unpack_avx512vnni, 2304},
+    {"q4_0_q8_0_gemm_16x16__avx512vnni", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_AVX512VNNI,
+     CPU_ACT_Q4, 16, 16, cpu_mm_gemm_unpacked_avx512vnni, cpu_mm_q4_0_unpack_avx512vnni, 2304},
     {"q4_0_q8_0_gemm_2x4__avx2", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_AVX2, CPU_ACT_Q4, 2, 4,
      cpu_mm_q4_0_avx2, NULL, 0},
 #endif
@@ -62,8 +62,8 @@ const cpu_mm_variant cpu_mm_variants[] = {
     {"q8_0_q8_0_gemv_1x1__scalar", EHAL_DTYPE_Q8_0, CPU_MM_GEMV, CPU_ISA_SCALAR, CPU_ACT_Q8, 1,
      1, cpu_mm_q8_0_scalar, NULL, 0},
 #if defined(__x86_64__) || defined(__i386__)
-    {"q8_0_q8_0_gemm_16x8__avx512vnni", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_AVX512VNNI,
-     CPU_ACT_Q8S, 16, 8, cpu_mm_gemm_unpacked_avx512vnni, cpu_mm_q8_0_unpack_avx512vnni, 2304},
+    {"q8_0_q8_0_gemm_16x16__avx512vnni", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_AVX512VNNI,
+     CPU_ACT_Q8S, 16, 16, cpu_mm_gemm_unpacked_avx512vnni, cpu_mm_q8_0_unpack_avx512vnni, 2304},
     {"q8_0_q8_0_gemm_2x4__avx2", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_AVX2, CPU_ACT_Q8, 2, 4,
      cpu_mm_q8_0_avx2, NULL, 0},
 #endif

@@ -9,7 +9,7 @@
  *  Q8_0: |w| against x negated where w < 0 (mask subtract), 2 blocks a zmm.
  * GEMV tiles (4x1) load a row's group as it comes. For GEMM the driver
  * has each 16-row tile unpacked once per column chunk into a layout whose
- * lanes are rows (see XU_BLOCK), and one tile (16x8) serves both weight
+ * lanes are rows (see XU_BLOCK), and one tile (16x16) serves both weight
  * kinds: per block and column, 8 vpdpbusd against broadcast activation
  * dwords, then one convert, multiply and FMA for 16 rows (where lanes
  * holding 4 partial sums of one row needed them for every 4 rows). Q8_0
@@ -327,7 +327,7 @@ void cpu_mm_q8_0_unpack_avx512vnni(const cpu_mm_tile *t, uint8_t *out)
     xunpack(t, out, 1);
 }
 
-/* The GEMM tile: an unpacked row tile (t->w, up to 16 rows) times NR <= 8
+/* The GEMM tile: an unpacked row tile (t->w, up to 16 rows) times NR <= 16
  * activation columns. Per block, the 8 row slices stay in registers and
  * each column's 8 activation dwords are broadcast to them: 8 vpdpbusd
  * give the 16 rows' block dot products, one convert, multiply and FMA
@@ -335,8 +335,8 @@ void cpu_mm_q8_0_unpack_avx512vnni(const cpu_mm_tile *t, uint8_t *out)
 INLINE void xgemm_tile(const cpu_mm_tile *t, const int NR)
 {
     const int64_t nb = cpu_act_groups(t->K) * 4;
-    __m512 acc[8];
-#pragma GCC unroll 8
+    __m512 acc[16];
+#pragma GCC unroll 16
     for (int c = 0; c < NR; c++)
         acc[c] = _mm512_setzero_ps();
     for (int64_t bi = 0; bi < nb; bi++) {
@@ -348,7 +348,7 @@ INLINE void xgemm_tile(const cpu_mm_tile *t, const int NR)
         for (int p = 0; p < 8; p++)
             w[p] = _mm512_loadu_si512(u + 64 * p);
         const __m512 dw = _mm512_loadu_ps(u + 512);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int c = 0; c < NR; c++) {
             const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
             const i32u *xl = (const i32u *)(x->qs + 16 * b), *xh = (const i32u *)(x->qs + 64 + 16 * b);
@@ -365,7 +365,7 @@ INLINE void xgemm_tile(const cpu_mm_tile *t, const int NR)
         }
     }
     const __mmask16 m = (__mmask16)((1u << t->mr) - 1);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int c = 0; c < NR; c++) {
         float *y = t->y + c * t->ldy;
         __m512 v = acc[c];
@@ -385,6 +385,14 @@ void cpu_mm_gemm_unpacked_avx512vnni(const cpu_mm_tile *t)
     case 5: xgemm_tile(t, 5); break;
     case 6: xgemm_tile(t, 6); break;
     case 7: xgemm_tile(t, 7); break;
-    default: xgemm_tile(t, 8); break;
+    case 8: xgemm_tile(t, 8); break;
+    case 9: xgemm_tile(t, 9); break;
+    case 10: xgemm_tile(t, 10); break;
+    case 11: xgemm_tile(t, 11); break;
+    case 12: xgemm_tile(t, 12); break;
+    case 13: xgemm_tile(t, 13); break;
+    case 14: xgemm_tile(t, 14); break;
+    case 15: xgemm_tile(t, 15); break;
+    default: xgemm_tile(t, 16); break;
     }
 }
