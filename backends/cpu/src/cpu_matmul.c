@@ -4,8 +4,9 @@
  * the pool's workers; each worker walks its rows in tiles of the variant's
  * mr, and the columns in chunks small enough that a chunk's quantized
  * activations stay in L2 while every row tile of the worker passes over it.
- * A GEMM variant with an unpack step gets each row tile unpacked once per
- * column chunk into a per-worker buffer, that its tiles then read.
+ * A GEMM variant with an unpack step takes K in blocks and gets each row
+ * tile unpacked once per (column chunk, K block) into a per-worker buffer,
+ * that its tiles then read (matmul_rows_unpacked).
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -137,8 +138,8 @@ static void quantize_task(void *ctx, int ith, int nth)
  * or 9.2 KiB streams fastest into L1, one of 18 or 36 KiB into L2). */
 #define PF_L1_MAX_BYTES (12 * 1024)
 
-/* EHAL_CPU_MM_PREFETCH=0 turns the GEMV software prefetch off (for
- * measuring it); read once. */
+/* EHAL_CPU_MM_PREFETCH=0 turns the tiles' and unpack steps' software
+ * prefetch off (for measuring it); read once. */
 static int prefetch_enabled(void)
 {
     static atomic_int state; /* 0 unread, 1 on, 2 off */

@@ -89,8 +89,10 @@ typedef struct cpu_mm_variant {
     int act;           /* CPU_ACT_* layout the tile reads */
     int mr, nr;        /* largest tile: weight rows x activation columns */
     cpu_mm_tile_fn fn;
-    /* Optional (GEMM): the driver unpacks each row tile once per column
-     * chunk with `unpack`, and fn then takes t->w = the unpacked rows. */
+    /* Optional (GEMM): the driver splits K into blocks and unpacks each
+     * row tile once per (column chunk, K block) with `unpack`, into
+     * unpack_group_bytes per group of the block; fn then takes t->w = the
+     * unpacked rows, with t->acc_y set on the blocks after the first. */
     cpu_mm_unpack_fn unpack;
     size_t unpack_group_bytes;
 } cpu_mm_variant;
