@@ -8,12 +8,13 @@
  *        accumulation starting from the layout's corr (-8 * sum x).
  *  Q8_0: |w| against x negated where w < 0 (mask subtract), 2 blocks a zmm.
  * GEMV tiles (4x1) load a row's group as it comes. For GEMM the driver
- * has each 16-row tile unpacked once per column chunk into a layout whose
- * lanes are rows (see XU_BLOCK), and one tile (16x16) serves both weight
- * kinds: per block and column, 8 vpdpbusd against broadcast activation
- * dwords, then one convert, multiply and FMA for 16 rows (where lanes
- * holding 4 partial sums of one row needed them for every 4 rows). Q8_0
- * weights unpack as unsigned w + 128, against the Q8S activation layout.
+ * has each 16-row tile unpacked once per (column chunk, K block) into a
+ * layout whose lanes are rows (see XU_BLOCK), and one tile (16x16) serves
+ * both weight kinds: per block and column, 8 vpdpbusd against broadcast
+ * activation dwords, then one convert, multiply and FMA for all 16 rows
+ * (the GEMV layout, 4 partial sums of a block per lane, needs them once
+ * per row). Q8_0 weights unpack as unsigned w + 128, against the Q8S
+ * activation layout.
  */
 #include <immintrin.h>
 #include <string.h>
