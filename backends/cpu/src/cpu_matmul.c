@@ -254,7 +254,9 @@ ehal_status_t cpu_matmul_run(struct cpu_pool *pool, const cpu_mm_variant *gemv,
                              int64_t K, int64_t N, const float *x, int64_t T, float *y,
                              const ehal_host_services *host)
 {
-    const cpu_mm_variant *v = (T <= CPU_MM_GEMV_MAX_N && gemv != NULL) || gemm == NULL ? gemv : gemm;
+    const int64_t gemv_max_n =
+        gemm != NULL && gemm->unpack != NULL ? CPU_MM_UNPACKED_MIN_N - 1 : CPU_MM_GEMV_MAX_N;
+    const cpu_mm_variant *v = (T <= gemv_max_n && gemv != NULL) || gemm == NULL ? gemv : gemm;
     if (v == NULL || v->wtype != wtype)
         return EHAL_STATUS_UNSUPPORTED;
     mm_job j;
