@@ -6,7 +6,7 @@
  * Cost model, in ns: a roofline per node, the larger of flops / compute
  * rate and bytes / memory rate, plus a fixed dispatch cost. The compute
  * rate is per kernel family for the ISA level of the kernel the dispatch
- * picked (cpu_isa.h), times the worker threads; memory is 16 GB/s a thread
+ * picked (cpu_isa.h), times the worker threads; memory is 20 GB/s a thread
  * up to 4 threads. The rates are rounded-down medians of `edgehal bench`
  * on the machines in docs/cpu-backend.md; they only have to rank the CPU
  * against other backends (`run --calibrate` measures the whole step and
@@ -19,7 +19,7 @@
 #include "cpu_pool.h"
 
 #define CPU_DISPATCH_NS 500.0        /* per node: argument set-up, pool fan-out */
-#define CPU_BYTES_PER_NS_THREAD 16.0 /* 16 GB/s */
+#define CPU_BYTES_PER_NS_THREAD 20.0 /* 20 GB/s */
 #define CPU_MEMORY_THREADS_MAX 4
 
 typedef struct cpu_cost {
@@ -140,13 +140,18 @@ static int isa_is_arm(cpu_isa isa)
     return isa == CPU_ISA_NEON || isa == CPU_ISA_DOTPROD || isa == CPU_ISA_I8MM;
 }
 
-/* Flops per ns on one thread for a MATMUL whose chosen variant is built
- * for isa: int8 dot products for Q8_0/Q4_0 weights, FMA for F32/F16. */
-static double matmul_rate(cpu_isa isa, int quantized)
+/* Flops per ns on one thread for a MATMUL run by variant v (NULL: the
+ * reference kernel): int8 dot products for Q8_0/Q4_0 weights, FMA for
+ * F32/F16. An unpacking GEMM (AVX-512 VNNI) reaches ~280 GFLOP/s, a GEMV
+ * is bound by the weight stream long before its compute rate matters. */
+static double matmul_rate(const cpu_mm_variant *v, int quantized)
 {
+    cpu_isa isa = v ? v->isa : CPU_ISA_SCALAR;
+    if (v && v->kind == CPU_MM_GEMM && v->unpack != NULL)
+        return 250.0;
     switch (isa) {
     case CPU_ISA_AVX512VNNI:
-        return quantized ? 100.0 : 50.0;
+        return quantized ? 90.0 : 50.0;
     case CPU_ISA_AVX2:
         return quantized ? 60.0 : 40.0;
     case CPU_ISA_I8MM:
@@ -168,11 +173,17 @@ static double compute_rate(const ehal_backend_impl *be, const ehal_subgraph *sg,
     if (n->op == EHAL_OP_MATMUL) {
         double k = (double)in0->ne[0];
         double t = (double)ehal_tensor_nelements(sg->tensors[n->inputs[1]]) / k;
-        int kind = t <= CPU_MM_GEMV_MAX_N ? CPU_MM_GEMV : CPU_MM_GEMM;
-        const cpu_mm_variant *v =
-            in0->dtype < EHAL_DTYPE_ID_LIMIT_ ? be->mm[in0->dtype][kind] : NULL;
+        const cpu_mm_variant *gemv = NULL, *gemm = NULL;
+        if (in0->dtype < EHAL_DTYPE_ID_LIMIT_) {
+            gemv = be->mm[in0->dtype][CPU_MM_GEMV];
+            gemm = be->mm[in0->dtype][CPU_MM_GEMM];
+        }
+        /* the same choice as cpu_matmul_run */
+        double gemv_max_n =
+            gemm != NULL && gemm->unpack != NULL ? CPU_MM_UNPACKED_MIN_N - 1 : CPU_MM_GEMV_MAX_N;
+        const cpu_mm_variant *v = (t <= gemv_max_n && gemv != NULL) || gemm == NULL ? gemv : gemm;
         int quantized = in0->dtype == EHAL_DTYPE_Q8_0 || in0->dtype == EHAL_DTYPE_Q4_0;
-        return matmul_rate(v ? v->isa : CPU_ISA_SCALAR, quantized);
+        return matmul_rate(v, quantized);
     }
     if (n->op == EHAL_OP_ATTENTION) {
         uint32_t kv = sg->tensors[n->inputs[1]]->dtype;
