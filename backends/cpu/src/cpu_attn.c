@@ -223,10 +223,10 @@ ehal_status_t cpu_attention_run(cpu_pool *pool, const cpu_attn_variant *v,
     j.scratch_floats = (size_t)(2 * CPU_ATTN_MAX_G * j.D + CPU_ATTN_MAX_G * TILE + 16);
     const int64_t units = j.T * j.Hkv * j.gchunks;
     const int nth = (int)(units < cpu_pool_threads(pool) ? units : cpu_pool_threads(pool));
-    /* about 64 chunks per worker: finer costs counter traffic, coarser a
-     * longer wait at the end */
     for (int i = 0; i < TILE; i++)
         j.iota[i] = i;
+    /* about 64 chunks per worker: finer costs counter traffic, coarser a
+     * longer wait at the end */
     j.units = units;
     j.chunk = units / ((int64_t)nth * 64) > 1 ? units / ((int64_t)nth * 64) : 1;
     atomic_init(&j.next, 0);
