@@ -216,6 +216,13 @@ static void test_matmul_variant_matches_reference(void **state)
             for (size_t ti = 0; ti < nT; ti++)
                 check_matmul(v, NULL, Ks[ki] + (v->wtype == EHAL_DTYPE_F16 && ki == 2 ? 3 : 0),
                              Ns[ni], Ts[ti]);
+    /* Under emulation too, every edge tile shape of a 4x4 tile once: K = 288
+     * (full groups and a partial one), each N with the first four T (every
+     * N % 4 with every T % 4). */
+    if (emulated())
+        for (size_t ni = 0; ni < 3; ni++)
+            for (size_t ti = 0; ti < (v->kind == CPU_MM_GEMV ? 3u : 4u); ti++)
+                check_matmul(v, NULL, 288, Ns[ni], Ts[ti]);
     /* A GEMM K long enough that the driver splits it (2048-value blocks),
      * with a partial last group, and more columns than a column chunk. */
     if (v->kind == CPU_MM_GEMM && !emulated())
@@ -379,11 +386,42 @@ static void test_isa_cap_scalar_picks_scalar_variants(void **state)
     assert_int_equal(cpu_attn_pick(EHAL_DTYPE_F16)->isa, CPU_ISA_SCALAR);
     unsetenv(CPU_ISA_ENV);
     /* Uncapped, the pick is the first variant this machine supports. */
-    const cpu_mm_variant *best = cpu_mm_pick(EHAL_DTYPE_Q4_0, CPU_MM_GEMV);
-    for (const cpu_mm_variant *v = cpu_mm_variants; v != best; v++)
-        if (v->wtype == EHAL_DTYPE_Q4_0 && v->kind == CPU_MM_GEMV)
-            assert_false(cpu_isa_supported(v->isa));
-    print_message("q4_0 gemv dispatch on this CPU: %s\n", best->name);
+    for (int i = 0; i < 3; i++)
+        for (int kind = 0; kind < 2; kind++) {
+            const cpu_mm_variant *best = cpu_mm_pick(types[i], kind);
+            assert_non_null(best);
+            for (const cpu_mm_variant *v = cpu_mm_variants; v != best; v++)
+                if (v->wtype == types[i] && v->kind == kind)
+                    assert_false(cpu_isa_supported(v->isa));
+            if (types[i] != EHAL_DTYPE_F16)
+                print_message("%s %s dispatch on this CPU: %s\n",
+                              types[i] == EHAL_DTYPE_Q4_0 ? "q4_0" : "q8_0",
+                              kind == CPU_MM_GEMV ? "gemv" : "gemm", best->name);
+        }
+}
+
+/* A cap below the machine's level falls back to the best variant at or
+ * under the cap: EHAL_CPU_ISA=dotprod never picks i8mm, and on a CPU with
+ * dotprod gets the dotprod GEMM; =neon gets neither. */
+static void test_isa_cap_below_machine_falls_back(void **state)
+{
+    (void)state;
+    static const char *const caps[] = {"neon", "dotprod"};
+    const uint32_t types[] = {EHAL_DTYPE_Q4_0, EHAL_DTYPE_Q8_0};
+    for (int ci = 0; ci < 2; ci++) {
+        const cpu_isa cap = ci == 0 ? CPU_ISA_NEON : CPU_ISA_DOTPROD;
+        setenv(CPU_ISA_ENV, caps[ci], 1);
+        for (int i = 0; i < 2; i++)
+            for (int kind = 0; kind < 2; kind++) {
+                const cpu_mm_variant *v = cpu_mm_pick(types[i], kind);
+                assert_non_null(v);
+                if (v->isa >= CPU_ISA_NEON)
+                    assert_true(v->isa <= cap);
+                if (cpu_isa_supported(cap))
+                    assert_int_equal(v->isa, cap);
+            }
+    }
+    unsetenv(CPU_ISA_ENV);
 }
 
 static void test_isa_cap_above_machine_changes_nothing(void **state)
@@ -473,6 +511,7 @@ int main(void)
     }
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_isa_cap_scalar_picks_scalar_variants);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_isa_cap_above_machine_changes_nothing);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_isa_cap_below_machine_falls_back);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_pool_runs_each_worker_once_per_run);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_split_covers_range_in_aligned_parts);
     return _cmocka_run_group_tests("cpu_kernels", tests, n, NULL, NULL);

@@ -41,6 +41,8 @@ const cpu_mm_variant cpu_mm_variants[] = {
      cpu_mm_q4_0_avx2, NULL, 0},
 #endif
 #if defined(__aarch64__)
+    {"q4_0_q8_0_gemm_4x4__i8mm", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_I8MM, CPU_ACT_Q4, 4, 4,
+     cpu_mm_q4_0_i8mm, NULL, 0},
     {"q4_0_q8_0_gemm_2x4__dotprod", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_DOTPROD, CPU_ACT_Q4, 2, 4,
      cpu_mm_q4_0_dotprod, NULL, 0},
     {"q4_0_q8_0_gemm_2x4__neon", EHAL_DTYPE_Q4_0, CPU_MM_GEMM, CPU_ISA_NEON, CPU_ACT_Q4, 2, 4,
@@ -69,6 +71,8 @@ const cpu_mm_variant cpu_mm_variants[] = {
      cpu_mm_q8_0_avx2, NULL, 0},
 #endif
 #if defined(__aarch64__)
+    {"q8_0_q8_0_gemm_4x4__i8mm", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_I8MM, CPU_ACT_Q8, 4, 4,
+     cpu_mm_q8_0_i8mm, NULL, 0},
     {"q8_0_q8_0_gemm_2x4__dotprod", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_DOTPROD, CPU_ACT_Q8, 2, 4,
      cpu_mm_q8_0_dotprod, NULL, 0},
     {"q8_0_q8_0_gemm_2x4__neon", EHAL_DTYPE_Q8_0, CPU_MM_GEMM, CPU_ISA_NEON, CPU_ACT_Q8, 2, 4,

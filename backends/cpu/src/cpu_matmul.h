@@ -132,6 +132,8 @@ void cpu_mm_q4_0_neon(const cpu_mm_tile *t);
 void cpu_mm_q8_0_neon(const cpu_mm_tile *t);
 void cpu_mm_q4_0_dotprod(const cpu_mm_tile *t);
 void cpu_mm_q8_0_dotprod(const cpu_mm_tile *t);
+void cpu_mm_q4_0_i8mm(const cpu_mm_tile *t);
+void cpu_mm_q8_0_i8mm(const cpu_mm_tile *t);
 void cpu_mm_q4_0_avx512vnni(const cpu_mm_tile *t);
 void cpu_mm_q8_0_avx512vnni(const cpu_mm_tile *t);
 void cpu_mm_gemm_unpacked_avx512vnni(const cpu_mm_tile *t);
