@@ -31,21 +31,38 @@ INLINE uint16_t ld16(const uint8_t *p)
     return h;
 }
 
-INLINE __m128 scales4(const uint8_t *p, size_t stride)
+/* The fp16 scales of blocks 0..nt-1 (nt <= 4; the others 0) as floats. */
+INLINE __m128 scales4(const uint8_t *p, size_t stride, const int nt)
 {
-    __m128i h = _mm_set_epi16(0, 0, 0, 0, (short)ld16(p + 3 * stride), (short)ld16(p + 2 * stride),
-                              (short)ld16(p + stride), (short)ld16(p));
+    __m128i h = _mm_set_epi16(0, 0, 0, 0, nt > 3 ? (short)ld16(p + 3 * stride) : 0,
+                              nt > 2 ? (short)ld16(p + 2 * stride) : 0,
+                              nt > 1 ? (short)ld16(p + stride) : 0, (short)ld16(p));
     return _mm_cvtph_ps(h);
 }
 
-/* Each tile runs its full groups of 4 blocks in place and the partial last
- * group (K not a multiple of 128) through the same group code on a
- * padded copy of the rows' tail blocks (cpu_tile_tail_copy). A group
- * function takes the group's weight base wg (row r at wg + r * ws) and
- * the group index g into the activation columns. */
+/* 16 bytes at p, or zeros when the block is past the row's end. */
+INLINE __m128i ld128_if(const uint8_t *p, int valid)
+{
+    return valid ? _mm_loadu_si128((const __m128i *)p) : _mm_setzero_si128();
+}
+
+INLINE __m256i ld256_if(const uint8_t *p, int valid)
+{
+    return valid ? _mm256_loadu_si256((const __m256i *)p) : _mm256_setzero_si256();
+}
+
+/* Each tile runs its full groups of 4 blocks (nt = 4) and the partial last
+ * group (K not a multiple of 128: nt = 1..3 blocks) in place, through the
+ * same group code: the blocks past the row's end are never read and count
+ * as zero weights with zero scale, meeting the activation group's zero
+ * blocks. (A padded copy of the tail, as the other tiles use, costs more
+ * than a whole group here: its 18-byte stores stall the 16-byte loads that
+ * follow; K = 288 took 394 us against 341 for K = 384 at 288x32000.) A
+ * group function takes the group's weight base wg (row r at wg + r * ws)
+ * and the group index g into the activation columns. */
 
 INLINE void q4_group(__m512 acc[4][4], const uint8_t *wg, size_t ws, const cpu_mm_tile *t,
-                     int64_t g, const int MR, const int NR)
+                     int64_t g, const int MR, const int NR, const int nt)
 {
     const size_t bs = sizeof(ehal_block_q4_0);
     const __m512i m4 = _mm512_set1_epi8(15);
@@ -54,12 +71,12 @@ INLINE void q4_group(__m512 acc[4][4], const uint8_t *wg, size_t ws, const cpu_m
     for (int r = 0; r < MR; r++) {
         const uint8_t *wb = wg + r * ws;
         __m512i w = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(wb + 2)));
-        w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(wb + bs + 2)), 1);
-        w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(wb + 2 * bs + 2)), 2);
-        w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(wb + 3 * bs + 2)), 3);
+        w = _mm512_inserti32x4(w, ld128_if(wb + bs + 2, nt > 1), 1);
+        w = _mm512_inserti32x4(w, ld128_if(wb + 2 * bs + 2, nt > 2), 2);
+        w = _mm512_inserti32x4(w, ld128_if(wb + 3 * bs + 2, nt > 3), 3);
         const __m512i lo = _mm512_and_si512(w, m4);
         const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
-        const __m128 dw = scales4(wb, bs);
+        const __m128 dw = scales4(wb, bs, nt);
 #pragma GCC unroll 4
         for (int c = 0; c < NR; c++) {
             const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
@@ -74,7 +91,7 @@ INLINE void q4_group(__m512 acc[4][4], const uint8_t *wg, size_t ws, const cpu_m
 }
 
 INLINE void q8_group(__m512 acc[4][4], const uint8_t *wg, size_t ws, const cpu_mm_tile *t,
-                     int64_t g, const int MR, const int NR)
+                     int64_t g, const int MR, const int NR, const int nt)
 {
     const size_t bs = sizeof(ehal_block_q8_0);
     const __m512i idx0 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -87,13 +104,13 @@ INLINE void q8_group(__m512 acc[4][4], const uint8_t *wg, size_t ws, const cpu_m
         __mmask64 neg[2];
         for (int h = 0; h < 2; h++) {
             const uint8_t *p = wb + (size_t)(2 * h) * bs + 2;
-            const __m256i b0 = _mm256_loadu_si256((const __m256i *)p);
-            const __m256i b1 = _mm256_loadu_si256((const __m256i *)(p + bs));
+            const __m256i b0 = ld256_if(p, nt > 2 * h);
+            const __m256i b1 = ld256_if(p + bs, nt > 2 * h + 1);
             w[h] = _mm512_inserti64x4(_mm512_castsi256_si512(b0), b1, 1);
             aw[h] = _mm512_abs_epi8(w[h]);
             neg[h] = _mm512_movepi8_mask(w[h]);
         }
-        const __m128 dw = scales4(wb, bs);
+        const __m128 dw = scales4(wb, bs, nt);
 #pragma GCC unroll 4
         for (int c = 0; c < NR; c++) {
             const cpu_qgroup *x = (const cpu_qgroup *)(t->x + c * t->x_stride) + g;
@@ -125,17 +142,16 @@ INLINE void mm_tile(const cpu_mm_tile *t, const int MR, const int NR, const int 
         if (t->pf != CPU_MM_PF_NONE)
             cpu_tile_prefetch(t, &pf, g + 1, 4 * bs, MR);
         if (Q8)
-            q8_group(acc, t->w + (size_t)g * 4 * bs, t->w_stride, t, g, MR, NR);
+            q8_group(acc, t->w + (size_t)g * 4 * bs, t->w_stride, t, g, MR, NR, 4);
         else
-            q4_group(acc, t->w + (size_t)g * 4 * bs, t->w_stride, t, g, MR, NR);
+            q4_group(acc, t->w + (size_t)g * 4 * bs, t->w_stride, t, g, MR, NR, 4);
     }
-    if (ng * 4 < nb) {
-        uint8_t tail[4 * 4 * sizeof(ehal_block_q8_0)];
-        cpu_tile_tail_copy(tail, t, ng * 4, nb, bs, MR);
+    const int nt = (int)(nb - ng * 4);
+    if (nt > 0) {
         if (Q8)
-            q8_group(acc, tail, 4 * bs, t, ng, MR, NR);
+            q8_group(acc, t->w + (size_t)ng * 4 * bs, t->w_stride, t, ng, MR, NR, nt);
         else
-            q4_group(acc, tail, 4 * bs, t, ng, MR, NR);
+            q4_group(acc, t->w + (size_t)ng * 4 * bs, t->w_stride, t, ng, MR, NR, nt);
     }
 #pragma GCC unroll 4
     for (int r = 0; r < MR; r++)
