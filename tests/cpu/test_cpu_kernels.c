@@ -43,6 +43,7 @@
 #include "cpu_pool.h"
 #include "cpu_vec.h"
 #include "edgehal/ops.h"
+#include "one_node.h"
 
 static uint32_t rng_state = 12345u;
 static float frand(void) /* uniform in [-1, 1) */
@@ -51,52 +52,6 @@ static float frand(void) /* uniform in [-1, 1) */
     return (float)((rng_state >> 8) & 0xffffff) / (float)0x800000 - 1.0f;
 }
 
-/* A one-node subgraph over caller-owned data, and its kernel args. */
-typedef struct one_node {
-    ehal_tensor_desc t[5];
-    const ehal_tensor_desc *tp[5];
-    ehal_node_desc n;
-    const ehal_node_desc *np;
-    ehal_subgraph sg;
-    ehal_kernel_args a;
-} one_node;
-
-static void one_node_init(one_node *o, uint32_t op, uint32_t n_in, const void *params,
-                          uint32_t params_size, void *const *data)
-{
-    memset(&o->n, 0, sizeof o->n);
-    o->n.struct_size = sizeof o->n;
-    o->n.op = op;
-    o->n.n_inputs = n_in;
-    o->n.n_outputs = 1;
-    for (uint32_t i = 0; i < n_in; i++)
-        o->n.inputs[i] = i;
-    o->n.outputs[0] = n_in;
-    o->n.params = params;
-    o->n.params_size = params_size;
-    for (uint32_t i = 0; i <= n_in; i++)
-        o->tp[i] = &o->t[i];
-    o->np = &o->n;
-    memset(&o->sg, 0, sizeof o->sg);
-    o->sg.struct_size = sizeof o->sg;
-    o->sg.n_tensors = n_in + 1;
-    o->sg.n_nodes = 1;
-    o->sg.tensors = o->tp;
-    o->sg.nodes = &o->np;
-    char msg[256] = "";
-    ehal_status_t st = ehal_op_validate(&o->sg, 0, msg, sizeof msg);
-    if (st != EHAL_STATUS_OK)
-        fail_msg("test node invalid: %s", msg);
-    memset(&o->a, 0, sizeof o->a);
-    o->a.sg = &o->sg;
-    o->a.node = 0;
-    for (uint32_t i = 0; i < n_in; i++) {
-        o->a.in[i] = &o->t[i];
-        o->a.in_data[i] = data[i];
-    }
-    o->a.out = &o->t[n_in];
-    o->a.out_data = data[n_in];
-}
 
 /* Under qemu-user (the aarch64 test stage sets QEMU_CPU, which the
  * emulated process inherits) every case is ~100x slower, so one shape per
@@ -144,7 +99,7 @@ static void check_matmul(const cpu_mm_variant *v, cpu_pool *pool, int64_t K, int
     o.t[0] = dw;
     ehal_tensor_desc_init(&o.t[1], EHAL_DTYPE_F32, 2, (int64_t[]){K, T});
     ehal_tensor_desc_init(&o.t[2], EHAL_DTYPE_F32, 2, (int64_t[]){N, T});
-    one_node_init(&o, EHAL_OP_MATMUL, 2, NULL, 0, data);
+    one_node_init(&o, EHAL_OP_MATMUL, 2, 2, NULL, 0, data, data[2]);
     assert_int_equal(ehal_ref_MATMUL(&o.a), EHAL_STATUS_OK);
 
     const cpu_mm_variant *gemv = v->kind == CPU_MM_GEMV ? v : NULL;
@@ -326,7 +281,7 @@ static void check_attention(const cpu_attn_variant *v, cpu_pool *pool, int64_t D
     ehal_tensor_desc_init(&on.t[2], v->kvtype, 3, (int64_t[]){D, C, Hkv});
     ehal_tensor_desc_init(&on.t[3], EHAL_DTYPE_I32, 1, (int64_t[]){T});
     ehal_tensor_desc_init(&on.t[4], EHAL_DTYPE_F32, 3, (int64_t[]){D, Hq, T});
-    one_node_init(&on, EHAL_OP_ATTENTION, 4, p, sizeof *p, data);
+    one_node_init(&on, EHAL_OP_ATTENTION, 4, 4, p, sizeof *p, data, data[4]);
     assert_int_equal(ehal_ref_ATTENTION(&on.a), EHAL_STATUS_OK);
     on.a.out_data = o;
     assert_int_equal(cpu_attention_run(pool, v, &on.a, NULL), EHAL_STATUS_OK);

@@ -402,11 +402,7 @@ static void test_rope_rows_match_double_rotation(void **state)
 
 int main(void)
 {
-    typedef void (*test_fn)(void **);
-    static const struct {
-        const char *name;
-        test_fn fn;
-    } per_table[] = {
+    static const vec_check per_table[] = {
         {"q8_0 quantizer bit-identical", test_q8_0_quantizer_is_bit_identical_to_ops},
         {"q4_0 quantizer bit-identical", test_q4_0_quantizer_is_bit_identical_to_ops},
         {"f16->f32 exact", test_f16_to_f32_is_exact_for_every_value},
@@ -416,16 +412,9 @@ int main(void)
         {"row primitives", test_row_primitives_match_double_formulas},
         {"rope rows", test_rope_rows_match_double_rotation},
     };
-    enum { MAX_TESTS = 64 };
-    struct CMUnitTest tests[MAX_TESTS];
-    static char names[MAX_TESTS][96];
-    size_t n = 0;
-    for (const cpu_vec_ops *const *t = cpu_vec_tables; *t != NULL; t++)
-        for (size_t k = 0; k < sizeof per_table / sizeof per_table[0] && n < MAX_TESTS - 1; k++) {
-            snprintf(names[n], sizeof names[n], "%s %s", (*t)->name, per_table[k].name);
-            tests[n] = (struct CMUnitTest){names[n], per_table[k].fn, NULL, NULL, (void *)*t};
-            n++;
-        }
+    struct CMUnitTest tests[VEC_MAX_TESTS];
+    static char names[VEC_MAX_TESTS][VEC_NAME_SIZE];
+    size_t n = vec_add_per_table(tests, names, 0, per_table, sizeof per_table / sizeof per_table[0]);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_activation_quantizer_is_the_picked_tables);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_isa_cap_scalar_picks_the_scalar_table);
     return _cmocka_run_group_tests("cpu_vec", tests, n, NULL, NULL);

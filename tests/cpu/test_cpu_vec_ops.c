@@ -25,20 +25,11 @@
 #include "cpu_vec.h"
 #include "cpu_vec_kernels.h"
 #include "edgehal/ops.h"
+#include "one_node.h"
 #include "vec_test_util.h"
 
 /* ---- op kernels against the ehal_ref_* kernels ------------------------------------------ */
 
-/* A one-node subgraph over caller-owned data (tensor i is input i; the
- * output is tensor out_index, a new one or an input for KV_WRITE). */
-typedef struct one_node {
-    ehal_tensor_desc t[4];
-    const ehal_tensor_desc *tp[4];
-    ehal_node_desc n;
-    const ehal_node_desc *np;
-    ehal_subgraph sg;
-    ehal_kernel_args a;
-} one_node;
 
 static void set_desc(ehal_tensor_desc *t, uint32_t dtype, int64_t n0, int64_t n1, int64_t n2)
 {
@@ -48,42 +39,6 @@ static void set_desc(ehal_tensor_desc *t, uint32_t dtype, int64_t n0, int64_t n1
     t->ne[0] = n0, t->ne[1] = n1, t->ne[2] = n2, t->ne[3] = 1;
 }
 
-static void one_node_init(one_node *o, uint32_t op, uint32_t n_in, uint32_t out_index,
-                          const void *params, uint32_t params_size, void *const *data,
-                          void *out_data)
-{
-    memset(&o->n, 0, sizeof o->n);
-    o->n.struct_size = sizeof o->n;
-    o->n.op = op;
-    o->n.n_inputs = n_in;
-    o->n.n_outputs = 1;
-    for (uint32_t i = 0; i < n_in; i++)
-        o->n.inputs[i] = i;
-    o->n.outputs[0] = out_index;
-    o->n.params = params;
-    o->n.params_size = params_size;
-    const uint32_t nt = out_index == n_in ? n_in + 1 : n_in;
-    for (uint32_t i = 0; i < nt; i++)
-        o->tp[i] = &o->t[i];
-    o->np = &o->n;
-    memset(&o->sg, 0, sizeof o->sg);
-    o->sg.struct_size = sizeof o->sg;
-    o->sg.n_tensors = nt;
-    o->sg.n_nodes = 1;
-    o->sg.tensors = o->tp;
-    o->sg.nodes = &o->np;
-    char msg[256] = "";
-    if (ehal_op_validate(&o->sg, 0, msg, sizeof msg) != EHAL_STATUS_OK)
-        fail_msg("test node invalid: %s", msg);
-    memset(&o->a, 0, sizeof o->a);
-    o->a.sg = &o->sg;
-    for (uint32_t i = 0; i < n_in; i++) {
-        o->a.in[i] = &o->t[i];
-        o->a.in_data[i] = data[i];
-    }
-    o->a.out = &o->t[out_index];
-    o->a.out_data = out_data;
-}
 
 typedef ehal_status_t (*vec_op_fn)(const cpu_vec_ops *V, ehal_backend_impl *be,
                                    const ehal_kernel_args *a);
@@ -453,28 +408,17 @@ static void test_copy_is_bit_identical_for_every_dtype_pair(void **state)
 
 int main(void)
 {
-    typedef void (*test_fn)(void **);
-    static const struct {
-        const char *name;
-        test_fn fn;
-    } per_table[] = {
+    static const vec_check per_table[] = {
         {"elementwise ops vs reference", test_elementwise_ops_match_reference},
         {"rope op vs reference", test_rope_op_matches_reference},
         {"get_rows exact", test_get_rows_is_exact_for_every_dtype},
         {"kv_write bit-identical", test_kv_write_is_bit_identical_for_every_cache_dtype},
         {"copy bit-identical", test_copy_is_bit_identical_for_every_dtype_pair},
     };
-    enum { MAX_TESTS = 64 };
-    struct CMUnitTest tests[MAX_TESTS];
-    static char names[MAX_TESTS][96];
-    size_t n = 0;
-    for (const cpu_vec_ops *const *t = cpu_vec_tables; *t != NULL; t++)
-        for (size_t k = 0; k < sizeof per_table / sizeof per_table[0] && n < MAX_TESTS - 1; k++) {
-            snprintf(names[n], sizeof names[n], "%s %s", (*t)->name, per_table[k].name);
-            tests[n] = (struct CMUnitTest){names[n], per_table[k].fn, NULL, NULL, (void *)*t};
-            n++;
-        }
-    for (const cpu_attn_variant *v = cpu_attn_variants; v->name != NULL && n < MAX_TESTS - 1;
+    struct CMUnitTest tests[VEC_MAX_TESTS];
+    static char names[VEC_MAX_TESTS][VEC_NAME_SIZE];
+    size_t n = vec_add_per_table(tests, names, 0, per_table, sizeof per_table / sizeof per_table[0]);
+    for (const cpu_attn_variant *v = cpu_attn_variants; v->name != NULL && n < VEC_MAX_TESTS - 1;
          v++) {
         snprintf(names[n], sizeof names[n], "%s tiles vs reference", v->name);
         tests[n] = (struct CMUnitTest){names[n], test_attention_tiles_match_reference, NULL, NULL,

@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,31 @@ static inline void check_close(const char *what, const float *got, const float *
             fail_msg("%s[%lld] (n %lld): got %.9g, want %.9g (tol %g)", what, (long long)i,
                      (long long)n, (double)g, (double)w, tol);
     }
+}
+
+
+/* A check run once per table of row primitives, with the table as state. */
+typedef struct vec_check {
+    const char *name;
+    void (*fn)(void **state);
+} vec_check;
+
+#define VEC_MAX_TESTS 64
+#define VEC_NAME_SIZE 96
+
+/* Appends to tests[n..] one test per (table of this build, check), named
+ * "<table> <check>" in names[]; returns the new count (at most
+ * VEC_MAX_TESTS - 1, leaving room for one more). */
+static inline size_t vec_add_per_table(struct CMUnitTest *tests, char (*names)[VEC_NAME_SIZE],
+                                       size_t n, const vec_check *checks, size_t n_checks)
+{
+    for (const cpu_vec_ops *const *t = cpu_vec_tables; *t != NULL; t++)
+        for (size_t k = 0; k < n_checks && n < VEC_MAX_TESTS - 1; k++) {
+            snprintf(names[n], VEC_NAME_SIZE, "%s %s", (*t)->name, checks[k].name);
+            tests[n] = (struct CMUnitTest){names[n], checks[k].fn, NULL, NULL, (void *)*t};
+            n++;
+        }
+    return n;
 }
 
 #endif
